@@ -1,0 +1,74 @@
+# edgefhir — GNU Make build.  `make run` and `make test` are the only commands a user needs;
+# both install missing Debian packages first (the `deps` step, a no-op when present).
+
+CXX      ?= g++
+BUILD    ?= build
+OPT      ?= -O2
+SAN      ?=
+CPPFLAGS += -Isrc -DCPPHTTPLIB_OPENSSL_SUPPORT -DCPPHTTPLIB_ZLIB_SUPPORT -DCPPHTTPLIB_BROTLI_SUPPORT
+CXXFLAGS ?= $(OPT) -g -std=c++17 -Wall -Wextra -Wno-unused-parameter -pthread -MMD -MP $(SAN)
+LDFLAGS  += -pthread $(SAN)
+LDLIBS   += -lcpp-httplib -lmbedtls -lmbedx509 -lmbedcrypto -lsqlite3 -lz
+
+# Debian packages needed to build, test and benchmark (and the binary each one provides, to test for it).
+DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+LIB_SRC  := $(shell find src -name '*.cpp' ! -path src/main.cpp | sort)
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_SRC := $(shell find tests/unit -name '*.cpp' | sort)
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+GEN_DATA := data/search-parameters.tsv data/compartment-patient.tsv
+
+.PHONY: all deps test unit e2e run bench clean test-asan fuzz certs
+all: $(BUILD)/edgefhir
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libedgefhir.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/edgefhir: $(BUILD)/obj/src/main.o $(BUILD)/libedgefhir.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(TEST_OBJ) $(BUILD)/libedgefhir.a
+	$(CXX) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+e2e: $(BUILD)/edgefhir
+	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
+
+test: $(BUILD)/unit_tests $(BUILD)/edgefhir
+	$(BUILD)/unit_tests
+	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
+
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+
+run: $(BUILD)/edgefhir
+	@sh tools/run-demo.sh
+
+bench: $(BUILD)/edgefhir
+	@sh tools/bench.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/src/main.d
