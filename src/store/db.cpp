@@ -1,0 +1,230 @@
+// store/db.cpp — see db.h.  SQLite in WAL mode: one writer connection guarded by a
+// mutex, one reader connection per thread (thread_local, keyed by database id).
+#include "store/db.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <map>
+
+#include "util/log.h"
+
+namespace ef::store {
+
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+
+Status sql_error(sqlite3* db, const std::string& what) {
+  std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
+  int code = db ? sqlite3_errcode(db) : SQLITE_NOMEM;
+  if (code == SQLITE_FULL) return Status(Err::unavailable, "database disk is full");
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status(Err::unavailable, "database is busy");
+  return Status(Err::internal, msg);
+}
+
+Result<sqlite3*> open_conn(const std::string& path, const DbOptions& opt, bool writer) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (writer && !opt.read_only) flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  else flags |= SQLITE_OPEN_READONLY;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status st(Err::internal, "cannot open database '" + path + "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return st;
+  }
+  sqlite3_busy_timeout(db, opt.busy_timeout_ms);
+  sqlite3_extended_result_codes(db, 0);
+  std::string pragmas = "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8000;";
+  if (writer && !opt.read_only) {
+    pragmas += "PRAGMA journal_mode=WAL;";
+    pragmas += opt.durability == Durability::power ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+  }
+  char* err = nullptr;
+  if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    Status st(Err::internal, "cannot configure database '" + path + "': " + (err ? err : "?"));
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return st;
+  }
+  return db;
+}
+
+struct ReaderSlot {
+  std::map<uint64_t, std::unique_ptr<Conn>> conns;
+};
+thread_local ReaderSlot t_readers;
+
+}  // namespace
+
+// ---- Stmt ----
+Stmt::~Stmt() { sqlite3_finalize(s_); }
+Stmt& Stmt::bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
+Stmt& Stmt::bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
+Stmt& Stmt::bind(int i, std::string_view v) {
+  sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::bind_blob(int i, std::string_view v) {
+  sqlite3_bind_blob(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Stmt& Stmt::bind_null(int i) { sqlite3_bind_null(s_, i); return *this; }
+bool Stmt::step() {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) st_ = sql_error(sqlite3_db_handle(s_), "query failed");
+  return false;
+}
+Status Stmt::run() {
+  while (step()) {
+  }
+  return st_;
+}
+int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
+double Stmt::dbl(int col) const { return sqlite3_column_double(s_, col); }
+std::string_view Stmt::text(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  int n = sqlite3_column_bytes(s_, col);
+  return p ? std::string_view(static_cast<const char*>(p), size_t(n)) : std::string_view();
+}
+bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+void Stmt::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+  st_ = Status();
+}
+
+// ---- Conn ----
+Conn::~Conn() {
+  cache_.clear();
+  sqlite3_close_v2(db_);
+}
+Stmt& Conn::prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->reset();
+    return *it->second;
+  }
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    // A bug in our SQL: log it and return a statement that fails on step.
+    log::error("store.prepare_failed", {{"error", sqlite3_errmsg(db_)}, {"sql", sql.substr(0, 200)}});
+    sqlite3_prepare_v2(db_, "SELECT RAISE(ABORT, 'invalid statement')", -1, &s, nullptr);
+  }
+  auto& slot = cache_[sql];
+  slot = std::make_unique<Stmt>(s);
+  return *slot;
+}
+Status Conn::exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "?";
+    sqlite3_free(err);
+    int code = sqlite3_errcode(db_);
+    if (code == SQLITE_FULL) return Status(Err::unavailable, "database disk is full");
+    if (code == SQLITE_BUSY) return Status(Err::unavailable, "database is busy");
+    return Status(Err::internal, "SQL failed: " + m);
+  }
+  return Status();
+}
+int64_t Conn::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Conn::changes() const { return sqlite3_changes(db_); }
+
+// ---- Database ----
+Result<std::unique_ptr<Database>> Database::open(const std::string& path, const DbOptions& opt) {
+  std::unique_ptr<Database> d(new Database());
+  d->path_ = path;
+  d->opt_ = opt;
+  d->id_ = g_next_id++;
+  auto w = open_conn(path, opt, true);
+  if (!w) return w.status();
+  d->writer_ = std::make_unique<Conn>(*w);
+  Conn& c = *d->writer_;
+  if (opt.read_only) return d;
+  Status st = c.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+  if (!st) return st;
+  int current = 0;
+  {
+    Stmt& q = c.prepare("SELECT COALESCE(MAX(version),0) FROM schema_migrations");
+    if (q.step()) current = int(q.int64(0));
+    if (!q.status()) return q.status();
+    q.reset();
+  }
+  for (const Migration& m : migrations()) {
+    if (m.version <= current) continue;
+    st = d->write([&](Conn& cc) -> Status {
+      Status s = cc.exec(m.sql);
+      if (!s) return Status(Err::internal, std::string("migration ") + std::to_string(m.version) + " (" + m.name + ") failed: " + s.message);
+      Stmt& ins = cc.prepare("INSERT INTO schema_migrations(version, name) VALUES(?, ?)");
+      ins.bind(1, int64_t(m.version)).bind(2, m.name);
+      return ins.run();
+    });
+    if (!st) return st;
+    current = m.version;
+  }
+  d->schema_version_ = current;
+  return d;
+}
+
+Database::~Database() {
+  t_readers.conns.erase(id_);
+}
+
+Status Database::write(const std::function<Status(Conn&)>& fn) {
+  std::lock_guard<std::mutex> lk(write_mu_);
+  Conn& c = *writer_;
+  Status st = c.exec("BEGIN IMMEDIATE");
+  if (!st) return st;
+  st = fn(c);
+  if (!st) {
+    c.exec("ROLLBACK");
+    return st;
+  }
+  st = c.exec("COMMIT");
+  if (!st) c.exec("ROLLBACK");
+  return st;
+}
+
+Conn& Database::reader() {
+  auto& slot = t_readers.conns[id_];
+  if (!slot) {
+    DbOptions ro = opt_;
+    auto r = open_conn(path_, ro, false);
+    if (!r) {
+      log::error("store.reader_open_failed", {{"error", r.status().message}});
+      // Fall back to a connection that will report errors on use.
+      sqlite3* db = nullptr;
+      sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, nullptr);
+      slot = std::make_unique<Conn>(db);
+    } else {
+      slot = std::make_unique<Conn>(*r);
+    }
+  }
+  return *slot;
+}
+
+Status Database::read(const std::function<Status(Conn&)>& fn) {
+  Conn& c = reader();
+  Status st = c.exec("BEGIN");
+  if (!st) return st;
+  st = fn(c);
+  c.exec("COMMIT");
+  return st;
+}
+
+int64_t Database::size_bytes() {
+  Conn& c = reader();
+  Stmt& q = c.prepare("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+  int64_t n = q.step() ? q.int64(0) : 0;
+  q.reset();
+  return n;
+}
+
+Status Database::checkpoint() {
+  std::lock_guard<std::mutex> lk(write_mu_);
+  return writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+}  // namespace ef::store

@@ -1,0 +1,125 @@
+// store/db.h — the SQLite connection layer.  Owns opening the database (WAL mode, pragmas,
+// durability setting), running the migrations compiled into the binary, the single writer
+// connection (all writes are serialised through Database::write) and one reader
+// connection per thread, each with a cache of prepared statements (prepared once per
+// connection, reused).  Only files in src/store/ include this header's implementation
+// details (sqlite3.h); other modules see store/*.h APIs only.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "util/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace ef::store {
+
+enum class Durability {
+  process,  // default: a commit acknowledged with 2xx survives a crash of the process (WAL, synchronous=NORMAL)
+  power,    // also survives power loss / OS crash (synchronous=FULL: fsync on every commit)
+};
+
+struct DbOptions {
+  Durability durability = Durability::process;
+  bool read_only = false;
+  int busy_timeout_ms = 5000;
+};
+
+// A prepared statement from a connection's cache.  Obtained reset and unbound.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt();
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, int64_t v);
+  Stmt& bind(int i, int v) { return bind(i, int64_t(v)); }
+  Stmt& bind(int i, double v);
+  Stmt& bind(int i, std::string_view v);  // text (copied)
+  Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  Stmt& bind_blob(int i, std::string_view v);
+  Stmt& bind_null(int i);
+  // true: a row is available; false: done or error (then status() says which).
+  bool step();
+  // Runs to completion (for INSERT/UPDATE/DELETE).
+  Status run();
+  Status status() const { return st_; }
+  int64_t int64(int col) const;
+  double dbl(int col) const;
+  std::string_view text(int col) const;  // also reads blobs
+  bool is_null(int col) const;
+  void reset();
+  sqlite3_stmt* raw() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+  Status st_;
+};
+
+class Conn {
+ public:
+  Conn(sqlite3* db) : db_(db) {}
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  // Prepared once per connection (cached by SQL text), returned reset and unbound.
+  // Do not hold two uses of the same SQL at once.
+  Stmt& prepare(const std::string& sql);
+  Status exec(const std::string& sql);  // one or more statements, no results
+  int64_t last_insert_rowid() const;
+  int changes() const;
+  sqlite3* raw() const { return db_; }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+};
+
+class Database {
+ public:
+  // Opens (creating if missing) and migrates.  Errors name the file and the problem.
+  static Result<std::unique_ptr<Database>> open(const std::string& path, const DbOptions& opt = {});
+  ~Database();
+
+  // Runs fn inside BEGIN IMMEDIATE ... COMMIT on the writer connection; rolls back when fn
+  // returns a non-ok Status.  Writes from all threads are serialised here.
+  Status write(const std::function<Status(Conn&)>& fn);
+  // The calling thread's read connection (opened lazily, kept for the thread's life).
+  Conn& reader();
+  // Run fn with the read connection inside one read transaction (consistent snapshot).
+  Status read(const std::function<Status(Conn&)>& fn);
+
+  const std::string& path() const { return path_; }
+  int64_t size_bytes();
+  Status checkpoint();  // WAL checkpoint (TRUNCATE), e.g. at shutdown
+  int schema_version() const { return schema_version_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  Database() = default;
+  std::string path_;
+  DbOptions opt_;
+  std::mutex write_mu_;
+  std::unique_ptr<Conn> writer_;
+  int schema_version_ = 0;
+  uint64_t id_ = 0;
+};
+
+// One migration compiled into the binary (see migrations.cpp).
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+const std::vector<Migration>& migrations();
+
+}  // namespace ef::store

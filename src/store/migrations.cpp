@@ -1,0 +1,125 @@
+// store/migrations.cpp — every schema change, in order, compiled into the binary.
+// Database::open applies the ones newer than schema_migrations' highest version, each in
+// its own transaction.  Never edit a released migration: append a new one.
+#include "store/db.h"
+
+namespace ef::store {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> k = {
+      {1, "resources, history and search index",
+       R"SQL(
+-- Every version of every resource; seq is the global commit order (system history, sync outbox).
+CREATE TABLE resource_version(
+  seq          INTEGER PRIMARY KEY,
+  type         TEXT NOT NULL,
+  id           TEXT NOT NULL,
+  version      INTEGER NOT NULL,
+  last_updated INTEGER NOT NULL,          -- ms since epoch
+  method       TEXT NOT NULL,             -- POST, PUT, PATCH, DELETE
+  body         BLOB                       -- JSON text; NULL for a delete
+);
+CREATE UNIQUE INDEX resource_version_tiv ON resource_version(type, id, version);
+CREATE INDEX resource_version_type_lu ON resource_version(type, last_updated);
+CREATE INDEX resource_version_lu ON resource_version(last_updated);
+
+-- The current version of each resource (deleted ones kept with deleted=1 for 410 Gone).
+CREATE TABLE resource(
+  rid          INTEGER PRIMARY KEY,
+  type         TEXT NOT NULL,
+  id           TEXT NOT NULL,
+  version      INTEGER NOT NULL,
+  seq          INTEGER NOT NULL,          -- resource_version.seq of the current version
+  last_updated INTEGER NOT NULL,
+  deleted      INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(type, id)
+);
+CREATE INDEX resource_type_lu ON resource(type, last_updated);
+
+-- Search parameters get small integer ids (per resource type + code).
+CREATE TABLE search_param(
+  pid  INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  code TEXT NOT NULL,
+  UNIQUE(type, code)
+);
+
+-- Index rows (see fhir/index_row.h), rewritten with each version, removed on delete.
+CREATE TABLE idx_string(rid INTEGER NOT NULL, pid INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX idx_string_v ON idx_string(pid, norm);
+CREATE INDEX idx_string_r ON idx_string(rid);
+
+CREATE TABLE idx_token(rid INTEGER NOT NULL, pid INTEGER NOT NULL, system TEXT, code TEXT, text TEXT,
+                       type_system TEXT, type_code TEXT);
+CREATE INDEX idx_token_v ON idx_token(pid, code, system);
+CREATE INDEX idx_token_r ON idx_token(rid);
+
+CREATE TABLE idx_date(rid INTEGER NOT NULL, pid INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL);
+CREATE INDEX idx_date_v ON idx_date(pid, lo, hi);
+CREATE INDEX idx_date_r ON idx_date(rid);
+
+CREATE TABLE idx_number(rid INTEGER NOT NULL, pid INTEGER NOT NULL, num REAL, lo REAL, hi REAL,
+                        system TEXT, code TEXT, unit TEXT);   -- number and quantity
+CREATE INDEX idx_number_v ON idx_number(pid, num);
+CREATE INDEX idx_number_r ON idx_number(rid);
+
+CREATE TABLE idx_reference(rid INTEGER NOT NULL, pid INTEGER NOT NULL, ref_type TEXT, ref_id TEXT,
+                           exact TEXT, system TEXT, code TEXT);
+CREATE INDEX idx_reference_v ON idx_reference(pid, ref_id, ref_type);
+CREATE INDEX idx_reference_t ON idx_reference(ref_id, ref_type);
+CREATE INDEX idx_reference_r ON idx_reference(rid);
+
+CREATE TABLE idx_uri(rid INTEGER NOT NULL, pid INTEGER NOT NULL, exact TEXT NOT NULL);
+CREATE INDEX idx_uri_v ON idx_uri(pid, exact);
+CREATE INDEX idx_uri_r ON idx_uri(rid);
+)SQL"},
+      {2, "signing key cache",
+       R"SQL(
+-- Keys per issuer: pinned (from config / keys pin) or discovered (JWKS fetch) or imported.
+CREATE TABLE auth_key(
+  issuer       TEXT NOT NULL,
+  kid          TEXT NOT NULL,             -- '' for pins without a kid
+  thumbprint   TEXT NOT NULL,             -- RFC 7638, base64url
+  source       TEXT NOT NULL,             -- pinned | discovered | imported
+  alg          TEXT,
+  jwk          TEXT NOT NULL,             -- public JWK JSON (never private or symmetric material)
+  fetched_at   INTEGER NOT NULL,          -- ms
+  last_seen_at INTEGER NOT NULL,          -- ms: last time the JWKS still listed it
+  PRIMARY KEY(issuer, kid, thumbprint)
+);
+-- Per issuer fetch state, shown by `edgefhir keys list` and /health.
+CREATE TABLE auth_issuer_state(
+  issuer          TEXT PRIMARY KEY,
+  jwks_uri        TEXT,
+  last_attempt_at INTEGER,
+  last_success_at INTEGER,
+  last_error      TEXT,
+  last_error_at   INTEGER,
+  next_refresh_at INTEGER
+);
+)SQL"},
+      {3, "audit trail",
+       R"SQL(
+CREATE TABLE audit_event(
+  seq         INTEGER PRIMARY KEY,
+  ts          INTEGER NOT NULL,           -- ms
+  request_id  TEXT,
+  subject     TEXT,                       -- oid, else sub
+  client_id   TEXT,                       -- azp / appid / client_id
+  tenant      TEXT,
+  issuer      TEXT,
+  interaction TEXT,                       -- read, search-type, create, ...
+  type        TEXT,
+  id          TEXT,
+  query       TEXT,                       -- query string (never a token)
+  status      INTEGER NOT NULL,
+  outcome     TEXT                        -- reason for a refusal, if any
+);
+CREATE INDEX audit_event_ts ON audit_event(ts);
+CREATE INDEX audit_event_subject ON audit_event(subject, ts);
+)SQL"},
+  };
+  return k;
+}
+
+}  // namespace ef::store
