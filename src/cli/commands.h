@@ -1,0 +1,29 @@
+// cli/commands.h — the `edgefhir` command line: subcommand table, shared flags
+// (--config FILE, --database PATH), help texts.  Each subcommand lives in its own file
+// (cli/serve.cpp, cli/import.cpp, ...) or in the module it drives (auth/token_cli ...).
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace ef::cli {
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// Common flags every subcommand accepts.  Parsed flags are removed from `args`.
+struct Common {
+  std::string config_path;
+  std::string database;  // overrides config
+  std::string listen;    // serve only
+  bool help = false;
+};
+Status take_common(std::vector<std::string>& args, Common* c);
+// Loads the config file named by --config (or defaults) and applies --database/--listen.
+Result<ServerConfig> load(const Common& c);
+
+int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+
+}  // namespace ef::cli

@@ -1,0 +1,67 @@
+// cli/serve.cpp — `edgefhir serve`: open the database, wire authentication, serve HTTP
+// until SIGTERM/SIGINT, then stop accepting, finish in-flight requests and checkpoint.
+#include <signal.h>
+
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/open.h"
+#include "http/server.h"
+#include "util/log.h"
+
+namespace ef::cli {
+
+static const char* kServeHelp =
+    "usage: edgefhir serve [--config FILE] [--listen HOST:PORT] [--database PATH]\n\n"
+    "Serves the FHIR R4 REST API at the root of the listen address.\n"
+    "  --config FILE      JSON configuration (see README: Configuration)\n"
+    "  --listen HOST:PORT overrides \"listen\" (port 0 picks a free port and prints it)\n"
+    "  --database PATH    overrides \"database\" (created when missing)\n";
+
+int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+  Common common;
+  Status st = take_common(args, &common);
+  if (!st) { err << "edgefhir serve: " << st.message << "\n"; return 2; }
+  if (common.help) { out << kServeHelp; return 0; }
+  if (!args.empty()) { err << "edgefhir serve: unexpected argument '" << args[0] << "'\n" << kServeHelp; return 2; }
+  auto cfg = load(common);
+  if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
+  if (cfg->log_level == "debug") log::set_min_level(log::Level::debug);
+  else if (cfg->log_level == "warn") log::set_min_level(log::Level::warn);
+  else if (cfg->log_level == "error") log::set_min_level(log::Level::error);
+
+  // Block termination signals in every thread; one thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto app = open_app(*cfg);
+  if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
+  if (!cfg->auth_required()) {
+    log::warn("auth.disabled", {{"message", "auth.required is false: every request is served WITHOUT authentication. "
+                                            "Use this only on a trusted loopback or for demos."}});
+  }
+  http::Server server(**app);
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    log::info("server.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.stop();
+  });
+  st = server.run();
+  if (!st) {
+    err << "edgefhir: " << st.message << "\n";
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return 1;
+  }
+  waiter.join();
+  (*app)->db->checkpoint();
+  log::info("server.stopped");
+  return 0;
+}
+
+}  // namespace ef::cli

@@ -1,0 +1,49 @@
+// config.h — the server configuration file (JSON) and command-line overrides.
+// Owns: defaults, validation with messages naming the key and the problem.  The `auth`
+// section is kept raw here and parsed by auth/config.h; `sync` likewise by its module.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "util/json.h"
+#include "util/status.h"
+
+namespace ef {
+
+struct Limits {
+  size_t max_body_bytes = 16 * 1024 * 1024;
+  size_t max_json_depth = 64;
+  size_t max_bundle_entries = 10000;
+  size_t max_query_params = 100;
+  size_t max_url_bytes = 8192;
+  int read_timeout_seconds = 10;
+  int keep_alive_seconds = 5;
+  int keep_alive_max_requests = 1000;
+  int threads = 0;  // 0 = automatic
+};
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  std::string database = "var/edgefhir.db";
+  std::string base_url;        // default http://host:port
+  std::string durability = "process";  // process | power
+  std::string tls_cert, tls_key;
+  bool allow_insecure_bearer = false;  // bearer tokens over plain http on a non-loopback listener
+  std::string log_level = "info";
+  Limits limits;
+  json::Value auth;  // raw "auth" section (object); auth.required defaults to true
+  json::Value raw;   // whole file
+  std::string path;  // where it was loaded from ("" = defaults)
+
+  bool auth_required() const;
+  std::string effective_base_url() const;
+};
+
+// Loads a config file; empty path = defaults.  Errors: "config FILE: key 'x': problem".
+Result<ServerConfig> load_config(const std::string& path);
+Result<ServerConfig> parse_config(const std::string& text, const std::string& path_for_messages);
+// "--listen HOST:PORT" override.
+Status apply_listen(ServerConfig& c, const std::string& hostport);
+
+}  // namespace ef

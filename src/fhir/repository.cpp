@@ -1,0 +1,166 @@
+// fhir/repository.cpp — see repository.h.
+#include "fhir/repository.h"
+
+#include <random>
+
+#include "fhir/json_patch.h"
+#include "fhir/resource.h"
+
+namespace ef::fhir {
+
+std::string Repository::new_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
+  uint64_t a = rng(), b = rng();
+  // UUID v4 layout, lower-case hex: a valid FHIR id and unguessable.
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  char buf[40];
+  snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32), unsigned((a >> 16) & 0xFFFF),
+           unsigned(a & 0xFFFF), unsigned(b >> 48), (unsigned long long)(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+static Status version_mismatch(const std::string& type, const std::string& id, int64_t want, int64_t have) {
+  Status st(Err::precondition, "version conflict on " + type + "/" + id + ": If-Match expects version " +
+                                   std::to_string(want) + " but the current version is " + std::to_string(have));
+  st.issue_code = "conflict";
+  return st;
+}
+
+Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, const std::string& id,
+                                      json::Value resource, const std::optional<store::Current>& cur,
+                                      const std::string& method) {
+  int64_t now = clock_.now_ms();
+  if (cur && !cur->deleted) {
+    // An update identical to the current content creates no new version.
+    json::Value probe = resource;
+    auto prev = res_.by_seq(c, cur->seq);
+    if (prev) {
+      stamp(probe, id, cur->version, cur->last_updated);
+      if (json::write(probe) == prev->body) {
+        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body};
+        return w;
+      }
+    }
+  }
+  int64_t version = cur ? cur->version + 1 : 1;
+  if (cur && now <= cur->last_updated) now = cur->last_updated + 1;  // lastUpdated never goes backwards
+  stamp(resource, id, version, now);
+  WriteResult w;
+  w.type = type;
+  w.id = id;
+  w.version = version;
+  w.last_updated = now;
+  w.created = !cur || cur->deleted;
+  w.body = json::write(resource);
+  IndexRows rows;
+  if (indexer_) indexer_(resource, &rows);
+  auto r = res_.write_version(c, type, id, version, w.body, method, now, rows);
+  if (!r) return r.status();
+  return w;
+}
+
+Result<WriteResult> Repository::create(store::Conn& c, json::Value resource, const std::string& id) {
+  const std::string type = resource_type_of(resource);
+  Status st = check_type_and_id(resource, type, "", false);
+  if (!st) return st;
+  std::string new_id_ = id.empty() ? Repository::new_id() : id;
+  return write(c, type, new_id_, std::move(resource), std::nullopt, "POST");
+}
+
+Result<WriteResult> Repository::update(store::Conn& c, const std::string& type, const std::string& id,
+                                       json::Value resource, const WriteOptions& opt) {
+  if (!valid_id(id)) return Status(Err::invalid, "'" + id + "' is not a valid FHIR id");
+  Status st = check_type_and_id(resource, type, id, true);
+  if (!st) return st;
+  auto cur = res_.current(c, type, id);
+  if (!cur) return cur.status();
+  if (opt.if_match) {
+    if (!*cur || (*cur)->deleted) {
+      Status s(Err::precondition, "If-Match given but " + type + "/" + id + " does not exist");
+      return s;
+    }
+    if ((*cur)->version != *opt.if_match) return version_mismatch(type, id, *opt.if_match, (*cur)->version);
+  }
+  return write(c, type, id, std::move(resource), *cur, opt.method.empty() ? "PUT" : opt.method);
+}
+
+Result<WriteResult> Repository::patch(store::Conn& c, const std::string& type, const std::string& id,
+                                      const json::Value& patch_doc, const WriteOptions& opt) {
+  auto cur = res_.current(c, type, id);
+  if (!cur) return cur.status();
+  if (!*cur) return Status(Err::not_found, type + "/" + id + " is not known");
+  if ((*cur)->deleted) return Status(Err::gone, type + "/" + id + " was deleted");
+  if (opt.if_match && (*cur)->version != *opt.if_match) return version_mismatch(type, id, *opt.if_match, (*cur)->version);
+  auto prev = res_.by_seq(c, (*cur)->seq);
+  if (!prev) return prev.status();
+  auto doc = parse_resource(prev->body);
+  if (!doc) return Status(Err::internal, "stored resource cannot be parsed");
+  json::Value patched = *doc;
+  Status st = apply_json_patch(patched, patch_doc);
+  if (!st) return st;
+  if (!json::is_object(patched)) return Status(Err::unprocessable, "the patch result is not a resource");
+  // The patched resource must still be a valid resource of the same type and id.
+  std::string text = json::write(patched);
+  auto re = parse_resource(text);
+  if (!re) return Status(Err::unprocessable, "the patch result is not a valid resource: " + re.status().message);
+  st = check_type_and_id(*re, type, id, true);
+  if (!st) return Status(Err::unprocessable, "the patch result is not valid: " + st.message);
+  return write(c, type, id, std::move(*re), *cur, "PATCH");
+}
+
+Result<WriteResult> Repository::remove(store::Conn& c, const std::string& type, const std::string& id,
+                                       const WriteOptions& opt) {
+  auto cur = res_.current(c, type, id);
+  if (!cur) return cur.status();
+  WriteResult w;
+  w.type = type;
+  w.id = id;
+  w.deleted = true;
+  if (!*cur || (*cur)->deleted) {
+    if (opt.if_match) return Status(Err::precondition, "If-Match given but " + type + "/" + id + " does not exist");
+    // Deleting something absent or already deleted is a success without a new version.
+    if (*cur) {
+      w.version = (*cur)->version;
+      w.last_updated = (*cur)->last_updated;
+    }
+    w.unchanged = true;
+    return w;
+  }
+  if (opt.if_match && (*cur)->version != *opt.if_match) return version_mismatch(type, id, *opt.if_match, (*cur)->version);
+  int64_t now = clock_.now_ms();
+  if (now <= (*cur)->last_updated) now = (*cur)->last_updated + 1;
+  auto r = res_.write_delete(c, type, id, (*cur)->version + 1, now);
+  if (!r) return r.status();
+  w.version = r->version;
+  w.last_updated = now;
+  return w;
+}
+
+template <class F>
+static Result<WriteResult> in_tx(store::Database& db, F&& f) {
+  Result<WriteResult> out = Status(Err::internal, "not run");
+  Status st = db.write([&](store::Conn& c) -> Status {
+    out = f(c);
+    return out.ok() ? Status() : out.status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<WriteResult> Repository::create(json::Value resource) {
+  return in_tx(db_, [&](store::Conn& c) { return create(c, std::move(resource)); });
+}
+Result<WriteResult> Repository::update(const std::string& type, const std::string& id, json::Value resource,
+                                       const WriteOptions& opt) {
+  return in_tx(db_, [&](store::Conn& c) { return update(c, type, id, std::move(resource), opt); });
+}
+Result<WriteResult> Repository::patch(const std::string& type, const std::string& id, const json::Value& p,
+                                      const WriteOptions& opt) {
+  return in_tx(db_, [&](store::Conn& c) { return patch(c, type, id, p, opt); });
+}
+Result<WriteResult> Repository::remove(const std::string& type, const std::string& id, const WriteOptions& opt) {
+  return in_tx(db_, [&](store::Conn& c) { return remove(c, type, id, opt); });
+}
+
+}  // namespace ef::fhir

@@ -1,0 +1,74 @@
+// fhir/repository.h — the FHIR rules of the write and read interactions on top of
+// store::Resources: server-assigned ids, versioning, meta stamping, If-Match, update-as-create,
+// no-op updates that create no version, delete semantics, JSON Patch.  HTTP handlers and the
+// transaction processor both call this; it never sees HTTP.  Conn-taking methods run inside
+// a transaction the caller owns; the others open their own.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "fhir/index_row.h"
+#include "store/db.h"
+#include "store/resources.h"
+#include "util/clock.h"
+#include "util/json.h"
+
+namespace ef::fhir {
+
+using Indexer = std::function<void(const json::Value& resource, IndexRows* out)>;
+
+struct WriteResult {
+  std::string type, id;
+  int64_t version = 0;
+  int64_t last_updated = 0;
+  bool created = false;   // 201 vs 200
+  bool unchanged = false; // update identical to the current version: no new version
+  bool deleted = false;
+  std::string body;       // stored JSON (empty for delete)
+};
+
+struct WriteOptions {
+  std::optional<int64_t> if_match;  // required current version
+  std::string method;               // recorded in history: POST PUT PATCH (default by call)
+};
+
+class Repository {
+ public:
+  Repository(store::Database& db, store::Resources& res, const Clock& clock, Indexer indexer)
+      : db_(db), res_(res), clock_(clock), indexer_(std::move(indexer)) {}
+
+  // ---- inside a caller-owned write transaction ----
+  Result<WriteResult> create(store::Conn& c, json::Value resource, const std::string& id = {});
+  Result<WriteResult> update(store::Conn& c, const std::string& type, const std::string& id, json::Value resource,
+                             const WriteOptions& opt = {});
+  Result<WriteResult> patch(store::Conn& c, const std::string& type, const std::string& id, const json::Value& patch,
+                            const WriteOptions& opt = {});
+  Result<WriteResult> remove(store::Conn& c, const std::string& type, const std::string& id,
+                             const WriteOptions& opt = {});
+
+  // ---- own transaction ----
+  Result<WriteResult> create(json::Value resource);
+  Result<WriteResult> update(const std::string& type, const std::string& id, json::Value resource,
+                             const WriteOptions& opt = {});
+  Result<WriteResult> patch(const std::string& type, const std::string& id, const json::Value& patch,
+                            const WriteOptions& opt = {});
+  Result<WriteResult> remove(const std::string& type, const std::string& id, const WriteOptions& opt = {});
+
+  store::Database& db() { return db_; }
+  store::Resources& resources() { return res_; }
+  const Clock& clock() const { return clock_; }
+  void index(const json::Value& resource, IndexRows* out) const { if (indexer_) indexer_(resource, out); }
+  static std::string new_id();
+
+ private:
+  Result<WriteResult> write(store::Conn& c, const std::string& type, const std::string& id, json::Value resource,
+                            const std::optional<store::Current>& cur, const std::string& method);
+  store::Database& db_;
+  store::Resources& res_;
+  const Clock& clock_;
+  Indexer indexer_;
+};
+
+}  // namespace ef::fhir

@@ -1,0 +1,39 @@
+// http/app.h — everything a request handler can reach: configuration, database, the
+// repository, and the auth pieces.  Built once by `serve` (main.cpp) and shared by all
+// worker threads; everything in it is thread-safe or read-only after start.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "auth/principal.h"
+#include "config.h"
+#include "fhir/repository.h"
+#include "store/db.h"
+#include "store/resources.h"
+#include "util/clock.h"
+
+namespace ef::http {
+
+// Result of authenticating one request (filled by the auth middleware's back end).
+struct AuthCheck {
+  bool ok = false;
+  bool missing = false;        // no Authorization header: 401 without error code
+  std::string status_code;     // stable reason code for metrics ("token_expired")
+  std::string reason;          // operator-readable reason (never the token)
+  auth::PrincipalPtr principal;
+};
+
+struct App {
+  ServerConfig cfg;
+  const Clock* clock = &SystemClock::instance();
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<store::Resources> resources;
+  std::unique_ptr<fhir::Repository> repo;
+  // Validates the Authorization header value; unset = no authentication configured.
+  std::function<AuthCheck(const std::string& authorization)> authenticate;
+  std::string base_url;  // without trailing slash
+  std::string realm = "edgefhir";
+};
+
+}  // namespace ef::http

@@ -1,0 +1,49 @@
+// http/context.h — one request in flight: the parsed route, the caller, response helpers.
+// Every response leaves through send_*() here, so headers (request id, content type,
+// compression, pretty printing) are set in one place.
+#pragma once
+#include <httplib.h>
+
+#include <string>
+#include <vector>
+
+#include "http/app.h"
+#include "util/status.h"
+
+namespace ef::http {
+
+struct Ctx {
+  const httplib::Request& req;
+  httplib::Response& res;
+  App& app;
+  std::string request_id;
+  std::vector<std::string> seg;  // URL-decoded path segments
+  bool pretty = false;
+  auth::PrincipalPtr principal;
+  // What the request did, for the audit trail, log and metrics.
+  std::string interaction = "unknown";
+  std::string type, id;
+  std::string auth_failure;  // reason when refused by auth
+
+  Ctx(const httplib::Request& q, httplib::Response& s, App& a) : req(q), res(s), app(a) {}
+  std::string param(const std::string& name) const;  // first value or ""
+  bool has_param(const std::string& name) const { return req.has_param(name.c_str()); }
+  std::string header(const std::string& name) const { return req.get_header_value(name.c_str()); }
+};
+
+// Sends a FHIR JSON body (already serialised, compact).  Pretty-prints when asked, gzips
+// when the client accepts it and the body is large enough.
+void send_json(Ctx& c, int status, const std::string& body);
+// Maps a Status to its HTTP code and an OperationOutcome (the one place that does this).
+void send_error(Ctx& c, const Status& st);
+int http_status_for(const Status& st);
+// Sends a stored resource with ETag / Last-Modified / Location as appropriate.
+void send_resource(Ctx& c, int status, const std::string& type, const std::string& id, int64_t version,
+                   int64_t last_updated, const std::string& body, bool location);
+// Returns an error when the request body is not FHIR JSON (415) or too large (413).
+Status check_json_body(const Ctx& c, bool allow_json_patch = false);
+// Parses W/"3", "3" or 3.  nullopt when absent; error when malformed.
+Result<std::optional<int64_t>> parse_etag(const std::string& v);
+std::string etag(int64_t version);
+
+}  // namespace ef::http

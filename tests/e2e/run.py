@@ -1,0 +1,26 @@
+"""Runs every tests/e2e/test_*.py with unittest and ends with the line 'N passed, N failed'.
+Usage: python3 tests/e2e/run.py [pattern]   (pattern filters module names, e.g. rest)"""
+import os
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def main():
+    pattern = sys.argv[1] if len(sys.argv) > 1 else ""
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for name in sorted(os.listdir(HERE)):
+        if name.startswith("test_") and name.endswith(".py") and pattern in name:
+            suite.addTests(loader.loadTestsFromName(name[:-3]))
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print("e2e: %d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
+    sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
