@@ -21,6 +21,12 @@ TEST_SRC := $(filter-out $(SKIP),$(shell find tests/unit -name '*.cpp' | sort))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 GEN_DATA := data/search-parameters.tsv data/compartment-patient.tsv
 
+# Embedded data (issue 6): data/*.tsv -> $(BUILD)/gen/embedded_data.cpp (tools/embed.py), compiled
+# into the library so the binary needs no data files at run time.
+EMBED_CPP := $(BUILD)/gen/embedded_data.cpp
+EMBED_OBJ := $(BUILD)/obj/gen/embedded_data.o
+LIB_OBJ  += $(EMBED_OBJ)
+
 .PHONY: all deps test unit e2e run bench clean test-asan fuzz certs
 all: $(BUILD)/edgefhir
 
@@ -35,6 +41,14 @@ $(DEPS_STAMP):
 	@mkdir -p $(BUILD) && touch $@
 
 $(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(EMBED_CPP): $(GEN_DATA) tools/embed.py
+	@mkdir -p $(dir $@)
+	python3 tools/embed.py -o $@ $(GEN_DATA)
+
+$(EMBED_OBJ): $(EMBED_CPP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
