@@ -118,6 +118,12 @@ CREATE TABLE audit_event(
 CREATE INDEX audit_event_ts ON audit_event(ts);
 CREATE INDEX audit_event_subject ON audit_event(subject, ts);
 )SQL"},
+      {4, "signing key cache: where a pinned key came from",
+       R"SQL(
+-- For source 'pinned': 'config' (re-synchronised from the config file at every start) or
+-- 'cli' (`edgefhir keys pin`, kept until `keys unpin`); '' for discovered/imported keys.
+ALTER TABLE auth_key ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+)SQL"},
   };
   return k;
 }
