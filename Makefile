@@ -1,7 +1,11 @@
 # edgefhir — GNU Make build.  `make run` and `make test` are the only commands a user needs;
 # both install missing Debian packages first (the `deps` step, a no-op when present).
 
-CXX      ?= g++
+# ccache, when installed, makes rebuilds in several build dirs cheap (not required).
+CCACHE   := $(shell command -v ccache 2>/dev/null)
+ifeq ($(origin CXX),default)
+CXX      := $(CCACHE) g++
+endif
 BUILD    ?= build
 OPT      ?= -O2
 SAN      ?=
