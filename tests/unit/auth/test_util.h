@@ -31,3 +31,26 @@ inline std::string hex(const std::string& h) {
 inline std::string str(const json::Value& v, const char* k) { return json::string_or(v, k); }
 
 }  // namespace ef::auth::testutil
+
+#include "auth/signer.h"
+
+namespace ef::auth::testutil {
+
+// 2026-11-28T10:00:00Z
+constexpr int64_t kNow = 1795860000;
+
+// Demo key pairs generated once per test process (RSA generation is slow).
+inline const KeyPairPem& ec_pair() {
+  static KeyPairPem p = *generate_key_pem(KeyType::ec_p256);
+  return p;
+}
+inline const KeyPairPem& ec_pair2() {
+  static KeyPairPem p = *generate_key_pem(KeyType::ec_p256);
+  return p;
+}
+inline const KeyPairPem& rsa_pair() {
+  static KeyPairPem p = *generate_key_pem(KeyType::rsa);
+  return p;
+}
+
+}  // namespace ef::auth::testutil
