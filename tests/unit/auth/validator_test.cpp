@@ -3,7 +3,9 @@
 // verified-token cache; bit flips of a valid signature.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "auth/jwks.h"
 #include "auth/jwt.h"
@@ -530,4 +532,31 @@ TEST_CASE("auth_status_code names are unique snake_case", "[auth]") {
     CHECK(n.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos);
     CHECK(seen.insert(n).second);
   }
+}
+
+TEST_CASE("concurrent validation shares keys and cache safely", "[auth][validator][cache]") {
+  Env e;
+  Key rk = *key_from_pem(rsa_pair().public_pem);
+  rk.kid = "r1";
+  e.keys.add(kIss, rk);
+  Validator v(e.cfg, e.keys, e.clock, 16);
+  Signer rsa = *Signer::from_pem(rsa_pair().private_pem);
+  std::vector<std::string> toks;
+  for (int i = 0; i < 12; ++i) {
+    auto c = e.claims();
+    c["jti"] = json::Value("j" + std::to_string(i));
+    toks.push_back(i % 2 ? e.mint(c) : e.mint(c, e.header("r1"), rsa, "RS256"));
+  }
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int r = 0; r < 3; ++r)
+        for (size_t i = 0; i < toks.size(); ++i)
+          if (v.validate_token(toks[(i + size_t(t)) % toks.size()]).ok()) ++ok;
+    });
+  for (auto& th : ts) th.join();
+  CHECK(ok == 4 * 3 * 12);
+  CHECK(v.signature_verifications() >= 12);
+  CHECK(v.signature_verifications() < 4 * 3 * 12);
 }
