@@ -34,4 +34,14 @@ const char* auth_status_code(AuthStatus s) {
   return "unknown";
 }
 
+std::string safe_text(std::string_view s, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out.push_back(c < 0x20 || c == 0x7f ? '?' : char(c));
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
 }  // namespace ef::auth

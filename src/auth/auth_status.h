@@ -5,6 +5,8 @@
 // with a human reason string for operators.  Only src/http/ turns a status into
 // an HTTP answer (401 for everything here except internal_error).
 #pragma once
+#include <string>
+#include <string_view>
 
 namespace ef::auth {
 
@@ -38,5 +40,9 @@ enum class AuthStatus {
 
 // Short stable snake_case name ("expired", "bad_signature" ...) for metrics and logs.
 const char* auth_status_code(AuthStatus s);
+
+// A token-supplied value (kid, alg, typ, iss, aud ...) made safe to quote in a reason:
+// control characters become '?', and it is cut to `max` bytes with "..." appended.
+std::string safe_text(std::string_view s, size_t max = 80);
 
 }  // namespace ef::auth

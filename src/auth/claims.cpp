@@ -22,7 +22,8 @@ std::string lower(std::string_view s) {
 
 std::string list(const std::vector<std::string>& v) {
   std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", '" : "'") + v[i] + "'";
+  for (size_t i = 0; i < v.size() && i < 10; ++i) s += (i ? ", '" : "'") + safe_text(v[i]) + "'";
+  if (v.size() > 10) s += ", ...";
   return s + "]";
 }
 
@@ -79,8 +80,8 @@ const IssuerConfig* match_issuer(const AuthConfig& cfg, const json::Value& claim
   std::vector<std::string> names;
   for (const auto& ic : cfg.issuers) names.push_back(ic.issuer);
   *status = fail(AuthStatus::unknown_issuer, reason,
-                 "issuer '" + *iss + "' is not trusted; trusted issuers are " + list(names) +
-                     (tid.empty() ? "" : " (token tid '" + tid + "')"));
+                 "issuer '" + safe_text(*iss) + "' is not trusted; trusted issuers are " + list(names) +
+                     (tid.empty() ? "" : " (token tid '" + safe_text(tid) + "')"));
   return nullptr;
 }
 
@@ -99,7 +100,7 @@ AuthStatus check_typ(const IssuerConfig& ic, bool has_typ, const std::string& ty
   }
   for (const auto& t : ic.token_types)
     if (typ_equal(t, typ)) return AuthStatus::ok;
-  return fail(AuthStatus::typ_not_allowed, reason, "token typ '" + typ + "' is not one of " + list(ic.token_types));
+  return fail(AuthStatus::typ_not_allowed, reason, "token typ '" + safe_text(typ, 40) + "' is not one of " + list(ic.token_types));
 }
 
 AuthStatus check_times(const json::Value& claims, int64_t now, int64_t skew, std::string* reason, int64_t* exp_out) {
@@ -141,7 +142,7 @@ AuthStatus check_audience(const json::Value& claims, const std::vector<std::stri
   for (const auto& g : got)
     for (const auto& a : audiences)
       if (g == a) return AuthStatus::ok;
-  std::string shown = got.size() == 1 ? "'" + got[0] + "' is" : list(got) + " are";
+  std::string shown = got.size() == 1 ? "'" + safe_text(got[0]) + "' is" : list(got) + " are";
   if (got.empty()) shown = "[] is";
   return fail(AuthStatus::audience_mismatch, reason, "audience " + shown + " not one of " + list(audiences));
 }

@@ -71,7 +71,7 @@ AuthStatus parse_jws(std::string_view token, Jws* out, std::string* reason) {
     for (const auto& n : *a) {
       const std::string* sn = json::as_string(n);
       if (!sn) return fail(AuthStatus::bad_header, reason, "header 'crit' must contain only strings");
-      names += (names.empty() ? "'" : ", '") + *sn + "'";
+      names += (names.empty() ? "'" : ", '") + safe_text(*sn, 40) + "'";
     }
     return fail(AuthStatus::crit_unsupported, reason, "header 'crit' lists extensions this server does not understand: " + names);
   }

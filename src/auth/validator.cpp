@@ -99,7 +99,7 @@ AuthOutcome Validator::validate_header(std::string_view v) const {
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   if (!iequals(scheme, "Bearer")) {
     o.status = AuthStatus::bad_scheme;
-    std::string shown = scheme.size() <= 20 ? std::string(scheme) : std::string(scheme.substr(0, 20)) + "...";
+    std::string shown = safe_text(scheme, 20);
     if (scheme.find('.') != std::string_view::npos) shown = "<token>";  // a bare token: never echo it
     o.reason = "authorization scheme '" + shown + "' is not supported; use 'Bearer <access token>'";
   } else if (rest.empty()) {
@@ -185,7 +185,7 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
 
   const IssuerConfig* ic = match_issuer(cfg_, jwt.claims, &st, &reason);
   if (!ic) return failed("issuer", st, reason);
-  pass("issuer", "'" + json::string_or(jwt.claims, "iss") + "' is trusted" +
+  pass("issuer", "'" + safe_text(json::string_or(jwt.claims, "iss")) + "' is trusted" +
                      (ic->issuer != json::string_or(jwt.claims, "iss") ? " (matches '" + ic->issuer + "')" : ""));
 
   if (!is_supported_alg(jwt.alg)) return failed("algorithm", AuthStatus::unsupported_alg, unsupported_alg_reason(jwt.alg));
@@ -195,7 +195,7 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
     std::string l;
     for (const auto& a : ic->algorithms) l += (l.empty() ? "" : ", ") + a;
     return failed("algorithm", AuthStatus::alg_not_allowed,
-                  "alg " + jwt.alg + " is not allowed for issuer '" + ic->issuer + "' (allowed: " + l + ")");
+                  "alg " + safe_text(jwt.alg, 40) + " is not allowed for issuer '" + ic->issuer + "' (allowed: " + l + ")");
   }
   pass("algorithm", jwt.alg + " is allowed");
 
@@ -204,7 +204,7 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
     keys_.unknown_kid(ic->issuer, jwt.kid);
     return failed("key", AuthStatus::no_key,
                   jwt.kid.empty() ? "no key for issuer '" + ic->issuer + "' (token has no kid)"
-                                  : "no key with kid '" + jwt.kid + "' for issuer '" + ic->issuer + "'");
+                                  : "no key with kid '" + safe_text(jwt.kid) + "' for issuer '" + ic->issuer + "'");
   }
   std::vector<KeyPtr> fitting;
   AuthStatus fit_status = AuthStatus::ok;
@@ -216,7 +216,7 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
     else if (fit_status == AuthStatus::ok || f == AuthStatus::key_too_weak) fit_status = f, fit_reason = r;
   }
   if (fitting.empty()) return failed("key", fit_status, fit_reason);
-  pass("key", std::to_string(fitting.size()) + " candidate key(s)" + (jwt.kid.empty() ? "" : " for kid '" + jwt.kid + "'"));
+  pass("key", std::to_string(fitting.size()) + " candidate key(s)" + (jwt.kid.empty() ? "" : " for kid '" + safe_text(jwt.kid) + "'"));
 
   const Key* used = nullptr;
   std::string sig_reason;
@@ -236,13 +236,13 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
     return failed("signature", AuthStatus::bad_signature, "signature is invalid: " + sig_reason);
   }
   std::string used_name = std::string(key_type_name(used->type)) + " key" +
-                          (used->kid.empty() ? "" : " '" + used->kid + "'") +
+                          (used->kid.empty() ? "" : " '" + safe_text(used->kid) + "'") +
                           (used->thumbprint.empty() ? "" : " (thumbprint " + used->thumbprint + ")");
   pass("signature", "verified with " + used_name);
 
   st = check_typ(*ic, jwt.has_typ, jwt.typ, &reason);
   if (st != AuthStatus::ok) return failed("typ", st, reason);
-  pass("typ", jwt.has_typ ? "'" + jwt.typ + "' is accepted" : "no typ (accepted: token_types not set explicitly)");
+  pass("typ", jwt.has_typ ? "'" + safe_text(jwt.typ, 40) + "' is accepted" : "no typ (accepted: token_types not set explicitly)");
 
   int64_t now = clock_.now_s(), exp = 0;
   st = check_times(jwt.claims, now, cfg_.clock_skew_seconds, &reason, &exp);

@@ -137,7 +137,7 @@ std::vector<std::string> supported_algorithms() {
 }
 
 std::string unsupported_alg_reason(std::string_view alg) {
-  std::string a(alg);
+  std::string a = safe_text(alg, 40);
   std::string lower;
   for (char c : a) lower.push_back(char(c >= 'A' && c <= 'Z' ? c + 32 : c));
   if (lower == "none") return "alg '" + a + "' (unsigned token) is never accepted";
@@ -156,13 +156,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 AuthStatus check_alg_fits_key(const Key& key, std::string_view alg, std::string* reason) {
   const Alg* a = find_alg(alg);
   if (!a) return fail(AuthStatus::unsupported_alg, reason, unsupported_alg_reason(alg));
-  std::string kid = key.kid.empty() ? "" : " '" + key.kid + "'";
+  std::string kid = key.kid.empty() ? "" : " '" + safe_text(key.kid) + "'";
   if (!key_family_fits(*a, key.type))
     return fail(AuthStatus::alg_key_mismatch, reason,
-                "alg " + std::string(alg) + " cannot be used with the " + key_type_name(key.type) + " key" + kid);
+                "alg " + safe_text(alg, 40) + " cannot be used with the " + key_type_name(key.type) + " key" + kid);
   if (!key.alg.empty() && key.alg != alg)
     return fail(AuthStatus::alg_key_mismatch, reason,
-                "key" + kid + " is restricted to alg " + key.alg + ", token uses " + std::string(alg));
+                "key" + kid + " is restricted to alg " + key.alg + ", token uses " + safe_text(alg, 40));
   if (key.type == KeyType::rsa && key.bits < 2048)
     return fail(AuthStatus::key_too_weak, reason, "RSA key" + kid + " is " + std::to_string(key.bits) + " bits, below 2048");
   if (key.type == KeyType::hmac && size_t(key.bits) < a->hash_len * 8)

@@ -560,3 +560,16 @@ TEST_CASE("concurrent validation shares keys and cache safely", "[auth][validato
   CHECK(v.signature_verifications() >= 12);
   CHECK(v.signature_verifications() < 4 * 3 * 12);
 }
+
+TEST_CASE("token-supplied values are sanitised in reasons", "[auth][validator]") {
+  Env e;
+  Validator v(e.cfg, e.keys, e.clock);
+  std::string kid = "evil\n{\"level\":\"error\"}" + std::string(200, 'k');
+  AuthOutcome o = v.validate_token(e.mint(e.claims(), e.header(kid), e.ec));
+  CHECK(o.status == AuthStatus::no_key);
+  CHECK(o.reason.find('\n') == std::string::npos);
+  CHECK(o.reason.find("evil?{") != std::string::npos);
+  CHECK(o.reason.find("...") != std::string::npos);
+  CHECK(o.reason.size() < 200);
+  CHECK(safe_text("a\x01" "b", 80) == "a?b");
+}
