@@ -24,9 +24,16 @@ namespace ef::http {
 
 struct Server::Impl {
   App& app;
-  httplib::Server srv;
+  std::unique_ptr<httplib::Server> owned;
+  httplib::Server& srv;
   std::atomic<int> port{0};
-  explicit Impl(App& a) : app(a) {}
+  bool insecure_bearer_refused = false;  // plain http on a non-loopback listener
+  explicit Impl(App& a) : app(a), owned(make(a)), srv(*owned) {}
+  static std::unique_ptr<httplib::Server> make(App& a) {
+    if (!a.cfg.tls_cert.empty())
+      return std::make_unique<httplib::SSLServer>(a.cfg.tls_cert.c_str(), a.cfg.tls_key.c_str());
+    return std::make_unique<httplib::Server>();
+  }
   void dispatch(const httplib::Request& req, httplib::Response& res);
   void route(Ctx& c);
 };
@@ -194,7 +201,11 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     send_error(c, st);
   } else {
     bool pass = true;
-    if (app.authenticate && !is_public(c.seg, req.method)) {
+    if (insecure_bearer_refused && req.has_header("Authorization")) {
+      pass = false;
+      send_error(c, Status(Err::forbidden, "bearer tokens are refused over plain http on a non-loopback listener: "
+                                           "configure \"tls\" (or set allow_insecure_bearer for a trusted network)"));
+    } else if (app.authenticate && !is_public(c.seg, req.method)) {
       AuthCheck a = app.authenticate(req.get_header_value("Authorization"));
       if (!a.ok) {
         pass = false;
@@ -218,8 +229,14 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
                          {"us", std::to_string(us)}});
 }
 
+static bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   auto& srv = impl_->srv;
+  impl_->insecure_bearer_refused =
+      app.cfg.tls_cert.empty() && !is_loopback(app.cfg.listen_host) && !app.cfg.allow_insecure_bearer;
   Impl* self = impl_.get();
   const Limits& L = app.cfg.limits;
   srv.set_tcp_nodelay(true);
@@ -268,6 +285,8 @@ Server::~Server() = default;
 
 Status Server::run() {
   const auto& cfg = impl_->app.cfg;
+  if (!impl_->srv.is_valid())
+    return Status(Err::invalid, "TLS: cannot load certificate '" + cfg.tls_cert + "' / key '" + cfg.tls_key + "'");
   int port = cfg.listen_port;
   if (port == 0) {
     port = impl_->srv.bind_to_any_port(cfg.listen_host);
