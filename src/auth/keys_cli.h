@@ -1,0 +1,30 @@
+// auth/keys_cli.h — `edgefhir keys ...`: inspect and manage the signing-key cache.
+//
+//   keys list [--json]            every issuer's keys (kid, alg, type, source, age,
+//                                 thumbprint, trust status) and fetch state
+//   keys refresh [ISSUER]         fetch now (synchronously) and print the result
+//   keys pin ISSUER FILE [--kid KID]   pin a PEM key / certificate / JWK / JWKS (source pinned)
+//   keys unpin ISSUER KID|THUMBPRINT   remove a pinned or imported key
+//   keys export FILE              JSON bundle of the trusted public keys per issuer
+//   keys import FILE              load such a bundle (source imported: behaves like a pin)
+// The bundle moves keys from a connected device to a disconnected one:
+//   {"edgefhir_key_bundle": 1, "exported_at": "...",
+//    "issuers": [{"issuer": "https://...", "keys": [<public JWK>, ...]}]}
+// FILE "-" is stdin/stdout.  Exit status: 0 ok, 1 failure, 2 usage error.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "auth/config.h"
+#include "store/db.h"
+
+namespace ef::auth {
+
+// args start with the sub-subcommand ("list", "refresh", ...); "--help" anywhere prints help.
+int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db, std::ostream& out,
+             std::ostream& err);
+
+extern const char* const kKeysHelp;
+
+}  // namespace ef::auth
