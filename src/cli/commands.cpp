@@ -4,6 +4,8 @@
 #include <functional>
 #include <map>
 
+#include "auth/token_cli.h"
+
 namespace ef::cli {
 
 namespace {
@@ -17,6 +19,8 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> k = {
       {"serve", {"run the FHIR server", serve_main}},
       {"import", {"load resources, Bundles or NDJSON files into the database", import_main}},
+      {"token", {"inspect, validate, mint tokens; make demo keys (token --help)",
+                 [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return auth::token_cli(a, o, e); }}},
   };
   return k;
 }

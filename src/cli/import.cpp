@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +49,11 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
   std::vector<std::string> files;
   for (const auto& a : args) collect(a, &files);
+  // Only FHIR JSON and NDJSON files are read from folders.
+  files.erase(std::remove_if(files.begin(), files.end(), [](const std::string& f) {
+                auto ends = [&](const char* s) { size_t n = strlen(s); return f.size() >= n && f.compare(f.size() - n, n, s) == 0; };
+                return !ends(".json") && !ends(".ndjson");
+              }), files.end());
   int64_t stored = 0, unchanged = 0, failed = 0;
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
@@ -67,8 +74,9 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
       auto r = fhir::parse_resource(docs[i]);
       if (!r) { err << where << ": " << r.status().message << "\n"; ++failed; continue; }
       std::string type = fhir::resource_type_of(*r);
-      const std::string* id = json::get_string(*r, "id");
-      auto w = id ? (*app)->repo->update(type, *id, std::move(*r)) : (*app)->repo->create(std::move(*r));
+      const std::string* idp = json::get_string(*r, "id");
+      const std::string id = idp ? *idp : std::string();  // copy: *r is moved below
+      auto w = !id.empty() ? (*app)->repo->update(type, id, std::move(*r)) : (*app)->repo->create(std::move(*r));
       if (!w) { err << where << ": " << w.status().message << "\n"; ++failed; continue; }
       if (w->unchanged) ++unchanged; else ++stored;
     }

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "cli/auth_setup.h"
 #include "cli/commands.h"
 #include "cli/open.h"
 #include "http/server.h"
@@ -40,6 +41,8 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
 
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
+  st = setup_auth(**app);
+  if (!st) { err << "edgefhir: " << st.message << "\n"; return 2; }
   if (!cfg->auth_required()) {
     log::warn("auth.disabled", {{"message", "auth.required is false: every request is served WITHOUT authentication. "
                                             "Use this only on a trusted loopback or for demos."}});

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth/principal.h"
 #include "config.h"
@@ -34,6 +35,8 @@ struct App {
   std::function<AuthCheck(const std::string& authorization)> authenticate;
   std::string base_url;  // without trailing slash
   std::string realm = "edgefhir";
+  // Owners of the auth pieces behind `authenticate` (type-erased so this header stays light).
+  std::vector<std::shared_ptr<void>> keep_alive;
 };
 
 }  // namespace ef::http

@@ -16,7 +16,9 @@ def main():
         if name.startswith("test_") and name.endswith(".py") and pattern in name:
             suite.addTests(loader.loadTestsFromName(name[:-3]))
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors)
+    # subTest failures are reported per subtest; count each test method once
+    failed_ids = {t.id().split(" ")[0] for t, _ in result.failures + result.errors}
+    failed = len(failed_ids)
     passed = result.testsRun - failed - len(result.skipped)
     print("e2e: %d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
     sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)

@@ -268,3 +268,22 @@ class RestartTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ImportDemoTest(unittest.TestCase):
+    def test_import_demo_keeps_ids_and_is_idempotent(self):
+        s = Server()
+        try:
+            r = s.cli("import", "data/demo")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"imported 9 resources, 0 unchanged, 0 failed", r.stdout)
+            r = s.cli("import", "data/demo")
+            self.assertIn(b"imported 0 resources, 9 unchanged, 0 failed", r.stdout)
+            s.start()
+            p = s.request("GET", "/Patient/demo-patient-2")
+            self.assertEqual(p.status, 200)
+            self.assertEqual(p.json()["name"][0]["family"], "Nguyen")
+            o = s.request("GET", "/Observation/demo-obs-hba1c-1")
+            self.assertIn(b'"value":6.40', o.body)
+        finally:
+            s.cleanup()

@@ -1,0 +1,38 @@
+// cli/auth_setup.cpp — see auth_setup.h.
+#include "cli/auth_setup.h"
+
+#include "auth/config.h"
+#include "auth/static_keys.h"
+#include "auth/validator.h"
+
+namespace ef::cli {
+
+Status setup_auth(http::App& app) {
+  if (!app.cfg.auth_required()) return Status();
+  auto cfg = auth::parse_auth_config(app.cfg.auth);
+  if (!cfg) return Status(Err::invalid, "config " + app.cfg.path + ": " + cfg.status().message);
+  if (cfg->issuers.empty())
+    return Status(Err::invalid, "config " + app.cfg.path + ": auth.required is true but auth.issuers is empty");
+  auto acfg = std::make_shared<auth::AuthConfig>(std::move(*cfg));
+  auto keys = auth::StaticKeyProvider::from_config(*acfg);
+  if (!keys) return Status(Err::invalid, "config " + app.cfg.path + ": " + keys.status().message);
+  std::shared_ptr<auth::StaticKeyProvider> provider(std::move(*keys));
+  auto validator = std::make_shared<auth::Validator>(*acfg, *provider, *app.clock);
+  app.keep_alive.push_back(acfg);
+  app.keep_alive.push_back(provider);
+  app.keep_alive.push_back(validator);
+  auth::Validator* v = validator.get();
+  app.authenticate = [v](const std::string& header) {
+    auth::AuthOutcome o = v->validate_header(header);
+    http::AuthCheck a;
+    a.ok = o.ok();
+    a.missing = o.status == auth::AuthStatus::missing_token;
+    a.status_code = auth::auth_status_code(o.status);
+    a.reason = o.reason;
+    a.principal = o.principal;
+    return a;
+  };
+  return Status();
+}
+
+}  // namespace ef::cli

@@ -1,0 +1,11 @@
+// cli/auth_setup.h — builds the authentication back end for `serve` from the config's
+// `auth` section: key provider (pinned keys now; the persisted key store + refresher when
+// configured), the token Validator with its verified-token cache, and App::authenticate.
+#pragma once
+#include "http/app.h"
+
+namespace ef::cli {
+
+Status setup_auth(http::App& app);
+
+}  // namespace ef::cli
