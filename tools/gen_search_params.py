@@ -214,9 +214,12 @@ Patient's compartment ({n_in_comp} types have some; the others are not in the co
 
 ## Coverage
 
-{n_comp} of the parameters are composites.  The C++ FHIRPath compiler accepts **{compiled}**
-expressions (measured and asserted by `tests/unit/fhir/search_params_test.cpp`; parameters that
-are not supported are listed by the registry and reported in `GET /metadata`).
+{n_comp} of the parameters are composites.  Of the {n_params} definitions, {n_expr} have an expression
+(`_text`, `_content` and `_query` have none); the C++ FHIRPath subset (`src/fhir/fhirpath.h`)
+compiles **{compiled}** of them, composite component expressions included (measured and
+asserted by `tests/unit/fhir/search_params_test.cpp`).  Parameters that are not supported (no
+expression, or the `special` type of Location `near`) are listed by the registry with a reason,
+for `GET /metadata`.
 """
 
 if __name__ == "__main__":
