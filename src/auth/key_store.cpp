@@ -218,10 +218,11 @@ std::vector<KeyPtr> KeyStore::find(const std::string& issuer, const std::string&
   auto it = snap->by_issuer.find(issuer);
   if (it == snap->by_issuer.end()) return out;
   int64_t now = clock_.now_ms();
-  for (const auto& e : it->second) {
-    if (e.expires_at <= now) continue;
-    if (kid.empty() || e.any_kid || e.key->kid == kid) out.push_back(e.key);
-  }
+  // Keys naming this kid first (pins before discovered), then the kid-less pins.
+  for (const auto& e : it->second)
+    if (e.expires_at > now && !e.any_kid && (kid.empty() || e.key->kid == kid)) out.push_back(e.key);
+  for (const auto& e : it->second)
+    if (e.expires_at > now && e.any_kid) out.push_back(e.key);
   return out;
 }
 
@@ -294,7 +295,7 @@ void KeyStore::apply_fetch_success(const std::string& issuer, const std::string&
   d->state.last_error.clear();
   d->state.next_refresh_at = next_refresh;
   publish_locked(now);
-  log::info("auth.keys_refreshed", {{"issuer", issuer},
+  log::write(added || removed ? log::Level::info : log::Level::debug, "auth.keys_refreshed", {{"issuer", issuer},
                                     {"keys", std::to_string(uniq.size())},
                                     {"added", std::to_string(added)},
                                     {"in_grace", std::to_string(not_listed)},

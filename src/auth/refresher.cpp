@@ -335,6 +335,7 @@ RefreshResult Refresher::do_refresh(Slot& s) {
     Status st = check_fetch_url(req.url);
     if (st) st = fetch_json(get_, req, "discovery", &resp);
     std::string err;
+    bool transient = !st;  // unreachable / HTTP error: the jwks_uri discovered before may be used
     if (st) {
       auto doc = json::parse(resp.body);
       if (!doc.ok() || !json::is_object(*doc)) {
@@ -356,7 +357,7 @@ RefreshResult Refresher::do_refresh(Slot& s) {
     }
     if (jwks_uri.empty()) {
       std::string cached = store_.cached_jwks_uri(ic.issuer);
-      if (cached.empty() || !check_fetch_url(cached).ok()) return fail(err);
+      if (!transient || cached.empty() || !check_fetch_url(cached).ok()) return fail(err);
       log::warn("auth.discovery_failed", {{"issuer", ic.issuer}, {"error", err}, {"using_cached_jwks_uri", cached}});
       jwks_uri = cached;
     }

@@ -9,7 +9,9 @@
 //    multi-tenant) is discovered at its "common" form, e.g.
 //    https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration,
 //    whose "issuer" is the template itself; for any other templated issuer set jwks_uri.
-//    When discovery fails but a jwks_uri was discovered before, that one is used.
+//    When the discovery document cannot be fetched (unreachable, HTTP error) but a
+//    jwks_uri was discovered before, that one is used; a document that answers with
+//    another issuer or no jwks_uri is an error.
 //  * Fetch policy (http_get): https with certificate and host-name verification (ca_file
 //    when configured, else the system CAs); plain http only to loopback (127.0.0.0/8,
 //    localhost, [::1]) for tests and sidecars; connect/read/write timeouts and an overall
