@@ -124,6 +124,49 @@ CREATE INDEX audit_event_subject ON audit_event(subject, ts);
 -- 'cli' (`edgefhir keys pin`, kept until `keys unpin`); '' for discovered/imported keys.
 ALTER TABLE auth_key ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 )SQL"},
+      {5, "edge-to-cloud sync: progress, per-resource upstream versions, conflicts",
+       R"SQL(
+-- One row per upstream: the outbox is resource_version itself; pushed_seq is the highest
+-- seq the upstream acknowledged (every change with seq <= pushed_seq is done).
+CREATE TABLE sync_state(
+  upstream             TEXT PRIMARY KEY,
+  start_seq            INTEGER NOT NULL,  -- max(resource_version.seq) when sync was first enabled
+  pushed_seq           INTEGER NOT NULL,
+  enabled_at           INTEGER NOT NULL,  -- ms
+  last_attempt_at      INTEGER,
+  last_success_at      INTEGER,
+  last_error           TEXT,
+  last_error_at        INTEGER,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  pushed_total         INTEGER NOT NULL DEFAULT 0
+);
+-- What the upstream last reported for each resource we pushed (If-Match on the next push).
+CREATE TABLE sync_resource(
+  upstream         TEXT NOT NULL,
+  type             TEXT NOT NULL,
+  id               TEXT NOT NULL,
+  upstream_version TEXT,                  -- upstream versionId; NULL = unknown or deleted
+  local_version    INTEGER NOT NULL,      -- edge version acknowledged
+  pushed_at        INTEGER NOT NULL,
+  PRIMARY KEY(upstream, type, id)
+);
+-- Every conflict (upstream changed behind our back) and every change the upstream refused.
+CREATE TABLE sync_conflict(
+  seq              INTEGER PRIMARY KEY,
+  upstream         TEXT NOT NULL,
+  at               INTEGER NOT NULL,      -- ms
+  type             TEXT NOT NULL,
+  id               TEXT NOT NULL,
+  local_version    INTEGER NOT NULL,
+  change_seq       INTEGER NOT NULL,      -- resource_version.seq of the change
+  kind             TEXT NOT NULL,         -- conflict | rejected
+  expected_version TEXT,                  -- If-Match we sent
+  upstream_version TEXT,                  -- what the upstream had
+  resolution       TEXT NOT NULL,         -- overwritten | skipped | rejected
+  detail           TEXT
+);
+CREATE INDEX sync_conflict_up ON sync_conflict(upstream, seq);
+)SQL"},
   };
   return k;
 }
