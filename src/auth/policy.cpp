@@ -397,10 +397,12 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
       return d;
     }
     std::string missing = role_text(n);
-    if (data == 0) missing += " or " + scope_text(n, want_scope);
-    if (data == 0) d.required_scope = want_scope;
     std::string why = roles_summary(who, perms, roles_);
-    if (data == 0) why += "; " + scopes_summary(ss);
+    if (data == 0) {  // nothing grants data yet: a SMART scope would be an alternative
+      missing += " or " + scope_text(n, want_scope);
+      why += "; " + scopes_summary(ss);
+      d.required_scope = want_scope;
+    }
     return refuse(std::move(missing), why);
   }
 

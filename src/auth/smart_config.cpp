@@ -75,13 +75,6 @@ std::vector<std::string> configured_issuers(const json::Value& auth) {
       else if (const std::string* s2 = json::get_string(v, "issuer")) out.push_back(*s2);
     }
   }
-  if (out.empty()) {
-    for (const char* key : {"issuer", "authority"})
-      if (const std::string* s = json::get_string(auth, key)) {
-        out.push_back(*s);
-        break;
-      }
-  }
   return out;
 }
 

@@ -3,8 +3,8 @@
 // CapabilityStatement rest.security element.  Pure: built from the `auth` config section.
 //
 // Config read (all optional except an issuer):
-//   auth.issuers        [ "https://iss" | {"issuer": "https://iss", "jwks_uri": "..."} , ... ]
-//   auth.issuer / auth.authority   a single issuer (string), when `issuers` is absent
+//   auth.issuers        [ {"issuer": "https://iss", "jwks_uri": "..."}, ... ]  (auth/config.h;
+//                       plain strings are accepted too)
 //   auth.smart          {
 //     "enabled": true,                         false: no discovery document (404)
 //     "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",

@@ -49,7 +49,7 @@ TEST_CASE("smart-configuration: v1 issuer, tenant template, External ID, Keycloa
   CHECK(json::string_or(*v1, "issuer") == "https://login.microsoftonline.com/tid-2/v2.0");
   CHECK(json::string_or(*v1, "token_endpoint") == "https://login.microsoftonline.com/tid-2/oauth2/v2.0/token");
 
-  auto multi = auth::smart_configuration(cfg(R"({"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"})"));
+  auto multi = auth::smart_configuration(cfg(R"({"issuers": [{"issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}]})"));
   REQUIRE(multi.ok());
   CHECK(json::string_or(*multi, "authorization_endpoint") ==
         "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize");
