@@ -444,3 +444,49 @@ TEST_CASE("indexer: every resource of three Synthea bundles indexes", "[fhir]") 
   WARN(resources << " resources, " << rows_total << " rows (" << per << " per resource), "
                  << (seconds * 1e6 / double(resources)) << " us per resource");
 }
+
+TEST_CASE("indexer: common parameters from meta, and number parameters", "[fhir]") {
+  IndexRows rows = index_of(parse_resource_text(R"({"resourceType":"Binary","id":"b1","contentType":"text/plain",
+      "meta":{"lastUpdated":"2026-11-28T10:00:00.123Z","profile":["http://x/StructureDefinition/p"],
+      "security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"R"}],
+      "source":"http://src/1","tag":[{"system":"s","code":"t","display":"Tag T"}]}})"));
+  auto lu = rows_for(rows, "_lastUpdated");
+  REQUIRE(lu.size() == 1);
+  const int64_t ms = (timefmt::days_from_civil(2026, 11, 28) * 86400 + 10 * 3600) * 1000 + 123;
+  CHECK(lu[0]->lo_ms == ms);
+  CHECK(lu[0]->hi_ms == ms + 1);
+  auto prof = rows_for(rows, "_profile");
+  REQUIRE(prof.size() == 1);
+  CHECK(prof[0]->type == ParamType::uri);
+  CHECK(prof[0]->exact == "http://x/StructureDefinition/p");
+  auto sec = rows_for(rows, "_security");
+  REQUIRE(sec.size() == 1);
+  CHECK(sec[0]->code == "R");
+  auto src = rows_for(rows, "_source");
+  REQUIRE(src.size() == 1);
+  CHECK(src[0]->exact == "http://src/1");
+  auto tag = rows_for(rows, "_tag");
+  REQUIRE(tag.size() == 1);
+  CHECK(tag[0]->text == "tag t");
+  CHECK(rows_for(rows, "_id").at(0)->code == "b1");
+
+  rows = index_of(parse_resource_text(R"({"resourceType":"MolecularSequence","coordinateSystem":0,
+      "referenceSeq":{"chromosome":{"coding":[{"code":"1"}]},"windowStart":22125500,"windowEnd":22125510}})"));
+  auto ws = rows_for(rows, "window-start");
+  REQUIRE(ws.size() == 1);
+  CHECK(ws[0]->type == ParamType::number);
+  CHECK(ws[0]->num == 22125500);
+  CHECK(ws[0]->num_lo == 22125499.5);
+  CHECK(ws[0]->num_hi == 22125500.5);
+  // composite with three components: chromosome (token) + window start/end (numbers)
+  auto c0 = rows_for(rows, "chromosome-window-coordinate$0");
+  auto c1 = rows_for(rows, "chromosome-window-coordinate$1");
+  auto c2 = rows_for(rows, "chromosome-window-coordinate$2");
+  REQUIRE(c0.size() == 1);
+  REQUIRE(c1.size() == 1);
+  REQUIRE(c2.size() == 1);
+  CHECK(c0[0]->code == "1");
+  CHECK(c1[0]->num == 22125500);
+  CHECK(c2[0]->num == 22125510);
+  CHECK(c0[0]->group == c2[0]->group);
+}
