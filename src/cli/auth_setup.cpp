@@ -2,6 +2,7 @@
 #include "cli/auth_setup.h"
 
 #include "auth/config.h"
+#include "auth/policy.h"
 #include "auth/static_keys.h"
 #include "auth/validator.h"
 
@@ -13,6 +14,9 @@ Status setup_auth(http::App& app) {
   if (!cfg) return Status(Err::invalid, "config " + app.cfg.path + ": " + cfg.status().message);
   if (cfg->issuers.empty())
     return Status(Err::invalid, "config " + app.cfg.path + ": auth.required is true but auth.issuers is empty");
+  auto policy = auth::Policy::from_config(app.cfg.auth);
+  if (!policy) return Status(Err::invalid, "config " + app.cfg.path + ": " + policy.status().message);
+  app.policy = std::make_unique<auth::Policy>(std::move(*policy));
   auto acfg = std::make_shared<auth::AuthConfig>(std::move(*cfg));
   auto keys = auth::StaticKeyProvider::from_config(*acfg);
   if (!keys) return Status(Err::invalid, "config " + app.cfg.path + ": " + keys.status().message);

@@ -24,6 +24,7 @@ Status take_common(std::vector<std::string>& args, Common* c);
 Result<ServerConfig> load(const Common& c);
 
 int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int audit_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/open.h"
 #include "http/server.h"
+#include "store/audit.h"
 #include "util/log.h"
 
 namespace ef::cli {
@@ -47,6 +48,10 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     log::warn("auth.disabled", {{"message", "auth.required is false: every request is served WITHOUT authentication. "
                                             "Use this only on a trusted loopback or for demos."}});
   }
+  auto audit_opt = store::audit_options_from_config(json::get(cfg->raw, "audit") ? *json::get(cfg->raw, "audit") : json::Value());
+  if (!audit_opt) { err << "edgefhir: config " << cfg->path << ": " << audit_opt.status().message << "\n"; return 2; }
+  (*app)->audit = std::make_shared<store::AuditLog>(*(*app)->db, *(*app)->clock, *audit_opt);
+  (*app)->audit->start();
   http::Server server(**app);
   std::thread waiter([&] {
     int sig = 0;
@@ -62,6 +67,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     return 1;
   }
   waiter.join();
+  (*app)->audit->stop();
   (*app)->db->checkpoint();
   log::info("server.stopped");
   return 0;

@@ -7,12 +7,17 @@
 #include <string>
 #include <vector>
 
+#include "auth/policy.h"
 #include "auth/principal.h"
 #include "config.h"
 #include "fhir/repository.h"
 #include "store/db.h"
 #include "store/resources.h"
 #include "util/clock.h"
+
+namespace ef::store {
+class AuditLog;
+}
 
 namespace ef::http {
 
@@ -35,6 +40,10 @@ struct App {
   std::function<AuthCheck(const std::string& authorization)> authenticate;
   std::string base_url;  // without trailing slash
   std::string realm = "edgefhir";
+  // Authorization (roles x SMART scopes); used when a principal is authenticated.
+  std::unique_ptr<auth::Policy> policy;
+  // Audit trail writer (store/audit.h); null = no audit (offline commands).
+  std::shared_ptr<store::AuditLog> audit;
   // Owners of the auth pieces behind `authenticate` (type-erased so this header stays light).
   std::vector<std::shared_ptr<void>> keep_alive;
 };

@@ -22,6 +22,7 @@ struct Ctx {
   auth::PrincipalPtr principal;
   // What the request did, for the audit trail, log and metrics.
   std::string interaction = "unknown";
+  auth::Decision decision;   // the authorization decision (allowed + restrictions)
   std::string type, id;
   std::string auth_failure;  // reason when refused by auth
 

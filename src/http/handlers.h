@@ -19,5 +19,9 @@ void handle_delete(Ctx& c, const std::string& type, const std::string& id);
 void handle_history(Ctx& c, const std::string& type, const std::string& id);
 // capability.cpp — #capabilities
 void handle_metadata(Ctx& c);
+// GET /.well-known/smart-configuration — https://hl7.org/fhir/smart-app-launch/conformance.html
+void handle_smart_configuration(Ctx& c);
+// health.cpp — GET /health: liveness and readiness (database readable and writable)
+void handle_health(Ctx& c);
 
 }  // namespace ef::http

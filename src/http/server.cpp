@@ -9,11 +9,13 @@
 #include <mutex>
 #include <thread>
 
+#include "auth/smart_config.h"
 #include "fhir/capability.h"
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
 #include "http/context.h"
 #include "http/handlers.h"
+#include "store/audit.h"
 #include "util/log.h"
 
 namespace ef::http {
@@ -35,7 +37,9 @@ struct Server::Impl {
     return std::make_unique<httplib::Server>();
   }
   void dispatch(const httplib::Request& req, httplib::Response& res);
-  void route(Ctx& c);
+  bool admit(Ctx& c, const struct Plan& plan);
+  static bool restrictions_enforced(auth::Interaction i);
+  void audit(Ctx& c, const struct Plan& plan, int64_t start_ms);
 };
 
 const std::string& metadata_json(App& app) {
@@ -47,6 +51,7 @@ const std::string& metadata_json(App& app) {
     f.software_version = EDGEFHIR_VERSION;
     f.started_ms = app.clock->now_ms();
     f.auth_required = app.cfg.auth_required();
+    if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
     cached = json::write(fhir::capability_statement(f));
   });
   return cached;
@@ -100,13 +105,6 @@ std::string make_request_id(const std::string& given) {
   return buf;
 }
 
-bool is_public(const std::vector<std::string>& seg, const std::string& method) {
-  if (method != "GET" && method != "HEAD") return false;
-  if (seg.size() == 1 && (seg[0] == "metadata" || seg[0] == "health")) return true;
-  if (seg.size() == 2 && seg[0] == ".well-known") return true;
-  return false;
-}
-
 Status negotiate(Ctx& c) {
   std::string fmt = c.param("_format");
   if (!fmt.empty()) {
@@ -123,106 +121,194 @@ Status negotiate(Ctx& c) {
   return Status();
 }
 
+std::string header_safe(std::string d) {
+  for (auto& ch : d)
+    if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '\'';
+  return d;
+}
+
 void www_authenticate(Ctx& c, const AuthCheck& a) {
   std::string v = "Bearer realm=\"" + c.app.realm + "\"";
-  if (!a.missing) {
-    std::string d = a.reason;
-    for (auto& ch : d)
-      if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '\'';
-    v += ", error=\"invalid_token\", error_description=\"" + d + "\"";
-  }
+  if (!a.missing) v += ", error=\"invalid_token\", error_description=\"" + header_safe(a.reason) + "\"";
   c.res.set_header("WWW-Authenticate", v);
 }
 
 }  // namespace
 
-void Server::Impl::route(Ctx& c) {
+// What a request is, decided from method + path before anything runs: the policy needs
+// the interaction, type and id up front.
+struct Plan {
+  auth::Interaction interaction = auth::Interaction::read;
+  bool public_ = false;           // no token needed (metadata, health, discovery)
+  std::function<void(Ctx&)> run;  // the handler
+};
+
+static Plan error_plan(Status st) {
+  Plan p;
+  p.public_ = true;  // nothing is disclosed: the request is refused anyway
+  p.run = [st](Ctx& c) { send_error(c, st); };
+  return p;
+}
+
+static Plan make_plan(Ctx& c) {
+  using I = auth::Interaction;
   const std::string& m = c.req.method;
   const auto& s = c.seg;
+  bool get = m == "GET" || m == "HEAD";
   auto bad_method = [&] {
-    send_error(c, Status(Err::method_not_allowed, "method " + m + " is not allowed on " + c.req.path));
+    return error_plan(Status(Err::method_not_allowed, "method " + m + " is not allowed on " + c.req.path));
   };
-  auto check_type = [&](const std::string& t) {
-    if (fhir::is_resource_type(t)) return true;
-    send_error(c, Status(Err::not_found, "'" + t + "' is not a FHIR R4 resource type"));
-    return false;
+  auto plan = [](I i, std::function<void(Ctx&)> f) {
+    Plan p;
+    p.interaction = i;
+    p.run = std::move(f);
+    return p;
   };
   if (s.empty()) {
-    return send_error(c, Status(Err::not_supported, m == "POST" ? "transaction and batch Bundles are not supported yet"
-                                                                 : "system-level search is not supported yet"));
+    return error_plan(Status(Err::not_supported, m == "POST" ? "transaction and batch Bundles are not supported yet"
+                                                              : "system-level search is not supported yet"));
   }
-  if (s.size() == 1 && s[0] == "metadata") return m == "GET" ? handle_metadata(c) : bad_method();
-  if (s.size() == 1 && s[0] == "_history") return m == "GET" ? handle_history(c, "", "") : bad_method();
+  if (s.size() == 1 && s[0] == "metadata") {
+    if (!get) return bad_method();
+    Plan p = plan(I::capabilities, handle_metadata);
+    p.public_ = true;
+    return p;
+  }
+  if (s.size() == 2 && s[0] == ".well-known" && s[1] == "smart-configuration") {
+    if (!get) return bad_method();
+    Plan p = plan(I::capabilities, handle_smart_configuration);
+    p.public_ = true;
+    return p;
+  }
   if (s.size() == 1 && s[0] == "health") {
-    c.interaction = "health";
-    if (m != "GET") return bad_method();
-    Status st = c.app.db->read([](store::Conn& conn) { return conn.exec("SELECT 1"); });
-    json::Object o;
-    o["status"] = json::Value(std::string(st.ok() ? "pass" : "fail"));
-    c.res.status = st.ok() ? 200 : 503;
-    c.res.set_content(json::write(json::Value(o)), "application/health+json");
-    return;
+    if (!get) return bad_method();
+    Plan p = plan(I::capabilities, handle_health);
+    p.public_ = true;
+    return p;
   }
-  const std::string& type = s[0];
-  if (!check_type(type)) return;
+  if (s.size() == 1 && s[0] == "_history")
+    return get ? plan(I::history_system, [](Ctx& c) { handle_history(c, "", ""); }) : bad_method();
+  const std::string type = s[0];
+  if (!fhir::is_resource_type(type))
+    return error_plan(Status(Err::not_found, "'" + type + "' is not a FHIR R4 resource type"));
   c.type = type;
   if (s.size() == 1) {
-    if (m == "POST") return handle_create(c, type);
-    if (m == "GET") return send_error(c, Status(Err::not_supported, "search is not supported yet"));
+    if (m == "POST") return plan(I::create, [type](Ctx& c) { handle_create(c, type); });
+    if (get) return error_plan(Status(Err::not_supported, "search is not supported yet"));
     return bad_method();
   }
-  if (s.size() == 2 && s[1] == "_history") return m == "GET" ? handle_history(c, type, "") : bad_method();
+  if (s.size() == 2 && s[1] == "_history")
+    return get ? plan(I::history_type, [type](Ctx& c) { handle_history(c, type, ""); }) : bad_method();
   if (s.size() == 2 && s[1] == "_search")
-    return m == "POST" ? send_error(c, Status(Err::not_supported, "search is not supported yet")) : bad_method();
+    return m == "POST" ? error_plan(Status(Err::not_supported, "search is not supported yet")) : bad_method();
   if (s.size() == 2 && !s[1].empty() && s[1][0] == '$')
-    return send_error(c, Status(Err::not_supported, "operation '" + s[1] + "' is not supported"));
-  const std::string& id = s[1];
+    return error_plan(Status(Err::not_supported, "operation '" + s[1] + "' is not supported"));
+  const std::string id = s[1];
   c.id = id;
   if (s.size() == 2) {
-    if (m == "GET" || m == "HEAD") return handle_read(c, type, id);
-    if (m == "PUT") return handle_update(c, type, id);
-    if (m == "PATCH") return handle_patch(c, type, id);
-    if (m == "DELETE") return handle_delete(c, type, id);
+    if (get) return plan(I::read, [type, id](Ctx& c) { handle_read(c, type, id); });
+    if (m == "PUT") return plan(I::update, [type, id](Ctx& c) { handle_update(c, type, id); });
+    if (m == "PATCH") return plan(I::patch, [type, id](Ctx& c) { handle_patch(c, type, id); });
+    if (m == "DELETE") return plan(I::del, [type, id](Ctx& c) { handle_delete(c, type, id); });
     return bad_method();
   }
-  if (s.size() == 3 && s[2] == "_history") return m == "GET" ? handle_history(c, type, id) : bad_method();
-  if (s.size() == 4 && s[2] == "_history") return m == "GET" ? handle_vread(c, type, id, s[3]) : bad_method();
-  send_error(c, Status(Err::not_found, "no FHIR interaction at " + c.req.path));
+  if (s.size() == 3 && s[2] == "_history")
+    return get ? plan(I::history_instance, [type, id](Ctx& c) { handle_history(c, type, id); }) : bad_method();
+  if (s.size() == 4 && s[2] == "_history") {
+    std::string vid = s[3];
+    return get ? plan(I::vread, [type, id, vid](Ctx& c) { handle_vread(c, type, id, vid); }) : bad_method();
+  }
+  return error_plan(Status(Err::not_found, "no FHIR interaction at " + c.req.path));
+}
+
+// Authentication then authorization.  Returns false when the request was refused (the
+// response is already written).
+bool Server::Impl::admit(Ctx& c, const Plan& plan) {
+  if (insecure_bearer_refused && c.req.has_header("Authorization")) {
+    send_error(c, Status(Err::forbidden, "bearer tokens are refused over plain http on a non-loopback listener: "
+                                         "configure \"tls\" (or set allow_insecure_bearer for a trusted network)"));
+    return false;
+  }
+  if (plan.public_ || !app.authenticate) return true;
+  AuthCheck a = app.authenticate(c.req.get_header_value("Authorization"));
+  if (!a.ok) {
+    c.auth_failure = a.missing ? "missing token" : a.reason;
+    www_authenticate(c, a);
+    fhir::Issue i;
+    i.code = "login";
+    i.diagnostics = a.missing ? "authentication required: send Authorization: Bearer <access token>"
+                              : "invalid access token: " + a.reason;
+    send_json(c, 401, json::write(fhir::operation_outcome(i)));
+    log::warn("auth.reject", {{"request_id", c.request_id}, {"reason", c.auth_failure}, {"code", a.status_code}});
+    return false;
+  }
+  c.principal = a.principal;
+  if (!app.policy) return true;
+  auth::Request r;
+  r.interaction = plan.interaction;
+  r.type = c.type;
+  r.id = c.id;
+  c.decision = app.policy->decide(*c.principal, r);
+  if (!c.decision.allowed) {
+    c.auth_failure = c.decision.reason;
+    std::string v = "Bearer realm=\"" + app.realm + "\", error=\"insufficient_scope\", error_description=\"" +
+                    header_safe(c.decision.reason) + "\"";
+    if (!c.decision.required_scope.empty()) v += ", scope=\"" + header_safe(c.decision.required_scope) + "\"";
+    c.res.set_header("WWW-Authenticate", v);
+    send_error(c, Status(Err::forbidden, "forbidden: " + c.decision.reason));
+    log::warn("authz.deny", {{"request_id", c.request_id}, {"reason", c.decision.reason}});
+    return false;
+  }
+  if (!c.decision.unrestricted() && !restrictions_enforced(plan.interaction)) {
+    // Fail closed: a scope restriction (patient compartment, ?param constraints) that this
+    // interaction cannot enforce yet refuses the request rather than over-sharing.
+    c.auth_failure = "restricted scope cannot be enforced for " + std::string(auth::interaction_name(plan.interaction));
+    send_error(c, Status(Err::forbidden, "forbidden: the token's scopes restrict access (" + c.decision.reason +
+                                             ") and this interaction cannot apply that restriction"));
+    return false;
+  }
+  return true;
+}
+
+bool Server::Impl::restrictions_enforced(auth::Interaction i) {
+  (void)i;
+  return false;
+}
+
+void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {
+  if (!app.audit) return;
+  store::AuditEvent ev;
+  ev.ts_ms = start_ms;
+  ev.request_id = c.request_id;
+  if (c.principal) auth::describe_caller(*c.principal, &ev);
+  ev.interaction = auth::interaction_name(plan.interaction);
+  ev.type = c.type;
+  ev.id = c.id;
+  ev.query = c.req.target.size() > c.req.path.size() ? c.req.target.substr(c.req.target.find('?') + 1) : "";
+  ev.status = c.res.status;
+  ev.outcome = c.auth_failure;
+  app.audit->append(std::move(ev));
 }
 
 void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
   auto t0 = std::chrono::steady_clock::now();
+  int64_t start_ms = app.clock->now_ms();
   Ctx c(req, res, app);
   c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
   res.set_header("X-Request-Id", c.request_id);
+  Plan plan;
   if (!split_path(req.path, &c.seg)) {
-    send_error(c, Status(Err::invalid, "the URL path is not validly percent-encoded"));
+    plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {
-    send_error(c, st);
+    plan = error_plan(st);
   } else {
-    bool pass = true;
-    if (insecure_bearer_refused && req.has_header("Authorization")) {
-      pass = false;
-      send_error(c, Status(Err::forbidden, "bearer tokens are refused over plain http on a non-loopback listener: "
-                                           "configure \"tls\" (or set allow_insecure_bearer for a trusted network)"));
-    } else if (app.authenticate && !is_public(c.seg, req.method)) {
-      AuthCheck a = app.authenticate(req.get_header_value("Authorization"));
-      if (!a.ok) {
-        pass = false;
-        c.auth_failure = a.reason;
-        www_authenticate(c, a);
-        fhir::Issue i;
-        i.code = "login";
-        i.diagnostics = a.missing ? "authentication required: send Authorization: Bearer <access token>"
-                                  : "invalid access token: " + a.reason;
-        send_json(c, 401, json::write(fhir::operation_outcome(i)));
-        log::warn("auth.reject", {{"request_id", c.request_id}, {"reason", a.missing ? "missing token" : a.reason}});
-      } else {
-        c.principal = a.principal;
-      }
-    }
-    if (pass) route(c);
+    plan = make_plan(c);
   }
+  if (admit(c, plan)) {
+    c.interaction = auth::interaction_name(plan.interaction);
+    plan.run(c);
+  }
+  if (!plan.public_) audit(c, plan, start_ms);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", req.path},
                          {"status", std::to_string(res.status)}, {"interaction", c.interaction},
