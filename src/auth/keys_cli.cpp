@@ -427,35 +427,55 @@ int cmd_import(const std::vector<std::string>& a, KeyStore& ks, std::ostream& ou
 
 }  // namespace
 
-int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db, std::ostream& out,
-             std::ostream& err) {
+namespace {
+const char* sub_help(const std::string& cmd) {
+  return cmd == "list"      ? kListHelp
+         : cmd == "refresh" ? kRefreshHelp
+         : cmd == "pin"     ? kPinHelp
+         : cmd == "unpin"   ? kUnpinHelp
+         : cmd == "export"  ? kExportHelp
+         : cmd == "import"  ? kImportHelp
+                            : nullptr;
+}
+bool split(const std::vector<std::string>& args, std::vector<std::string>* a) {
   bool help = false;
-  std::vector<std::string> a;
   for (const auto& s : args) {
     if (s == "--help" || s == "-h") help = true;
-    else a.push_back(s);
+    else a->push_back(s);
   }
+  return help;
+}
+}  // namespace
+
+bool keys_cli_wants_help(const std::vector<std::string>& args) {
+  std::vector<std::string> a;
+  bool help = split(args, &a);
+  return help || a.empty() || !sub_help(a[0]);
+}
+
+int keys_cli_help(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> a;
+  bool help = split(args, &a);
   if (a.empty()) {
     (help ? out : err) << kKeysHelp;
     return help ? 0 : 2;
   }
-  std::string cmd = a[0];
-  a.erase(a.begin());
-  const char* sub_help = cmd == "list"      ? kListHelp
-                         : cmd == "refresh" ? kRefreshHelp
-                         : cmd == "pin"     ? kPinHelp
-                         : cmd == "unpin"   ? kUnpinHelp
-                         : cmd == "export"  ? kExportHelp
-                         : cmd == "import"  ? kImportHelp
-                                            : nullptr;
-  if (!sub_help) {
-    err << "edgefhir keys: unknown command '" << cmd << "'\n" << kKeysHelp;
+  const char* h = sub_help(a[0]);
+  if (!h) {
+    err << "edgefhir keys: unknown command '" << a[0] << "'\n" << kKeysHelp;
     return 2;
   }
-  if (help) {
-    out << sub_help;
-    return 0;
-  }
+  out << h;
+  return 0;
+}
+
+int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db, std::ostream& out,
+             std::ostream& err) {
+  if (keys_cli_wants_help(args)) return keys_cli_help(args, out, err);
+  std::vector<std::string> a;
+  split(args, &a);
+  std::string cmd = a[0];
+  a.erase(a.begin());
   KeyStore ks(cfg, &db);
   Status st = ks.load();
   if (!st) {

@@ -25,6 +25,11 @@ namespace ef::auth {
 int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db, std::ostream& out,
              std::ostream& err);
 
+// For callers that should not open the database just to print help: true when args ask
+// for help (or name no command); then keys_cli_help prints it and returns the exit status.
+bool keys_cli_wants_help(const std::vector<std::string>& args);
+int keys_cli_help(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 extern const char* const kKeysHelp;
 
 }  // namespace ef::auth
