@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Benchmark section `auth` (run by `make bench`):
+  1. signature verifications/s through edgefhir's verify code (mbedTLS, no token cache) for
+     RS256, PS256 (RSA-2048) and ES256 (P-256), next to `openssl speed` on this machine in the
+     same run (ratio = edgefhir / OpenSSL);
+  2. authenticated GET /Patient/{id} with one repeated token (verified-token cache) as a
+     ratio to the same request with auth off.  Target >= 0.9."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+ROOT = bench.ROOT
+
+
+def build_verify_bench():
+    exe = os.path.join(bench.BUILD, "verify_bench")
+    os.makedirs(bench.BUILD, exist_ok=True)
+    subprocess.run(["make", "-s", "build/libedgefhir.a"], cwd=ROOT, check=True)
+    subprocess.run(["g++", "-O2", "-std=c++17", "-Isrc", "tools/bench/verify_bench.cpp", "build/libedgefhir.a",
+                    "-o", exe, "-lmbedtls", "-lmbedx509", "-lmbedcrypto", "-lsqlite3", "-lz", "-pthread"],
+                   cwd=ROOT, check=True)
+    return exe
+
+
+def openssl_speed():
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "rsa2048", "ecdsap256"], capture_output=True,
+                         text=True).stdout
+    rsa = re.search(r"rsa\s+2048 bits\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", out)
+    ec = re.search(r"256 bits ecdsa \(nistp256\)\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)", out)
+    return {"rsa2048_verify": float(rsa.group(2)) if rsa else None,
+            "p256_verify": float(ec.group(2)) if ec else None}
+
+
+def main():
+    print("== auth: signature verification and authenticated reads ==")
+    exe = build_verify_bench()
+    ours = dict(line.split() for line in subprocess.run([exe, "2"], capture_output=True, text=True).stdout.split("\n") if line.strip())
+    ssl = openssl_speed()
+    print("verifications/s, one core, no cache (edgefhir verify path on mbedTLS vs `openssl speed` in the same run):")
+    for alg, ref in [("RS256", "rsa2048_verify"), ("PS256", "rsa2048_verify"), ("ES256", "p256_verify")]:
+        v = float(ours.get(alg, 0))
+        r = ssl[ref]
+        print("  %s: %9.0f /s   openssl %s: %9.0f /s   ratio %.2f" % (alg, v, ref, r or 0, v / r if r else 0))
+
+    # Authenticated read with a repeated token vs auth off.
+    d = bench.Edge().tmp
+    priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
+    subprocess.run([bench.BIN, "token", "keygen", "--type", "ec", "--out", priv, "--pub", pub], check=True,
+                   capture_output=True)
+    iss, aud = "https://bench.issuer/", "https://fhir.bench"
+    token = subprocess.run([bench.BIN, "token", "mint", "--key", priv, "--iss", iss, "--aud", aud,
+                            "--roles", "FHIR Data Writer", "--ttl", "3600"], capture_output=True, text=True).stdout.strip()
+    patient = json.dumps({"resourceType": "Patient", "id": "bench-1", "name": [{"family": "Bench"}]})
+    results = {}
+    for mode in ["off", "on"]:
+        cfg = {"audit": {"flush_interval_ms": 1000}}
+        if mode == "on":
+            cfg["auth"] = {"required": True, "audiences": [aud],
+                           "issuers": [{"issuer": iss, "discovery": False, "algorithms": ["ES256"], "pinned_keys": [pub]}]}
+        e = bench.Edge(cfg).start()
+        hdr = {"Authorization": "Bearer " + token} if mode == "on" else {}
+        st, _ = e.request("PUT", "/Patient/bench-1", patient, hdr)
+        assert st in (200, 201), st
+        results[mode] = bench.wrk("http://127.0.0.1:%d/Patient/bench-1" % e.port,
+                                  ["Authorization: Bearer " + token] if mode == "on" else [])
+        e.stop()
+    off, on = results["off"], results["on"]
+    print("GET /Patient/{id}, keep-alive, one repeated ES256 token (wrk -t2 -c%s -d%ss):" % (bench.CONNS, bench.DURATION))
+    print("  auth off: %9.0f req/s  p50 %.3f ms  p99 %.3f ms" % (off["rps"], off["p50_ms"], off["p99_ms"]))
+    print("  auth on : %9.0f req/s  p50 %.3f ms  p99 %.3f ms  non-2xx %d" % (on["rps"], on["p50_ms"], on["p99_ms"], on["non2xx"]))
+    print("  ratio   : %.2f   (target >= 0.9)" % (on["rps"] / off["rps"]))
+
+
+if __name__ == "__main__":
+    main()
