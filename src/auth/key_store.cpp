@@ -136,6 +136,7 @@ Status KeyStore::load() {
   }
 
   std::lock_guard<std::mutex> lk(mu_);
+  db_ok_ = from_db;
   for (auto& [issuer, d] : issuers_) d->keys.clear();
   if (from_db) {
     for (const store::CachedKey& row : rows) {
@@ -354,6 +355,48 @@ bool KeyStore::has_discovered_keys(const std::string& issuer) const {
 void KeyStore::tick() {
   std::lock_guard<std::mutex> lk(mu_);
   publish_locked(clock_.now_ms());
+}
+
+void KeyStore::sync_pins_from_db() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!db_ || !db_ok_) return;
+  }
+  auto rows = store::KeyCache(*db_).keys();
+  if (!rows.ok()) return;
+  std::map<std::string, std::vector<const store::CachedKey*>> pins;
+  for (const auto& r : *rows)
+    if (r.source != "discovered" && data(r.issuer)) pins[r.issuer].push_back(&r);
+  std::lock_guard<std::mutex> lk(mu_);
+  bool changed = false;
+  for (auto& [issuer, d] : issuers_) {
+    const auto& want = pins[issuer];
+    std::set<std::string> want_ids, have_ids;
+    for (const auto* r : want) want_ids.insert(r->source + '\x1f' + r->kid + '\x1f' + r->thumbprint);
+    for (const Held& h : d->keys)
+      if (h.key->source == KeySource::pinned || h.key->source == KeySource::imported)
+        have_ids.insert(std::string(key_source_name(h.key->source)) + '\x1f' + h.key->kid + '\x1f' + h.key->thumbprint);
+    if (want_ids == have_ids) continue;
+    changed = true;
+    d->keys.erase(std::remove_if(d->keys.begin(), d->keys.end(),
+                                 [](const Held& h) {
+                                   return h.key->source == KeySource::pinned || h.key->source == KeySource::imported;
+                                 }),
+                  d->keys.end());
+    for (const auto* r : want) {
+      auto k = key_from_jwk_text(r->jwk);
+      if (!k.ok()) continue;
+      k->kid = r->kid;
+      k->alg = r->alg;
+      // A pin replaces a discovered key of the same identity.
+      d->keys.erase(std::remove_if(d->keys.begin(), d->keys.end(),
+                                   [&](const Held& h) { return h.key->kid == r->kid && h.key->thumbprint == r->thumbprint; }),
+                    d->keys.end());
+      d->keys.push_back(Held{finish(std::move(*k), issuer, source_from(r->source)), r->origin, r->fetched_at, r->last_seen_at});
+    }
+    log::info("auth.pins_reloaded", {{"issuer", issuer}, {"pinned_or_imported", std::to_string(want.size())}});
+  }
+  if (changed) publish_locked(clock_.now_ms());
 }
 
 Status KeyStore::add_keys(const std::string& issuer, const std::vector<Key>& keys, KeySource source) {

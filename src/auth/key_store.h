@@ -110,6 +110,10 @@ class KeyStore : public KeyProvider {
   // Re-evaluates expiry at now; publishes a new snapshot (and bumps generation) when the
   // trusted set changed.  Called periodically by the refresher.
   void tick();
+  // Picks up pinned/imported keys added or removed by another process (`edgefhir keys
+  // pin/unpin/import` while the server runs).  Called by the refresher's housekeeping
+  // thread; a no-op when the database could not be used at load().
+  void sync_pins_from_db();
   void count_unknown_kid_refresh(const std::string& issuer, bool started);
 
   // ---- CLI / persistence of pins and imports ----
@@ -140,6 +144,7 @@ class KeyStore : public KeyProvider {
   std::shared_ptr<const Snapshot> snap_;  // atomic_load / atomic_store only
   std::string snap_signature_;
   std::atomic<uint64_t> generation_{1};
+  bool db_ok_ = false;  // load() read the database successfully
   std::shared_ptr<const UnknownKidHandler> handler_;  // atomic_load / atomic_store only
 };
 

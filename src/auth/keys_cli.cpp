@@ -185,20 +185,24 @@ int cmd_list(const std::vector<std::string>& a, KeyStore& ks, store::Database& d
     out << "  keys:         " << s.key_count << " trusted";
     if (s.expired_count) out << ", " << s.expired_count << " expired";
     out << "\n";
+    if (s.key_count == 0)
+      out << "  WARNING: no trusted key: every token of this issuer is refused"
+          << (s.discovery ? " until a fetch succeeds" : " (pin one with `edgefhir keys pin` or \"pinned_keys\")") << "\n";
     bool any = false;
     for (const auto& ki : infos) {
       if (ki.key->issuer != s.issuer) continue;
       if (!any) {
-        out << "    " << std::left << std::setw(24) << "KID" << std::setw(7) << "ALG" << std::setw(10) << "TYPE"
+        out << "    " << std::left << std::setw(25) << "KID" << std::setw(7) << "ALG" << std::setw(10) << "TYPE"
             << std::setw(14) << "SOURCE" << std::setw(14) << "AGE" << std::setw(45) << "THUMBPRINT" << "STATUS\n";
         any = true;
       }
       std::string src = key_source_name(ki.key->source);
       if (ki.key->source == KeySource::pinned && !ki.origin.empty()) src += "/" + ki.origin;
       std::string kid = ki.key->kid.empty() ? "(any)" : ki.key->kid;
+      std::string age =
+          ki.key->source == KeySource::config_secret ? "-" : timefmt::human_duration((now - ki.fetched_at_ms) / 1000);
       out << "    " << std::left << std::setw(24) << kid << " " << std::setw(6) << (ki.key->alg.empty() ? "-" : ki.key->alg)
-          << " " << std::setw(9) << describe_key(*ki.key) << " " << std::setw(13) << src << " " << std::setw(13)
-          << (ki.key->source == KeySource::config_secret ? "-" : timefmt::human_duration((now - ki.fetched_at_ms) / 1000))
+          << " " << std::setw(9) << describe_key(*ki.key) << " " << std::setw(13) << src << " " << std::setw(13) << age
           << " " << std::setw(44) << (ki.key->thumbprint.empty() ? "-" : ki.key->thumbprint) << " "
           << key_status(ki, now, s.last_success_ms) << "\n";
     }

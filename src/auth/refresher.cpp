@@ -403,10 +403,18 @@ void Refresher::loop(Slot& s) {
       s.cv.notify_all();
       continue;
     }
-    int64_t wait = std::min(s.next_due_ms - now, opt_.housekeeping_ms);
+    int64_t wait = std::min<int64_t>(s.next_due_ms - now, 60000);
     s.cv.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(1, wait)));
+  }
+}
+
+void Refresher::housekeeping() {
+  std::unique_lock<std::mutex> lk(hk_mu_);
+  while (!stopping_) {
+    hk_cv_.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(10, opt_.housekeeping_ms)));
     if (stopping_) break;
     lk.unlock();
+    store_.sync_pins_from_db();
     store_.tick();
     lk.lock();
   }
@@ -424,6 +432,7 @@ void Refresher::start() {
     Slot* sp = s.get();
     s->th = std::thread([this, sp] { loop(*sp); });
   }
+  housekeeper_ = std::thread([this] { housekeeping(); });
 }
 
 void Refresher::stop() {
@@ -434,6 +443,11 @@ void Refresher::stop() {
     std::lock_guard<std::mutex> lk(s->mu);
     s->cv.notify_all();
   }
+  {
+    std::lock_guard<std::mutex> lk(hk_mu_);
+    hk_cv_.notify_all();
+  }
+  if (housekeeper_.joinable()) housekeeper_.join();
   for (auto& [issuer, s] : slots_)
     if (s->th.joinable()) s->th.join();
   running_ = false;

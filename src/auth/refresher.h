@@ -106,14 +106,16 @@ class Refresher {
   struct Options {
     int unknown_kid_wait_ms = 2000;
     int max_waiters = 4;
-    int64_t housekeeping_ms = 60000;  // how often expiry is re-evaluated (KeyStore::tick)
+    int64_t housekeeping_ms = 60000;  // KeyStore::tick + sync_pins_from_db period
   };
   // store must outlive the refresher.  Installs itself as the store's unknown-kid handler.
   Refresher(KeyStore& store, HttpGet get = http_get);
   Refresher(KeyStore& store, HttpGet get, Options opt);
   ~Refresher();  // stop()
 
-  // Starts one background thread per issuer with discovery enabled.  Returns at once.
+  // Starts one background thread per issuer with discovery enabled, and one housekeeping
+  // thread (every housekeeping_ms: expiry re-evaluated, pins/imports made by another
+  // process picked up from the database).  Returns at once.
   void start();
   // Stops the threads, aborting fetches in flight.  Idempotent.
   void stop();
@@ -140,6 +142,10 @@ class Refresher {
   HttpGet get_;
   Options opt_;
   std::map<std::string, std::unique_ptr<Slot>> slots_;
+  void housekeeping();
+  std::thread housekeeper_;
+  std::mutex hk_mu_;
+  std::condition_variable hk_cv_;
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
 };

@@ -346,3 +346,40 @@ TEST_CASE("find() is safe while fetches swap the snapshot", "[keys]") {
   reader.join();
   CHECK(misses == 0);
 }
+
+TEST_CASE("a running store picks up pins and imports made by another process", "[keys]") {
+  std::string path = temp_db();
+  AuthConfig cfg;
+  IssuerConfig ic = issuer(kIss);
+  ic.discovery = false;
+  cfg.issuers = {ic};
+  TestClock clock(T0);
+  auto db = open_db(path);
+  KeyStore server(cfg, db.get(), clock);
+  REQUIRE(server.load().ok());
+  uint64_t g = server.generation();
+  {
+    auto db2 = open_db(path);  // e.g. `edgefhir keys pin` in another process
+    KeyStore cli(cfg, db2.get(), clock);
+    REQUIRE(cli.load().ok());
+    REQUIRE(cli.add_keys(kIss, {key(11, "late")}, KeySource::pinned).ok());
+    REQUIRE(cli.add_keys(kIss, {key(12, "imp")}, KeySource::imported).ok());
+  }
+  CHECK(server.find(kIss, "late").empty());
+  server.sync_pins_from_db();
+  CHECK(server.find(kIss, "late").size() == 1);
+  CHECK(server.find(kIss, "imp").size() == 1);
+  CHECK(server.generation() != g);
+  g = server.generation();
+  server.sync_pins_from_db();  // nothing changed: same generation
+  CHECK(server.generation() == g);
+  {
+    auto db2 = open_db(path);
+    KeyStore cli(cfg, db2.get(), clock);
+    REQUIRE(cli.load().ok());
+    REQUIRE(cli.remove_keys(kIss, "late").ok());
+  }
+  server.sync_pins_from_db();
+  CHECK(server.find(kIss, "late").empty());
+  CHECK(server.find(kIss, "imp").size() == 1);
+}
