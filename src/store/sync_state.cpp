@@ -1,0 +1,286 @@
+// store/sync_state.cpp — see sync_state.h.
+#include "store/sync_state.h"
+
+namespace ef::store {
+
+namespace {
+
+// " AND type IN (?2,?3,...)" — parameters start at `first`.
+std::string type_filter(const std::vector<std::string>& types, int first) {
+  if (types.empty()) return {};
+  std::string s = " AND type IN (";
+  for (size_t i = 0; i < types.size(); ++i) s += (i ? ",?" : "?") + std::to_string(first + int(i));
+  return s + ")";
+}
+void bind_types(Stmt& s, const std::vector<std::string>& types, int first) {
+  for (size_t i = 0; i < types.size(); ++i) s.bind(first + int(i), types[i]);
+}
+
+int64_t newest_seq(Conn& c, Status* st) {
+  Stmt& q = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM resource_version");
+  int64_t n = q.step() ? q.int64(0) : 0;
+  *st = q.status();
+  q.reset();
+  return n;
+}
+
+#define SYNC_STATE_COLS                                                                                         \
+  "upstream, start_seq, pushed_seq, enabled_at, COALESCE(last_attempt_at,0), COALESCE(last_success_at,0), " \
+  "COALESCE(last_error,''), COALESCE(last_error_at,0), consecutive_failures, pushed_total"
+
+SyncStateRow row_of(Stmt& q) {
+  SyncStateRow r;
+  r.upstream = std::string(q.text(0));
+  r.start_seq = q.int64(1);
+  r.pushed_seq = q.int64(2);
+  r.enabled_at = q.int64(3);
+  r.last_attempt_at = q.int64(4);
+  r.last_success_at = q.int64(5);
+  r.last_error = std::string(q.text(6));
+  r.last_error_at = q.int64(7);
+  r.consecutive_failures = q.int64(8);
+  r.pushed_total = q.int64(9);
+  return r;
+}
+
+Result<std::optional<SyncStateRow>> select_state(Conn& c, const std::string& upstream) {
+  Stmt& q = c.prepare("SELECT " SYNC_STATE_COLS " FROM sync_state WHERE upstream=?");
+  q.bind(1, upstream);
+  std::optional<SyncStateRow> out;
+  if (q.step()) out = row_of(q);
+  Status st = q.status();
+  q.reset();
+  if (!st) return st;
+  return out;
+}
+
+void bind_opt(Stmt& s, int i, const std::string& v) {
+  if (v.empty()) s.bind_null(i);
+  else s.bind(i, v);
+}
+
+}  // namespace
+
+Result<SyncStateRow> SyncState::ensure(const std::string& upstream, int64_t now_ms) {
+  std::optional<SyncStateRow> out;
+  Status st = db_.write([&](Conn& c) -> Status {
+    auto cur = select_state(c, upstream);
+    if (!cur) return cur.status();
+    if (*cur) {
+      out = **cur;
+      return Status();
+    }
+    Status s;
+    int64_t start = newest_seq(c, &s);
+    if (!s) return s;
+    Stmt& ins = c.prepare("INSERT INTO sync_state(upstream, start_seq, pushed_seq, enabled_at) VALUES(?,?,?,?)");
+    ins.bind(1, upstream).bind(2, start).bind(3, start).bind(4, now_ms);
+    s = ins.run();
+    if (!s) return s;
+    SyncStateRow r;
+    r.upstream = upstream;
+    r.start_seq = r.pushed_seq = start;
+    r.enabled_at = now_ms;
+    out = r;
+    return Status();
+  });
+  if (!st) return st;
+  return *out;
+}
+
+Result<std::optional<SyncStateRow>> SyncState::get(const std::string& upstream) {
+  Result<std::optional<SyncStateRow>> out = std::optional<SyncStateRow>();
+  Status st = db_.read([&](Conn& c) -> Status {
+    out = select_state(c, upstream);
+    return out.status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<SyncPending> SyncState::pending(int64_t after_seq, int limit, const std::vector<std::string>& types) {
+  SyncPending p;
+  Status st = db_.read([&](Conn& c) -> Status {
+    Stmt& q = c.prepare(
+        "SELECT seq, type, id, version, last_updated, method, body FROM resource_version WHERE seq>?1" +
+        type_filter(types, 3) + " ORDER BY seq LIMIT ?2");
+    q.bind(1, after_seq).bind(2, int64_t(limit));
+    bind_types(q, types, 3);
+    while (q.step()) {
+      SyncChange ch;
+      ch.seq = q.int64(0);
+      ch.type = std::string(q.text(1));
+      ch.id = std::string(q.text(2));
+      ch.version = q.int64(3);
+      ch.last_updated = q.int64(4);
+      ch.is_delete = q.text(5) == "DELETE";
+      if (!ch.is_delete) ch.body = std::string(q.text(6));
+      p.changes.push_back(std::move(ch));
+    }
+    Status s = q.status();
+    q.reset();
+    if (!s) return s;
+    if (limit > 0 && int(p.changes.size()) >= limit) {
+      p.covered_seq = p.changes.back().seq;
+    } else {
+      p.covered_seq = std::max(after_seq, newest_seq(c, &s));
+    }
+    return s;
+  });
+  if (!st) return st;
+  return p;
+}
+
+Result<SyncQueue> SyncState::queue(int64_t after_seq, const std::vector<std::string>& types) {
+  SyncQueue out;
+  Status st = db_.read([&](Conn& c) -> Status {
+    Stmt& q = c.prepare("SELECT COUNT(*), COALESCE(MIN(seq), 0) FROM resource_version WHERE seq>?1" +
+                        type_filter(types, 2));
+    q.bind(1, after_seq);
+    bind_types(q, types, 2);
+    int64_t first = 0;
+    if (q.step()) {
+      out.length = q.int64(0);
+      first = q.int64(1);
+    }
+    Status s = q.status();
+    q.reset();
+    if (!s) return s;
+    if (first > 0) {
+      Stmt& lu = c.prepare("SELECT last_updated FROM resource_version WHERE seq=?");
+      lu.bind(1, first);
+      if (lu.step()) out.oldest_unsent_ms = lu.int64(0);
+      s = lu.status();
+      lu.reset();
+      if (!s) return s;
+    }
+    out.newest_seq = newest_seq(c, &s);
+    return s;
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<std::optional<std::string>> SyncState::upstream_version(const std::string& upstream, const std::string& type,
+                                                               const std::string& id) {
+  std::optional<std::string> out;
+  Status st = db_.read([&](Conn& c) -> Status {
+    Stmt& q = c.prepare("SELECT upstream_version FROM sync_resource WHERE upstream=? AND type=? AND id=?");
+    q.bind(1, upstream).bind(2, type).bind(3, id);
+    if (q.step() && !q.is_null(0)) out = std::string(q.text(0));
+    Status s = q.status();
+    q.reset();
+    return s;
+  });
+  if (!st) return st;
+  return out;
+}
+
+Status SyncState::write_acks(Conn& c, const std::string& upstream, const std::vector<SyncAck>& acks,
+                             const std::vector<SyncConflictRow>& conflicts, int64_t now_ms) {
+  Stmt& up = c.prepare(
+      "INSERT INTO sync_resource(upstream, type, id, upstream_version, local_version, pushed_at) VALUES(?,?,?,?,?,?) "
+      "ON CONFLICT(upstream, type, id) DO UPDATE SET upstream_version=excluded.upstream_version, "
+      "local_version=excluded.local_version, pushed_at=excluded.pushed_at");
+  for (const SyncAck& a : acks) {
+    up.reset();
+    up.bind(1, upstream).bind(2, a.type).bind(3, a.id);
+    if (a.upstream_version) up.bind(4, *a.upstream_version);
+    else up.bind_null(4);
+    up.bind(5, a.local_version).bind(6, now_ms);
+    Status s = up.run();
+    if (!s) return s;
+  }
+  Stmt& ins = c.prepare(
+      "INSERT INTO sync_conflict(upstream, at, type, id, local_version, change_seq, kind, expected_version, "
+      "upstream_version, resolution, detail) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  for (const SyncConflictRow& k : conflicts) {
+    ins.reset();
+    ins.bind(1, upstream).bind(2, k.at ? k.at : now_ms).bind(3, k.type).bind(4, k.id).bind(5, k.local_version);
+    ins.bind(6, k.change_seq).bind(7, k.kind);
+    bind_opt(ins, 8, k.expected_version);
+    bind_opt(ins, 9, k.upstream_version);
+    ins.bind(10, k.resolution);
+    bind_opt(ins, 11, k.detail);
+    Status s = ins.run();
+    if (!s) return s;
+  }
+  return Status();
+}
+
+Status SyncState::commit(const std::string& upstream, int64_t pushed_seq, const std::vector<SyncAck>& acks,
+                         const std::vector<SyncConflictRow>& conflicts, int64_t now_ms) {
+  return db_.write([&](Conn& c) -> Status {
+    Status s = write_acks(c, upstream, acks, conflicts, now_ms);
+    if (!s) return s;
+    Stmt& u = c.prepare(
+        "UPDATE sync_state SET pushed_seq=MAX(pushed_seq, ?2), last_attempt_at=?3, last_success_at=?3, "
+        "consecutive_failures=0, pushed_total=pushed_total+?4 WHERE upstream=?1");
+    u.bind(1, upstream).bind(2, pushed_seq).bind(3, now_ms).bind(4, int64_t(acks.size() + conflicts.size()));
+    s = u.run();
+    if (!s) return s;
+    if (c.changes() != 1) return Status(Err::internal, "sync state for '" + upstream + "' is missing");
+    return Status();
+  });
+}
+
+Status SyncState::fail(const std::string& upstream, int64_t pushed_seq, const std::vector<SyncAck>& acks,
+                       const std::vector<SyncConflictRow>& conflicts, const std::string& error, int64_t now_ms) {
+  return db_.write([&](Conn& c) -> Status {
+    Status s = write_acks(c, upstream, acks, conflicts, now_ms);
+    if (!s) return s;
+    Stmt& u = c.prepare(
+        "UPDATE sync_state SET pushed_seq=MAX(pushed_seq, ?2), last_attempt_at=?3, last_error=?4, last_error_at=?3, "
+        "consecutive_failures=consecutive_failures+1, pushed_total=pushed_total+?5 WHERE upstream=?1");
+    u.bind(1, upstream).bind(2, pushed_seq).bind(3, now_ms).bind(4, error);
+    u.bind(5, int64_t(acks.size() + conflicts.size()));
+    return u.run();
+  });
+}
+
+Result<std::vector<SyncConflictRow>> SyncState::conflicts(const std::string& upstream, int limit) {
+  std::vector<SyncConflictRow> out;
+  Status st = db_.read([&](Conn& c) -> Status {
+    Stmt& q = c.prepare(
+        "SELECT seq, at, type, id, local_version, change_seq, kind, COALESCE(expected_version,''), "
+        "COALESCE(upstream_version,''), resolution, COALESCE(detail,'') FROM sync_conflict WHERE upstream=? "
+        "ORDER BY seq DESC LIMIT ?");
+    q.bind(1, upstream).bind(2, int64_t(limit));
+    while (q.step()) {
+      SyncConflictRow r;
+      r.seq = q.int64(0);
+      r.at = q.int64(1);
+      r.type = std::string(q.text(2));
+      r.id = std::string(q.text(3));
+      r.local_version = q.int64(4);
+      r.change_seq = q.int64(5);
+      r.kind = std::string(q.text(6));
+      r.expected_version = std::string(q.text(7));
+      r.upstream_version = std::string(q.text(8));
+      r.resolution = std::string(q.text(9));
+      r.detail = std::string(q.text(10));
+      out.push_back(std::move(r));
+    }
+    Status s = q.status();
+    q.reset();
+    return s;
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<int64_t> SyncState::conflict_count(const std::string& upstream, const std::string& kind) {
+  int64_t n = 0;
+  Status st = db_.read([&](Conn& c) -> Status {
+    Stmt& q = c.prepare("SELECT COUNT(*) FROM sync_conflict WHERE upstream=?1 AND (?2='' OR kind=?2)");
+    q.bind(1, upstream).bind(2, kind);
+    if (q.step()) n = q.int64(0);
+    Status s = q.status();
+    q.reset();
+    return s;
+  });
+  if (!st) return st;
+  return n;
+}
+
+}  // namespace ef::store

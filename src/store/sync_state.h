@@ -1,0 +1,114 @@
+// store/sync_state.h — the SQL of edge-to-cloud sync (issue 9).  The outbox is not a table
+// of its own: it is resource_version read in seq order (the global commit order) after the
+// per-upstream progress mark sync_state.pushed_seq.  This file owns the rows that make the
+// push resumable and auditable: sync_state (start mark, progress, last success/error),
+// sync_resource (the upstream version last seen per resource, for If-Match) and
+// sync_conflict (every conflict and refused change).  Progress, acknowledgements and
+// conflicts of one push are written in ONE transaction (commit()), after the upstream
+// acknowledged, so a crash loses nothing and at worst replays an idempotent batch.
+// No FHIR or HTTP knowledge here; sync/ decides, this file reads and writes rows.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/db.h"
+
+namespace ef::store {
+
+struct SyncStateRow {
+  std::string upstream;
+  int64_t start_seq = 0;
+  int64_t pushed_seq = 0;
+  int64_t enabled_at = 0;
+  int64_t last_attempt_at = 0;  // 0 = never
+  int64_t last_success_at = 0;
+  std::string last_error;       // empty after a success
+  int64_t last_error_at = 0;
+  int64_t consecutive_failures = 0;
+  int64_t pushed_total = 0;     // changes acknowledged (after coalescing) since enabled
+};
+
+// One committed change from resource_version.
+struct SyncChange {
+  int64_t seq = 0;
+  std::string type, id;
+  int64_t version = 0;
+  int64_t last_updated = 0;
+  bool is_delete = false;
+  std::string body;  // stored JSON; empty for a delete
+};
+
+struct SyncPending {
+  std::vector<SyncChange> changes;  // seq order, at most `limit`
+  // Highest seq this read accounts for: the last change's seq when the limit was reached,
+  // otherwise the newest seq in the database (changes of filtered-out types are covered too).
+  int64_t covered_seq = 0;
+};
+
+struct SyncQueue {
+  int64_t length = 0;            // changes not yet acknowledged (matching the type filter)
+  int64_t oldest_unsent_ms = 0;  // last_updated of the oldest of them; 0 when empty
+  int64_t newest_seq = 0;        // max(resource_version.seq)
+};
+
+// The upstream's answer for one pushed resource.
+struct SyncAck {
+  std::string type, id;
+  int64_t local_version = 0;
+  std::optional<std::string> upstream_version;  // nullopt: unknown or deleted upstream
+};
+
+struct SyncConflictRow {
+  int64_t seq = 0;  // row id (assigned on insert)
+  int64_t at = 0;
+  std::string type, id;
+  int64_t local_version = 0;
+  int64_t change_seq = 0;
+  std::string kind;        // conflict | rejected
+  std::string expected_version;
+  std::string upstream_version;
+  std::string resolution;  // overwritten | skipped | rejected
+  std::string detail;
+};
+
+class SyncState {
+ public:
+  explicit SyncState(Database& db) : db_(db) {}
+
+  // The row of `upstream`, created on first use with start_seq = pushed_seq = the newest
+  // seq now (only changes committed after sync was enabled are pushed).
+  Result<SyncStateRow> ensure(const std::string& upstream, int64_t now_ms);
+  // Read only (for `sync status` on a database where sync never ran).
+  Result<std::optional<SyncStateRow>> get(const std::string& upstream);
+
+  // Up to `limit` changes with seq > after_seq in seq order; `types` empty = every type.
+  Result<SyncPending> pending(int64_t after_seq, int limit, const std::vector<std::string>& types);
+  Result<SyncQueue> queue(int64_t after_seq, const std::vector<std::string>& types);
+
+  // Upstream version last recorded for a resource (nullopt: none known).
+  Result<std::optional<std::string>> upstream_version(const std::string& upstream, const std::string& type,
+                                                      const std::string& id);
+
+  // After an upstream acknowledgement: records acks and conflicts, moves pushed_seq forward
+  // (never backwards: another process may have pushed further), marks the success.
+  Status commit(const std::string& upstream, int64_t pushed_seq, const std::vector<SyncAck>& acks,
+                const std::vector<SyncConflictRow>& conflicts, int64_t now_ms);
+  // A failed attempt: progress made before the failure (pushed_seq, acks, conflicts — may
+  // be empty) plus the error, in one transaction.
+  Status fail(const std::string& upstream, int64_t pushed_seq, const std::vector<SyncAck>& acks,
+              const std::vector<SyncConflictRow>& conflicts, const std::string& error, int64_t now_ms);
+
+  // Newest first.
+  Result<std::vector<SyncConflictRow>> conflicts(const std::string& upstream, int limit);
+  // Count of sync_conflict rows of `kind` ("" = all).
+  Result<int64_t> conflict_count(const std::string& upstream, const std::string& kind);
+
+ private:
+  Status write_acks(Conn& c, const std::string& upstream, const std::vector<SyncAck>& acks,
+                    const std::vector<SyncConflictRow>& conflicts, int64_t now_ms);
+  Database& db_;
+};
+
+}  // namespace ef::store

@@ -1,0 +1,73 @@
+// sync/http.h — the outgoing HTTP of sync: parsing an endpoint URL under the transport
+// policy (https with certificate verification, optional CA file; plain http only to a
+// loopback address, for tests and same-host upstreams), and one small client that sends a
+// request and returns status, the few headers sync reads, and the body.  Wraps
+// cpp-httplib's Client; errors are operator-readable sentences, never containing the
+// Authorization header or a request body.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util/status.h"
+
+namespace httplib {
+class Client;
+}
+
+namespace ef::sync {
+
+struct Endpoint {
+  std::string scheme;  // http | https
+  std::string host;    // lower case, IPv6 without brackets
+  int port = 0;
+  std::string base_path;  // "" or "/fhir/r4" (no trailing slash)
+  bool ipv6 = false;
+  std::string origin() const;  // scheme://host:port
+  std::string url() const { return origin() + base_path; }
+};
+
+// Checks the transport policy; errors say what is wrong ("plain http is allowed only to a
+// loopback address; use https").
+Result<Endpoint> parse_endpoint(const std::string& url);
+bool is_loopback_host(const std::string& host);
+
+struct HttpResponse {
+  int status = 0;     // 0: no response (see error)
+  std::string error;  // transport failure, operator-readable
+  std::string body;
+  std::string etag, location, content_type, www_authenticate, retry_after;
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class HttpClient {
+ public:
+  HttpClient(Endpoint ep, std::string ca_file, int timeout_seconds);
+  ~HttpClient();
+  // `path` is appended to the endpoint's base_path ("/Patient/1"; "" = the base itself).
+  HttpResponse send(const std::string& method, const std::string& path, const Headers& headers,
+                    const std::string& body = {}, const std::string& content_type = {});
+  // Aborts an in-flight request from another thread (shutdown).
+  void abort();
+  const Endpoint& endpoint() const { return ep_; }
+
+ private:
+  Endpoint ep_;
+  std::string ca_file_;
+  int timeout_;
+  std::mutex mu_;  // guards cli_ creation/abort
+  std::unique_ptr<httplib::Client> cli_;
+  std::atomic<bool> aborted_{false};
+};
+
+// W/"3" or "3" -> 3's text; "" when not an entity tag.
+std::string etag_version(const std::string& etag);
+// "Patient/1/_history/3" (possibly absolute) -> "3"; "" when absent.
+std::string location_version(const std::string& location);
+
+}  // namespace ef::sync

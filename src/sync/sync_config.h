@@ -1,0 +1,66 @@
+// sync/sync_config.h — the "sync" section of the server configuration (issue 9), parsed and
+// checked.  Shape (defaults shown; only "upstream" is required):
+//   {"enabled": true,
+//    "upstream": "https://fhir.example.org",           // FHIR base URL (https; http only to loopback)
+//    "token_url": "https://login.../oauth2/v2.0/token", // OAuth 2.0 client credentials; null = no token
+//    "client_id": "...",
+//    "client_auth": "client_secret_basic",   // | "client_secret_post" | "private_key_jwt"
+//    "client_secret_file": "certs/sync-secret",          // for client_secret_*
+//    "client_key_file": null, "client_key_id": null, "client_key_alg": null,  // for private_key_jwt
+//    "scope": "https://fhir.example.org/.default", "resource": null,
+//    "interval_seconds": 10, "batch_size": 100, "types": null,
+//    "conflict_policy": "edge-wins",          // | "skip-and-report"
+//    "max_queue": 100000,                     // queue length above which /health warns
+//    "bundle": "auto",                        // | "transaction" | "batch" | "none" (one request per change)
+//    "ca_file": null, "timeout_seconds": 30,
+//    "backoff_initial_seconds": 1, "backoff_max_seconds": 300}
+// Errors name the key: "config FILE: key 'sync.batch_size': must be a whole number from 1 to 10000".
+// Relative file paths are resolved against base_dir when given (else the working directory).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/json.h"
+#include "util/status.h"
+
+namespace ef::sync {
+
+enum class ConflictPolicy { edge_wins, skip_and_report };
+enum class BundleMode { auto_detect, transaction, batch, none };
+enum class ClientAuth { secret_basic, secret_post, private_key_jwt };
+
+struct SyncConfig {
+  bool enabled = false;  // true when the section is present and not "enabled": false
+  std::string upstream;  // no trailing slash
+  std::string token_url;
+  std::string client_id;
+  ClientAuth client_auth = ClientAuth::secret_basic;
+  std::string client_secret_file;
+  std::string client_key_file, client_key_id, client_key_alg;
+  std::string scope;
+  std::string resource;
+  int interval_seconds = 10;
+  int batch_size = 100;
+  std::vector<std::string> types;  // empty = every type
+  ConflictPolicy conflict_policy = ConflictPolicy::edge_wins;
+  int64_t max_queue = 100000;
+  BundleMode bundle = BundleMode::auto_detect;
+  std::string ca_file;
+  int timeout_seconds = 30;
+  int backoff_initial_seconds = 1;
+  int backoff_max_seconds = 300;
+
+  bool uses_token() const { return !token_url.empty(); }
+};
+
+const char* to_string(ConflictPolicy p);
+const char* to_string(BundleMode m);
+const char* to_string(ClientAuth a);
+
+// `sync` is the value of the "sync" member (null or absent = disabled).  `where` prefixes
+// messages ("config FILE").
+Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string& where,
+                                     const std::string& base_dir = {});
+
+}  // namespace ef::sync
