@@ -10,16 +10,17 @@ namespace ef::cli {
 
 Status setup_auth(http::App& app) {
   if (!app.cfg.auth_required()) return Status();
+  const std::string where = app.cfg.path.empty() ? "no --config given (auth.required defaults to true)" : "config " + app.cfg.path;
   auto cfg = auth::parse_auth_config(app.cfg.auth);
-  if (!cfg) return Status(Err::invalid, "config " + app.cfg.path + ": " + cfg.status().message);
+  if (!cfg) return Status(Err::invalid, where + ": " + cfg.status().message);
   if (cfg->issuers.empty())
-    return Status(Err::invalid, "config " + app.cfg.path + ": auth.required is true but auth.issuers is empty");
+    return Status(Err::invalid, where + ": auth.required is true but auth.issuers is empty");
   auto policy = auth::Policy::from_config(app.cfg.auth);
-  if (!policy) return Status(Err::invalid, "config " + app.cfg.path + ": " + policy.status().message);
+  if (!policy) return Status(Err::invalid, where + ": " + policy.status().message);
   app.policy = std::make_unique<auth::Policy>(std::move(*policy));
   auto acfg = std::make_shared<auth::AuthConfig>(std::move(*cfg));
   auto keys = auth::StaticKeyProvider::from_config(*acfg);
-  if (!keys) return Status(Err::invalid, "config " + app.cfg.path + ": " + keys.status().message);
+  if (!keys) return Status(Err::invalid, where + ": " + keys.status().message);
   std::shared_ptr<auth::StaticKeyProvider> provider(std::move(*keys));
   auto validator = std::make_shared<auth::Validator>(*acfg, *provider, *app.clock);
   app.keep_alive.push_back(acfg);

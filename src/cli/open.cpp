@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fhir/indexer.h"
+#include "fhir/search_params.h"
+
 namespace ef::cli {
 
 static Status make_parent_dirs(const std::string& path) {
@@ -15,6 +18,20 @@ static Status make_parent_dirs(const std::string& path) {
       return Status(Err::internal, "cannot create directory '" + dir + "': " + std::strerror(errno));
   }
   return Status();
+}
+
+// Every (type, code) the indexer can emit: each type's parameters (common ones included)
+// and, for composites, one "code$k" per component.
+static std::vector<std::pair<std::string, std::string>> index_params() {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto& reg = fhir::registry();
+  for (const std::string& t : reg.all_resource_types()) {
+    for (const fhir::SearchParam* p : reg.params_for(t)) {
+      out.emplace_back(t, p->code);
+      for (size_t k = 0; k < p->components.size(); ++k) out.emplace_back(t, p->code + "$" + std::to_string(k + 1));
+    }
+  }
+  return out;
 }
 
 Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
@@ -29,9 +46,12 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   if (!db) return db.status();
   app->db = std::move(*db);
   app->resources = std::make_unique<store::Resources>(*app->db);
-  st = app->resources->init({});
+  if (!fhir::registry_status().ok()) return fhir::registry_status();
+  st = app->resources->init(index_params());
   if (!st) return st;
-  app->repo = std::make_unique<fhir::Repository>(*app->db, *app->resources, *app->clock, nullptr);
+  app->repo = std::make_unique<fhir::Repository>(
+      *app->db, *app->resources, *app->clock,
+      [](const json::Value& r, fhir::IndexRows* out) { fhir::extract_index(r, out); });
   return app;
 }
 

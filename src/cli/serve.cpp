@@ -1,5 +1,6 @@
 // cli/serve.cpp — `edgefhir serve`: open the database, wire authentication, serve HTTP
 // until SIGTERM/SIGINT, then stop accepting, finish in-flight requests and checkpoint.
+#include <malloc.h>
 #include <signal.h>
 
 #include <thread>
@@ -53,6 +54,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   (*app)->audit = std::make_shared<store::AuditLog>(*(*app)->db, *(*app)->clock, *audit_opt);
   (*app)->audit->start();
   http::Server server(**app);
+  malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);

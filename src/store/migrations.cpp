@@ -167,6 +167,16 @@ CREATE TABLE sync_conflict(
 );
 CREATE INDEX sync_conflict_up ON sync_conflict(upstream, seq);
 )SQL"},
+      {6, "search index: composite groups",
+       R"SQL(
+-- Rows of one composite combination share grp (> 0); see fhir/indexer.h.
+ALTER TABLE idx_string ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idx_token ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idx_date ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idx_number ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idx_reference ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idx_uri ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
+)SQL"},
   };
   return k;
 }

@@ -184,42 +184,45 @@ Status Resources::write_index(Conn& c, int64_t rid, const std::string& type, con
     Stmt* s = nullptr;
     switch (r.type) {
       case ParamType::string:
-        s = &c.prepare("INSERT INTO idx_string(rid, pid, norm, exact) VALUES(?,?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.text).bind(4, r.exact);
+        s = &c.prepare("INSERT INTO idx_string(rid, pid, norm, exact, grp) VALUES(?,?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.text).bind(4, r.exact).bind(5, int64_t(r.group));
         break;
       case ParamType::token:
-        s = &c.prepare("INSERT INTO idx_token(rid, pid, system, code, text, type_system, type_code) VALUES(?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_token(rid, pid, system, code, text, type_system, type_code, grp) VALUES(?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p);
         bind_opt(*s, 3, r.system);
         bind_opt(*s, 4, r.code);
         bind_opt(*s, 5, r.text);
         bind_opt(*s, 6, r.type_system);
         bind_opt(*s, 7, r.type_code);
+        s->bind(8, int64_t(r.group));
         break;
       case ParamType::date:
-        s = &c.prepare("INSERT INTO idx_date(rid, pid, lo, hi) VALUES(?,?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.lo_ms).bind(4, r.hi_ms);
+        s = &c.prepare("INSERT INTO idx_date(rid, pid, lo, hi, grp) VALUES(?,?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.lo_ms).bind(4, r.hi_ms).bind(5, int64_t(r.group));
         break;
       case ParamType::number:
       case ParamType::quantity:
-        s = &c.prepare("INSERT INTO idx_number(rid, pid, num, lo, hi, system, code, unit) VALUES(?,?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_number(rid, pid, num, lo, hi, system, code, unit, grp) VALUES(?,?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p).bind(3, r.num).bind(4, r.num_lo).bind(5, r.num_hi);
         bind_opt(*s, 6, r.system);
         bind_opt(*s, 7, r.code);
         bind_opt(*s, 8, r.text);
+        s->bind(9, int64_t(r.group));
         break;
       case ParamType::reference:
-        s = &c.prepare("INSERT INTO idx_reference(rid, pid, ref_type, ref_id, exact, system, code) VALUES(?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_reference(rid, pid, ref_type, ref_id, exact, system, code, grp) VALUES(?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p);
         bind_opt(*s, 3, r.ref_type);
         bind_opt(*s, 4, r.ref_id);
         bind_opt(*s, 5, r.exact);
         bind_opt(*s, 6, r.system);
         bind_opt(*s, 7, r.code);
+        s->bind(8, int64_t(r.group));
         break;
       case ParamType::uri:
-        s = &c.prepare("INSERT INTO idx_uri(rid, pid, exact) VALUES(?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.exact);
+        s = &c.prepare("INSERT INTO idx_uri(rid, pid, exact, grp) VALUES(?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.exact).bind(4, int64_t(r.group));
         break;
       default:
         continue;
