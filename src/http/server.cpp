@@ -15,6 +15,7 @@
 #include "fhir/resource_types.h"
 #include "http/context.h"
 #include "http/handlers.h"
+#include "http/restrict.h"
 #include "store/audit.h"
 #include "util/log.h"
 
@@ -38,7 +39,7 @@ struct Server::Impl {
   }
   void dispatch(const httplib::Request& req, httplib::Response& res);
   bool admit(Ctx& c, const struct Plan& plan);
-  static bool restrictions_enforced(auth::Interaction i);
+  bool exists(const std::string& type, const std::string& id);
   void audit(Ctx& c, const struct Plan& plan, int64_t start_ms);
 };
 
@@ -259,7 +260,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
     log::warn("authz.deny", {{"request_id", c.request_id}, {"reason", c.decision.reason}});
     return false;
   }
-  if (!c.decision.unrestricted() && !restrictions_enforced(plan.interaction)) {
+  if (!restriction_supported(c, plan.interaction)) {
     // Fail closed: a scope restriction (patient compartment, ?param constraints) that this
     // interaction cannot enforce yet refuses the request rather than over-sharing.
     c.auth_failure = "restricted scope cannot be enforced for " + std::string(auth::interaction_name(plan.interaction));
@@ -267,12 +268,25 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
                                              ") and this interaction cannot apply that restriction"));
     return false;
   }
+  // Restricted tokens: the stored resource an interaction targets must be permitted.
+  using I = auth::Interaction;
+  I i = plan.interaction;
+  if (!c.decision.unrestricted() && !c.id.empty() &&
+      (i == I::read || i == I::vread || i == I::history_instance || i == I::patch || i == I::del ||
+       (i == I::update && exists(c.type, c.id)))) {
+    Status st = enforce_stored(c, c.type, c.id);
+    if (!st) {
+      c.auth_failure = st.message;
+      send_error(c, st);
+      return false;
+    }
+  }
   return true;
 }
 
-bool Server::Impl::restrictions_enforced(auth::Interaction i) {
-  (void)i;
-  return false;
+bool Server::Impl::exists(const std::string& type, const std::string& id) {
+  auto cur = app.resources->current(app.db->reader(), type, id);
+  return cur.ok() && cur->has_value() && !(*cur)->deleted;
 }
 
 void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {

@@ -3,7 +3,9 @@
 // Bodies are checked (media type, size, strict JSON, FHIR JSON rules, type/id agreement)
 // before anything is written; a refused request changes nothing.
 #include "fhir/resource.h"
+#include "fhir/json_patch.h"
 #include "http/handlers.h"
+#include "http/restrict.h"
 
 namespace ef::http {
 
@@ -34,6 +36,8 @@ void handle_create(Ctx& c, const std::string& type) {
   if (!r) return send_error(c, r.status());
   Status st = fhir::check_type_and_id(*r, type, "", false);
   if (!st) return send_error(c, st);
+  st = enforce_proposed(c, *r);
+  if (!st) return send_error(c, st);
   auto w = c.app.repo->create(std::move(*r));
   if (!w) return send_error(c, w.status());
   c.id = w->id;
@@ -47,6 +51,8 @@ void handle_update(Ctx& c, const std::string& type, const std::string& id) {
   if (!r) return send_error(c, r.status());
   auto o = write_options(c);
   if (!o) return send_error(c, o.status());
+  Status st = enforce_proposed(c, *r);
+  if (!st) return send_error(c, st);
   auto w = c.app.repo->update(type, id, std::move(*r), *o);
   if (!w) return send_error(c, w.status());
   send_write(c, *w);
@@ -66,6 +72,19 @@ void handle_patch(Ctx& c, const std::string& type, const std::string& id) {
   if (!p) return send_error(c, p.status());
   auto o = write_options(c);
   if (!o) return send_error(c, o.status());
+  if (!c.decision.unrestricted()) {
+    // Restricted token: the patched result must still be permitted.  Patch a copy of the
+    // current version, check it, then patch for real pinned to that version.
+    auto cur = c.app.resources->read(c.app.db->reader(), type, id);
+    if (!cur) return send_error(c, cur.status());
+    auto doc = fhir::parse_resource(cur->body);
+    if (!doc) return send_error(c, Status(Err::internal, "stored resource cannot be parsed"));
+    Status ps = fhir::apply_json_patch(*doc, *p);
+    if (!ps) return send_error(c, ps);
+    ps = enforce_proposed(c, *doc);
+    if (!ps) return send_error(c, ps);
+    if (!o->if_match) o->if_match = cur->version;
+  }
   auto w = c.app.repo->patch(type, id, *p, *o);
   if (!w) return send_error(c, w.status());
   send_write(c, *w);

@@ -91,10 +91,46 @@ class AuthzE2E(unittest.TestCase):
         self.assertIn("patient", r.json()["issue"][0]["diagnostics"].lower())
 
     def test_patient_scope_cannot_reach_another_patient(self):
+        w = self.tok(roles="FHIR Data Writer")
+        for oid, pat in [("o1", "p1"), ("o2", "p2")]:
+            r = self.s.request("PUT", "/Observation/" + oid, {"resourceType": "Observation", "id": oid, "status": "final",
+                               "code": {"text": "x"}, "subject": {"reference": "Patient/" + pat}}, token=w)
+            self.assertIn(r.status, (200, 201), r)
         t = self.tok(scope="patient/*.read", extra=["--claim", "patient=p1"])
+        self.assertEqual(self.s.request("GET", "/Patient/p1", token=t).status, 200)
+        self.assertEqual(self.s.request("GET", "/Observation/o1", token=t).status, 200)
+        self.assertEqual(self.s.request("GET", "/Observation/o1/_history/1", token=t).status, 200)
+        r = self.s.request("GET", "/Observation/o2", token=t)
+        self.assertEqual(r.status, 403)
+        self.assertNotIn(b"Patient/p2", r.body)
+        self.assertEqual(self.s.request("GET", "/Observation/o2/_history", token=t).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/o2/_history/1", token=t).status, 403)
         self.assertEqual(self.s.request("GET", "/Patient/p2", token=t).status, 403)
         self.assertEqual(self.s.request("GET", "/Patient/p2/_history", token=t).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/_history", token=t).status, 403)
         self.assertEqual(self.s.request("GET", "/_history", token=t).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/missing", token=t).status, 403)
+        # the fhirUser claim gives the patient context too
+        tf = self.tok(scope="patient/Observation.rs", extra=["--claim", "fhirUser=https://x.example/fhir/Patient/p2"])
+        self.assertEqual(self.s.request("GET", "/Observation/o2", token=tf).status, 200)
+        self.assertEqual(self.s.request("GET", "/Observation/o1", token=tf).status, 403)
+        # writes: only inside the compartment
+        tw = self.tok(scope="patient/Observation.cruds", extra=["--claim", "patient=p1"])
+        obs = {"resourceType": "Observation", "status": "final", "code": {"text": "y"}}
+        r = self.s.request("POST", "/Observation", dict(obs, subject={"reference": "Patient/p2"}), token=tw)
+        self.assertEqual(r.status, 403)
+        r = self.s.request("POST", "/Observation", dict(obs, subject={"reference": "Patient/p1"}), token=tw)
+        self.assertEqual(r.status, 201, r)
+        r = self.s.request("PUT", "/Observation/o1", dict(obs, id="o1", subject={"reference": "Patient/p2"}), token=tw)
+        self.assertEqual(r.status, 403)
+        r = self.s.request("PUT", "/Observation/o2", dict(obs, id="o2", subject={"reference": "Patient/p1"}), token=tw)
+        self.assertEqual(r.status, 403)  # o2 belongs to p2: cannot be taken over
+        patch = json.dumps([{"op": "replace", "path": "/subject/reference", "value": "Patient/p2"}])
+        r = self.s.request("PATCH", "/Observation/o1", patch, token=tw, headers={"Content-Type": "application/json-patch+json"})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(self.s.request("DELETE", "/Observation/o2", token=tw).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/o2", token=w).status, 200)
+        self.assertEqual(self.s.request("GET", "/Observation/o1", token=w).json()["subject"]["reference"], "Patient/p1")
 
     def test_audit_trail(self):
         t = self.tok(roles="FHIR Data Reader")
