@@ -31,7 +31,7 @@ EMBED_CPP := $(BUILD)/gen/embedded_data.cpp
 EMBED_OBJ := $(BUILD)/obj/gen/embedded_data.o
 LIB_OBJ  += $(EMBED_OBJ)
 
-.PHONY: all deps test unit e2e run bench clean test-asan fuzz certs
+.PHONY: all deps test unit e2e run bench clean test-asan fuzz fuzz-build certs
 all: $(BUILD)/edgefhir
 
 deps: $(DEPS_STAMP)
@@ -80,6 +80,30 @@ test: $(BUILD)/unit_tests $(BUILD)/edgefhir
 test-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
+# libFuzzer targets tests/fuzz/fuzz_<name>.cpp, built with clang + ASan + UBSan against the
+# library compiled by clang with coverage instrumentation in build-fuzz/.  Replays
+# tests/fuzz/regressions/<name>/ first, then fuzzes each target FUZZ_SECONDS (default 30)
+# from tests/fuzz/corpus/<name>/.  FUZZ_TARGETS="json jwt" picks targets.
+FUZZ_CXX     ?= clang++
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+
+fuzz:
+	@command -v $(FUZZ_CXX) >/dev/null || { echo "make fuzz needs clang: apt-get install clang"; exit 1; }
+	$(MAKE) BUILD=build-fuzz CXX="$(CCACHE) $(FUZZ_CXX)" OPT=-O1 SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	  FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-build
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.cpp tests/fuzz/fuzz_util.h $(BUILD)/libedgefhir.a
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fsanitize=fuzzer $< $(BUILD)/libedgefhir.a -o $@ $(LDLIBS)
+
+# A development CA and a localhost server certificate in certs/ (see certs/README.md).
+certs:
+	sh tools/gen-certs.sh certs
+
 
 run: $(BUILD)/edgefhir
 	@sh tools/run-demo.sh
@@ -88,6 +112,6 @@ bench: $(BUILD)/edgefhir
 	@sh tools/bench.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/src/main.d
