@@ -130,6 +130,7 @@ HttpResponse HttpClient::send(const std::string& method, const std::string& path
       cli_->set_write_timeout(time_t(timeout_), 0);
       cli_->set_follow_location(false);
       cli_->set_keep_alive(true);
+      cli_->set_tcp_nodelay(true);  // headers and body go in separate writes: no Nagle + delayed-ACK stall
     }
     cli = cli_.get();
   }
