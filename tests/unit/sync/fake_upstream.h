@@ -18,6 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "auth/jwks.h"
+#include "auth/jwt.h"
+#include "auth/verify.h"
 #include "sync/outbox.h"
 #include "util/base64url.h"
 #include "util/json.h"
@@ -45,6 +48,8 @@ class FakeUpstream {
   bool refuse_bundles = false;                 // POST / -> 501 even if advertised
   bool require_token = false;
   std::string client_id = "edge", client_secret = "s3cret";
+  std::string client_public_pem;               // set: private_key_jwt accepted (assertion verified)
+  std::string token_url;                       // expected aud of a client assertion
   int expires_in = 3600;
 
   // state (guarded by mu)
@@ -194,13 +199,59 @@ class FakeUpstream {
                     "application/fhir+json");
   }
 
+  static std::map<std::string, std::string> form(const std::string& body) {
+    std::map<std::string, std::string> out;
+    size_t i = 0;
+    while (i <= body.size()) {
+      size_t j = body.find('&', i);
+      if (j == std::string::npos) j = body.size();
+      std::string kv = body.substr(i, j - i);
+      size_t eq = kv.find('=');
+      auto dec = [](const std::string& v) {
+        std::string o;
+        for (size_t k = 0; k < v.size(); ++k) {
+          if (v[k] == '+') o.push_back(' ');
+          else if (v[k] == '%' && k + 2 < v.size()) {
+            o.push_back(char(std::stoi(v.substr(k + 1, 2), nullptr, 16)));
+            k += 2;
+          } else o.push_back(v[k]);
+        }
+        return o;
+      };
+      if (eq != std::string::npos) out[dec(kv.substr(0, eq))] = dec(kv.substr(eq + 1));
+      i = j + 1;
+    }
+    return out;
+  }
+  bool assertion_ok(const std::string& jwt) {
+    auth::Jwt parsed;
+    std::string reason;
+    if (auth::parse_jwt(jwt, &parsed, &reason) != auth::AuthStatus::ok) return false;
+    auto key = auth::key_from_pem(client_public_pem);
+    if (!key) return false;
+    if (auth::verify_jws(parsed, *key, &reason) != auth::AuthStatus::ok) return false;
+    const json::Value& c = parsed.claims;
+    return json::string_or(c, "iss") == client_id && json::string_or(c, "sub") == client_id &&
+           json::string_or(c, "aud") == token_url && !json::string_or(c, "jti").empty() && json::get(c, "exp");
+  }
+
   void token(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard<std::mutex> lk(mu);
     token_requests++;
     last_token_body = req.body;
     last_token_auth = req.get_header_value("Authorization");
-    std::string want = "Basic " + b64::std_encode(client_id + ":" + client_secret);
-    if (last_token_auth != want || req.body.find("grant_type=client_credentials") == std::string::npos) {
+    auto f = form(req.body);
+    bool ok = false;
+    if (!last_token_auth.empty()) {
+      ok = last_token_auth == "Basic " + b64::std_encode(client_id + ":" + client_secret);
+    } else if (f.count("client_assertion")) {
+      ok = !client_public_pem.empty() && f["client_id"] == client_id &&
+           f["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" &&
+           assertion_ok(f["client_assertion"]);
+    } else {
+      ok = f["client_id"] == client_id && f["client_secret"] == client_secret;
+    }
+    if (!ok || f["grant_type"] != "client_credentials") {
       res.status = 401;
       res.set_content("{\"error\":\"invalid_client\",\"error_description\":\"bad client credentials\"}",
                       "application/json");

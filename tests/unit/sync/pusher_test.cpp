@@ -6,7 +6,9 @@
 #include <fstream>
 #include <thread>
 
+#include "auth/signer.h"
 #include "store/sync_state.h"
+#include "sync/observe.h"
 #include "sync/pusher.h"
 #include "sync_test_util.h"
 
@@ -433,4 +435,76 @@ TEST_CASE("unreachable upstream: error names the problem, nothing is marked", "[
   CHECK(s.queue_length == 1);
   CHECK(s.pushed_seq == s.start_seq);
   CHECK(s.last_error.find("connection failed") != std::string::npos);
+}
+
+TEST_CASE("client authentication: client_secret_post and private_key_jwt", "[sync]") {
+  SECTION("client_secret_post sends id and secret in the form, no Basic header") {
+    FakeUpstream up;
+    up.require_token = true;
+    Edge edge("post");
+    std::string secret = secret_file("post", up.client_secret);
+    auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
+                                   secret + "\",\"client_auth\":\"client_secret_post\"");
+    sync::Pusher p(*edge.db, cfg);
+    REQUIRE(p.init().ok());
+    edge.put("Patient", "a", "x");
+    REQUIRE(p.push_once().ok());
+    CHECK(up.last_token_auth.empty());
+    CHECK(up.last_token_body.find("client_secret=s3cret") != std::string::npos);
+    CHECK(up.get("Patient/a").version == 1);
+  }
+  SECTION("private_key_jwt signs a fresh client assertion with the configured key") {
+    auto pair = auth::generate_key_pem(auth::KeyType::ec_p256);
+    REQUIRE(pair.ok());
+    FakeUpstream up;
+    up.require_token = true;
+    up.client_public_pem = pair->public_pem;
+    up.token_url = up.url() + "/token";
+    Edge edge("pkjwt");
+    std::string key = secret_file("pkjwt", pair->private_pem);
+    auto cfg = sync_config(up, "\"token_url\":\"" + up.token_url + "\",\"client_id\":\"edge\",\"client_key_file\":\"" +
+                                   key + "\",\"client_auth\":\"private_key_jwt\",\"client_key_id\":\"k1\"");
+    sync::Pusher p(*edge.db, cfg);
+    REQUIRE(p.init().ok());
+    edge.put("Patient", "a", "x");
+    auto r = p.push_once();
+    INFO((r.ok() ? std::string() : r.status().message));
+    REQUIRE(r.ok());
+    CHECK(up.token_requests == 1);
+    CHECK(up.last_token_auth.empty());
+    CHECK(up.get("Patient/a").version == 1);
+    // A key the token endpoint does not know is refused.
+    auto other = auth::generate_key_pem(auth::KeyType::ec_p256);
+    REQUIRE(other.ok());
+    up.client_public_pem = other->public_pem;
+    sync::Pusher q(*edge.db, cfg);
+    edge.put("Patient", "b", "x");
+    auto r2 = q.push_once();
+    REQUIRE_FALSE(r2.ok());
+    CHECK(r2.status().message.find("invalid_client") != std::string::npos);
+  }
+}
+
+TEST_CASE("health check entry and Prometheus metrics from the sync status", "[sync]") {
+  FakeUpstream up;
+  Edge edge("observe");
+  auto p = std::make_shared<sync::Pusher>(*edge.db, sync_config(up, "\"max_queue\":1"));
+  REQUIRE(p->init().ok());
+  edge.put("Patient", "a", "x");
+  edge.put("Patient", "b", "x");
+  http::Metrics m;
+  m.set_process_metrics(false);
+  REQUIRE(sync::register_metrics(m, p, SystemClock::instance()).ok());
+  std::string text = m.render_prometheus();
+  CHECK(text.find("edgefhir_sync_queue_length 2") != std::string::npos);
+  CHECK(text.find("edgefhir_sync_over_cap 1") != std::string::npos);
+  CHECK(text.find("# TYPE edgefhir_sync_conflicts_total counter") != std::string::npos);
+  json::Value h = sync::health_check(p->status(), 0);
+  CHECK(json::string_or(h, "status") == "warn");
+  CHECK(json::string_or(h, "output").find("max_queue 1") != std::string::npos);
+  REQUIRE(p->push_until_empty().ok());
+  text = m.render_prometheus();
+  CHECK(text.find("edgefhir_sync_queue_length 0") != std::string::npos);
+  CHECK(text.find("edgefhir_sync_pushed_total 2") != std::string::npos);
+  CHECK(json::string_or(sync::health_check(p->status(), 0), "status") == "pass");
 }
