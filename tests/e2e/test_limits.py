@@ -142,6 +142,35 @@ class LimitsTest(unittest.TestCase):
                     self.assertTrue(400 <= st < 500 or st == 200, (name, resp[:200]))
                 self.assertServing()
 
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.s.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    @unittest.expectedFailure
+    def test_total_header_size_is_bounded(self):
+        """Each header line is capped (8 KiB) but cpp-httplib 0.11 has no limit on the number of
+        header lines: one connection sending 24 MiB of headers makes the server hold them all
+        (RSS grows by more than that), so a few connections exhaust memory.  The server must
+        refuse (431/400 or close) long before.  Expected to fail until the HTTP layer bounds
+        the header block (e.g. 64 KiB or 100 lines)."""
+        before = self.rss_kb()
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+        refused = False
+        try:
+            c.sendall(b"GET /metadata HTTP/1.1\r\nHost: x\r\n")
+            chunk = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 90) for i in range(10000))
+            for _ in range(24):
+                c.sendall(chunk)
+        except OSError:
+            refused = True
+        grown_mb = (self.rss_kb() - before) / 1024
+        c.close()
+        self.assertServing()
+        self.assertTrue(refused or grown_mb < 8, "server RSS grew by %.0f MiB for one client's headers" % grown_mb)
+
     def test_malformed_request_lines(self):
         for data in [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
                      b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello on the plain port
