@@ -86,7 +86,7 @@ class SyncE2E(unittest.TestCase):
         cls.edge = Server(config={"sync": {
             "upstream": "http://127.0.0.1:%d" % cls.upstream.port,
             "token_url": cls.provider.issuer + "/token", "client_id": CLIENT_ID, "client_secret_file": secret,
-            "resource": AUD, "interval_seconds": 1, "batch_size": 20,
+            "resource": AUD, "interval_seconds": 1, "batch_size": 20, "max_queue": 10,
             "backoff_initial_seconds": 1, "backoff_max_seconds": 2, "timeout_seconds": 5}})
         cls.edge.start()
         cls._token = None
@@ -124,6 +124,13 @@ class SyncE2E(unittest.TestCase):
         p = self.edge.cli("sync", "status", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout.decode())
+
+    def health_sync(self):
+        r = self.edge.request("GET", "/health")
+        self.assertIn(r.status, (200, 503), r)
+        h = r.json()
+        self.assertIn("sync:queue", h.get("checks", {}), "/health has no sync check: %s" % h)
+        return h["status"], h["checks"]["sync:queue"][0]
 
     def wait_synced(self, timeout=30):
         deadline = time.time() + timeout
@@ -191,6 +198,8 @@ class SyncE2E(unittest.TestCase):
         self.assertIsNotNone(s["last_success"])
         self.assertEqual(s["conflicts"], 0)
         self.assertEqual(s["health"], "pass")
+        overall, check = self.health_sync()
+        self.assertEqual((overall, check["status"], check["observedValue"]), ("pass", "pass", 0))
         text = self.edge.cli("sync", "status").stdout.decode()
         self.assertIn("queue:          0 changes", text)
         # The upstream refuses the same write without a token: it really required one.
@@ -210,6 +219,11 @@ class SyncE2E(unittest.TestCase):
         self.assertGreater(s["queue_length"], 0)
         self.assertIsNotNone(s["oldest_unsent"])
         self.assertIn("connection", s["last_error"])
+        # 19 changes queued, above max_queue 10: a clear warning (still HTTP 200: the edge serves).
+        self.assertTrue(s["over_cap"])
+        overall, check = self.health_sync()
+        self.assertEqual((overall, check["status"]), ("warn", "warn"))
+        self.assertIn("max_queue 10", check["output"])
         p = self.edge.cli("sync", "now")
         self.assertEqual(p.returncode, 1, "sync now must fail while the upstream is down")
         self.assertIn(b"connection", p.stderr)
@@ -220,6 +234,7 @@ class SyncE2E(unittest.TestCase):
         self.assertEqual(self.up("GET", "/Patient/off0").json()["name"][0]["family"], "Changed")
         self.assertEqual(self.up("GET", "/Patient/off11").status, 404)  # created and deleted while offline
         self.assertEqual(self.status()["consecutive_failures"], 0)
+        self.assertEqual(self.health_sync()[0], "pass")
 
     def test_3_edge_killed_mid_push_nothing_lost_nothing_twice(self):
         stop = threading.Event()
