@@ -157,6 +157,7 @@ void Pusher::stop() {
     std::lock_guard<std::mutex> lk(mu_);
     if (!thread_.joinable()) return;
     stopping_ = true;
+    shutting_down_ = true;
   }
   cv_.notify_all();
   if (http_) http_->abort();
@@ -446,6 +447,11 @@ Result<PushReport> Pusher::push_once() {
   int64_t mark = progress_mark(pending->covered_seq, b.entries, b.done);
   b.report.pushed_seq = std::max(mark, pushed);
   int64_t now = clock_.now_ms();
+  if (!st && shutting_down_) {
+    // Interrupted by stop(): keep what was acknowledged, record no error.
+    if (mark > pushed || !b.acks.empty() || !b.conflicts.empty()) state_.commit(cfg_.upstream, mark, b.acks, b.conflicts, now);
+    return st;
+  }
   if (!st) {
     Status w = state_.fail(cfg_.upstream, mark, b.acks, b.conflicts, st.message, now);
     if (!w) log::error("sync.state_write_failed", {{"error", w.message}});

@@ -137,6 +137,7 @@ class Pusher {
   std::condition_variable cv_;
   std::thread thread_;
   bool stopping_ = false;
+  std::atomic<bool> shutting_down_{false};  // stop() in progress: a failed push is not an upstream error
   bool woken_ = false;
   int64_t failures_ = 0;
   int64_t next_attempt_ms_ = 0;

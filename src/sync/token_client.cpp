@@ -114,10 +114,14 @@ TokenInfo TokenClient::info() const {
 }
 
 Result<std::string> TokenClient::token() {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<std::mutex> single_flight(fetch_mu_);
   int64_t now = clock_.now_ms();
-  if (!token_.empty() && now < info_.renew_at_ms) return token_;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!token_.empty() && now < info_.renew_at_ms) return token_;
+  }
   auto t = fetch(now);
+  std::lock_guard<std::mutex> lk(mu_);
   if (!t) {
     info_.last_error = t.status().message;
     // An expired token is useless; one still valid (renewal window) is kept as a fallback.
@@ -126,7 +130,14 @@ Result<std::string> TokenClient::token() {
     info_.has_token = false;
     return t.status();
   }
-  return t;
+  token_ = t->token;
+  info_.has_token = true;
+  info_.fetched_at_ms = now;
+  info_.expires_at_ms = now + t->lifetime_s * 1000;
+  info_.renew_at_ms = renew_at(now, t->lifetime_s);
+  info_.fetches++;
+  info_.last_error.clear();
+  return token_;
 }
 
 Result<std::string> TokenClient::client_assertion(int64_t now) const {
@@ -151,7 +162,7 @@ Result<std::string> TokenClient::client_assertion(int64_t now) const {
   return *jwt;
 }
 
-Result<std::string> TokenClient::fetch(int64_t now) {
+Result<TokenClient::Fetched> TokenClient::fetch(int64_t now) {
   if (!http_) return Status(Err::invalid, "sync.token_url is not a usable URL");
   std::string form = "grant_type=client_credentials";
   if (!cfg_.scope.empty()) form += "&scope=" + form_encode(cfg_.scope);
@@ -211,14 +222,7 @@ Result<std::string> TokenClient::fetch(int64_t now) {
     lifetime = exp > 0 ? exp - now / 1000 : 300;
   }
   if (lifetime <= 0) return Status(Err::unavailable, where + ": the token it issued has already expired");
-  token_ = *tok;
-  info_.has_token = true;
-  info_.fetched_at_ms = now;
-  info_.expires_at_ms = now + lifetime * 1000;
-  info_.renew_at_ms = renew_at(now, lifetime);
-  info_.fetches++;
-  info_.last_error.clear();
-  return token_;
+  return Fetched{*tok, lifetime};
 }
 
 }  // namespace ef::sync

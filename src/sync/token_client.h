@@ -9,7 +9,7 @@
 // the response has none): renewed when less than min(60 s, a tenth of its lifetime)
 // remains.  The secret file is re-read at every renewal, so rotating it needs no restart.
 // Neither the secret nor any token is ever put in an error message or log line.
-// Thread-safe (one mutex; a renewal is single-flight by holding it).
+// Thread-safe: renewals are single-flight; info() never waits for the network.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -45,13 +45,18 @@ class TokenClient {
   void abort();
 
  private:
-  Result<std::string> fetch(int64_t now);
+  struct Fetched {
+    std::string token;
+    int64_t lifetime_s = 0;
+  };
+  Result<Fetched> fetch(int64_t now);
   Result<std::string> client_assertion(int64_t now) const;
   SyncConfig cfg_;
   const Clock& clock_;
   std::unique_ptr<HttpClient> http_;
   std::string path_;  // token endpoint path
-  mutable std::mutex mu_;
+  std::mutex fetch_mu_;   // one token request at a time (held across the network call)
+  mutable std::mutex mu_;  // guards token_ and info_ (never held across the network)
   std::string token_;
   TokenInfo info_;
 };

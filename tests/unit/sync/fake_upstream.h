@@ -63,6 +63,8 @@ class FakeUpstream {
   int fail_next = 0;                           // answer 503 to that many FHIR requests
   int fail_after_apply = 0;                    // apply, then answer 500 (lost acknowledgement)
   bool reject_all_tokens = false;              // 401 for every token
+  std::atomic<int> token_delay_ms{0};          // slow token endpoint
+  std::atomic<int> bundle_delay_ms{0};         // slow POST / (before answering)
   std::set<std::string> refuse_ids;            // 422 for PUT of these "Type/id"
   std::string last_authorization, last_token_body, last_token_auth;
 
@@ -236,6 +238,7 @@ class FakeUpstream {
   }
 
   void token(const httplib::Request& req, httplib::Response& res) {
+    if (token_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(token_delay_ms.load()));
     std::lock_guard<std::mutex> lk(mu);
     token_requests++;
     last_token_body = req.body;
@@ -290,6 +293,7 @@ class FakeUpstream {
   }
 
   void bundle(const httplib::Request& req, httplib::Response& res) {
+    if (bundle_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(bundle_delay_ms.load()));
     std::lock_guard<std::mutex> lk(mu);
     requests.push_back("POST /");
     if (!authorized(req, res) || injected_failure(res)) return;

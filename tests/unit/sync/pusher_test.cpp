@@ -508,3 +508,38 @@ TEST_CASE("health check entry and Prometheus metrics from the sync status", "[sy
   CHECK(text.find("edgefhir_sync_pushed_total 2") != std::string::npos);
   CHECK(json::string_or(sync::health_check(p->status(), 0), "status") == "pass");
 }
+
+TEST_CASE("status never waits for the network; stop() interrupts a slow push without recording an error", "[sync]") {
+  FakeUpstream up;
+  up.require_token = true;
+  up.token_delay_ms = 1500;
+  Edge edge("slow");
+  std::string secret = secret_file("slow", up.client_secret);
+  auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
+                                 secret + "\"");
+  sync::Pusher p(*edge.db, cfg);
+  REQUIRE(p.init().ok());
+  edge.put("Patient", "a", "x");
+  std::thread t([&] { (void)p.push_once(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = p.status();
+  auto waited = std::chrono::steady_clock::now() - t0;
+  t.join();
+  CHECK(waited < std::chrono::milliseconds(500));
+  CHECK(s.queue_length == 1);
+
+  up.token_delay_ms = 0;
+  up.bundle_delay_ms = 3000;
+  edge.put("Patient", "b", "x");
+  p.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the POST is now in flight
+  auto s0 = std::chrono::steady_clock::now();
+  p.stop();
+  CHECK(std::chrono::steady_clock::now() - s0 < std::chrono::milliseconds(2000));
+  store::SyncState st(*edge.db);
+  auto row = st.get(cfg.upstream);
+  REQUIRE(row.ok());
+  CHECK((*row)->consecutive_failures == 0);
+  CHECK((*row)->last_error.empty());
+}
