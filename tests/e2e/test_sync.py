@@ -8,19 +8,25 @@ write access by their client_id claim (auth.roles_claim + auth.role_permissions)
   2. upstream stopped while the edge keeps writing, then restarted: everything arrives, once
      (upstream history has no repeated version), the edge reported the outage meanwhile
   3. edge killed with SIGKILL while pushing, then restarted: nothing lost, nothing twice
+  TLS: an https upstream (certificate from tools/gen-certs.sh) is reached with sync.ca_file;
+  without it the certificate is refused and nothing is marked pushed
 
 Needs node + npm (tests/oidc); skipped without them."""
 import base64
+import http.client
 import json
 import os
 import signal
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 import urllib.parse
 import urllib.request
 
-from harness import BIN, Server, free_port, run_cli
+from harness import BIN, ROOT, Response, Server, free_port, run_cli
 from test_oidc import Provider
 
 AUD = "https://fhir.test"
@@ -286,6 +292,68 @@ class SyncE2E(unittest.TestCase):
         s = self.status()
         self.assertEqual(s["conflicts"], 0)
         self.assertEqual(s["rejected"], 0)
+
+
+class TlsServer(Server):
+    """An edgefhir serving https with a development CA's certificate."""
+
+    def __init__(self, certdir, **kw):
+        super().__init__(**kw)
+        self.ca = os.path.join(certdir, "ca.crt")
+        self.config["tls"] = {"cert": os.path.join(certdir, "server.crt"), "key": os.path.join(certdir, "server.key")}
+
+    def request(self, method, path, body=None, headers=None, timeout=30, token=None, raw=False):
+        conn = http.client.HTTPSConnection("localhost", self.port, timeout=timeout,
+                                           context=ssl.create_default_context(cafile=self.ca))
+        h = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            h["Content-Type"] = "application/fhir+json"
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+
+class SyncTlsE2E(unittest.TestCase):
+    def test_https_upstream_needs_a_trusted_certificate(self):
+        r = run_cli("sync", "--help")
+        if b"unknown command" in r.stderr:
+            raise unittest.SkipTest("this build has no `sync` command wired yet")
+        certs = tempfile.mkdtemp(prefix="edgefhir-sync-certs-")
+        g = subprocess.run(["sh", os.path.join(ROOT, "tools", "gen-certs.sh"), certs], capture_output=True, timeout=60)
+        self.assertEqual(g.returncode, 0, g.stderr)
+        up = TlsServer(certs)
+        up.start()
+        edge = Server(config={"sync": {"upstream": "https://localhost:%d" % up.port, "bundle": "none",
+                                       "interval_seconds": 1, "backoff_initial_seconds": 1, "backoff_max_seconds": 1,
+                                       "timeout_seconds": 5}})
+        try:
+            edge.config["sync"]["enabled"] = False  # first: only `sync now`, without the CA
+            edge.start()
+            edge.config["sync"]["enabled"] = True
+            p = edge.cli("sync", "now")  # enables sync: changes from now on are pushed
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(edge.request("PUT", "/Patient/tls1", patient("tls1", "Secure")).status, 201)
+            p = edge.cli("sync", "now")
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn(b"certificate verification failed", p.stderr)
+            self.assertEqual(up.request("GET", "/Patient/tls1").status, 404)
+            st = json.loads(edge.cli("sync", "status", "--json").stdout.decode())
+            self.assertEqual(st["queue_length"], 1)
+            # With the development CA as sync.ca_file the same push goes through.
+            edge.config["sync"]["ca_file"] = up.ca
+            p = edge.cli("sync", "now")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(up.request("GET", "/Patient/tls1").json()["name"][0]["family"], "Secure")
+            st = json.loads(edge.cli("sync", "status", "--json").stdout.decode())
+            self.assertEqual(st["queue_length"], 0)
+        finally:
+            edge.cleanup()
+            up.cleanup()
+            subprocess.run(["rm", "-rf", certs])
 
 
 if __name__ == "__main__":
