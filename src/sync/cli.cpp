@@ -125,7 +125,7 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
         << (cfg->path.empty() ? " (no --config given)" : " (" + cfg->path + ")") << "\n";
     return 2;
   }
-  log::set_quiet(!as_json && cmd != "now");
+  log::set_quiet(true);  // the CLI reports on stdout/stderr itself
   store::DbOptions o;
   o.durability = cfg->durability == "power" ? store::Durability::power : store::Durability::process;
   auto db = store::Database::open(cfg->database, o);
