@@ -76,9 +76,23 @@ test: $(BUILD)/unit_tests $(BUILD)/edgefhir
 	$(BUILD)/unit_tests
 	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
 
-# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+# The whole test suite (unit + e2e, the e2e tests running build-asan/edgefhir) under
+# AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer, in its own build dir.  Any
+# sanitizer report from any process (unit tests, the server, CLI runs) is written to
+# build-asan/sanitizer-logs/ and fails the target even when the tests themselves passed
+# (e.g. a leak reported at server exit, or UB in a request whose answer looked right).
+ASAN_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_LOGS := build-asan/sanitizer-logs
 test-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	@ASAN_OPTIONS="log_path=$(CURDIR)/$(ASAN_LOGS)/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1" \
+	UBSAN_OPTIONS="log_path=$(CURDIR)/$(ASAN_LOGS)/ubsan:print_stacktrace=1:halt_on_error=1" \
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="$(ASAN_SAN)" test; rc=$$?; \
+	if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then \
+	  echo "test-asan: sanitizer reports in $(ASAN_LOGS):"; \
+	  for f in $(ASAN_LOGS)/*; do echo "== $$f"; grep -m1 -A12 -E 'ERROR|runtime error' $$f; done; exit 1; \
+	fi; \
+	if [ $$rc -eq 0 ]; then echo "test-asan: unit + e2e passed, no sanitizer reports"; fi; exit $$rc
 
 # libFuzzer targets tests/fuzz/fuzz_<name>.cpp, built with clang + ASan + UBSan against the
 # library compiled by clang with coverage instrumentation in build-fuzz/.  Replays
