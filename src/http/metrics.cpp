@@ -14,6 +14,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "auth/key_store.h"
+
 namespace ef::http {
 
 namespace {
@@ -446,6 +448,51 @@ std::string Metrics::render_prometheus() const {
   std::string out;
   for (auto& [name, text] : fam) out += text;
   return out;
+}
+
+Status add_key_store_metrics(Metrics& m, std::function<std::vector<auth::IssuerKeyStatus>()> status,
+                             const Clock& clock) {
+  using St = auth::IssuerKeyStatus;
+  auto per_issuer = [status](std::function<bool(const St&, double*)> value) {
+    return SampleFn([status, value] {
+      std::vector<Sample> out;
+      for (const St& s : status()) {
+        double v = 0;
+        if (value(s, &v)) out.push_back(Sample{{{"issuer", s.issuer}}, v});
+      }
+      return out;
+    });
+  };
+  const Clock* c = &clock;
+  struct Def {
+    const char* name;
+    const char* help;
+    bool counter;
+    std::function<bool(const St&, double*)> value;
+  };
+  const Def defs[] = {
+      {"edgefhir_jwks_age_seconds", "Seconds since the last successful JWKS fetch, per discovery issuer that fetched.", false,
+       [c](const St& s, double* v) {
+         if (!s.discovery || s.last_success_ms <= 0) return false;
+         *v = double(c->now_ms() - s.last_success_ms) / 1000.0;
+         return true;
+       }},
+      {"edgefhir_jwks_keys", "Verification keys trusted now, per issuer.", false,
+       [](const St& s, double* v) { *v = double(s.key_count); return true; }},
+      {"edgefhir_jwks_stale", "1 when the issuer is served from cached keys because its last JWKS fetch failed or none succeeded yet.",
+       false, [](const St& s, double* v) { *v = s.stale ? 1 : 0; return true; }},
+      {"edgefhir_jwks_fetches_total", "JWKS fetch attempts since start, per issuer.", true,
+       [](const St& s, double* v) { *v = double(s.fetches); return true; }},
+      {"edgefhir_jwks_refresh_errors_total", "Failed JWKS fetches since start, per issuer.", true,
+       [](const St& s, double* v) { *v = double(s.fetch_errors); return true; }},
+      {"edgefhir_jwks_unknown_kid_total", "Tokens naming a key id the issuer's cached keys did not have, since start.", true,
+       [](const St& s, double* v) { *v = double(s.unknown_kid); return true; }},
+  };
+  for (const Def& d : defs) {
+    Status st = d.counter ? m.add_counter(d.name, d.help, per_issuer(d.value)) : m.add_gauge(d.name, d.help, per_issuer(d.value));
+    if (!st) return st;
+  }
+  return Status();
 }
 
 Metrics& metrics() {

@@ -34,7 +34,12 @@
 #include <utility>
 #include <vector>
 
+#include "util/clock.h"
 #include "util/status.h"
+
+namespace ef::auth {
+struct IssuerKeyStatus;
+}
 
 namespace ef::http {
 
@@ -138,6 +143,17 @@ class Metrics {
 
 // The process-wide registry the server uses.
 Metrics& metrics();
+
+// Registers the key-cache metrics, read from `status` (normally KeyStore::status) at scrape
+// time, labelled by issuer:
+//   edgefhir_jwks_age_seconds{issuer}            gauge   now - last successful fetch (issuers that fetched)
+//   edgefhir_jwks_keys{issuer}                   gauge   keys trusted now
+//   edgefhir_jwks_stale{issuer}                  gauge   1 = serving cached keys (last fetch failed / none yet)
+//   edgefhir_jwks_fetches_total{issuer}          counter fetch attempts since start
+//   edgefhir_jwks_refresh_errors_total{issuer}   counter failed fetches since start
+//   edgefhir_jwks_unknown_kid_total{issuer}      counter tokens naming a kid we did not have
+// `clock` must outlive the registry.  Fails when the names are registered already.
+Status add_key_store_metrics(Metrics& m, std::function<std::vector<auth::IssuerKeyStatus>()> status, const Clock& clock);
 
 // Text-format helpers (exposed for tests).
 std::string escape_label_value(std::string_view v);  // \ → \\, " → \", newline → \n

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "auth/key_store.h"
 #include "http/metrics.h"
 
 using namespace ef;
@@ -330,4 +331,44 @@ TEST_CASE("metrics: the process-wide registry is one object", "[metrics]") {
   uint64_t before = metrics().requests("metrics-test-probe", 299);
   metrics().observe_request("metrics-test-probe", 299, 1);
   CHECK(metrics().requests("metrics-test-probe", 299) == before + 1);
+}
+
+TEST_CASE("metrics: key-cache metrics per issuer from a status source", "[metrics]") {
+  Metrics m;
+  m.set_process_metrics(false);
+  FixedClock clock(1795860000000);
+  std::vector<auth::IssuerKeyStatus> st(2);
+  st[0].issuer = "https://login.example/t1/v2.0";
+  st[0].discovery = true;
+  st[0].key_count = 3;
+  st[0].last_success_ms = 1795860000000 - 90500;
+  st[0].fetches = 7;
+  st[0].fetch_errors = 2;
+  st[0].unknown_kid = 5;
+  st[1].issuer = "https://offline.example";
+  st[1].discovery = false;  // pinned keys only: no age
+  st[1].key_count = 1;
+  st[1].stale = false;
+  REQUIRE(add_key_store_metrics(m, [&] { return st; }, clock).ok());
+  CHECK_FALSE(add_key_store_metrics(m, [&] { return st; }, clock).ok());  // registered once
+  Parsed p = parse(m.render_prometheus());
+  REQUIRE(p.error == "");
+  const std::string a = "{issuer=\"https://login.example/t1/v2.0\"}", b = "{issuer=\"https://offline.example\"}";
+  CHECK(get(p, "edgefhir_jwks_age_seconds" + a) == 90.5);
+  CHECK(p.samples.count("edgefhir_jwks_age_seconds" + b) == 0);
+  CHECK(get(p, "edgefhir_jwks_keys" + a) == 3);
+  CHECK(get(p, "edgefhir_jwks_keys" + b) == 1);
+  CHECK(get(p, "edgefhir_jwks_stale" + a) == 0);
+  CHECK(p.type["edgefhir_jwks_refresh_errors_total"] == "counter");
+  CHECK(get(p, "edgefhir_jwks_refresh_errors_total" + a) == 2);
+  CHECK(get(p, "edgefhir_jwks_fetches_total" + a) == 7);
+  CHECK(get(p, "edgefhir_jwks_unknown_kid_total" + a) == 5);
+  // values follow the source and the clock at scrape time
+  st[0].stale = true;
+  st[0].fetch_errors = 3;
+  clock.advance_ms(10000);
+  p = parse(m.render_prometheus());
+  CHECK(get(p, "edgefhir_jwks_stale" + a) == 1);
+  CHECK(get(p, "edgefhir_jwks_refresh_errors_total" + a) == 3);
+  CHECK(get(p, "edgefhir_jwks_age_seconds" + a) == 100.5);
 }
