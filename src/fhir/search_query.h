@@ -1,0 +1,146 @@
+// fhir/search_query.h — turns the parameters of a FHIR search (https://hl7.org/fhir/R4/search.html)
+// into a validated, structured SearchQuery, using the search-parameter registry
+// (fhir/search_params.h).  Pure: no I/O, no HTTP.  store/search.h executes a SearchQuery.
+//
+// What parsing decides:
+//   - each criterion's parameter (type-specific or common), modifier, and OR-ed values with
+//     their prefixes and precision ranges: dates become [lo, hi) ms, numbers [lo, hi) from the
+//     digits written ("100" -> [99.5, 100.5)), strings are normalised like the index
+//     (fhir/indexer.h normalize_string), references are reduced to Type/id (our base URL
+//     stripped, /_history/n dropped), bare ids or absolute URLs;
+//   - chains (subject:Patient.name=x, several levels; the target types come from the modifier
+//     or from the reference parameter's targets) and reverse chains (_has:Type:ref:param=x);
+//   - result parameters: _sort, _count, _include/_revinclude (:iterate, *), _total, _summary,
+//     _elements, and the paging cursor;
+//   - unknown or unsupported parameters: listed in SearchQuery::ignored (lenient) or an error
+//     naming them (strict, Prefer: handling=strict).  Unsupported modifiers (:in, :not-in,
+//     token :above/:below: they need a terminology server) and invalid values are always
+//     errors: silently ignoring them would return more than the client asked for.
+// Errors are Err::invalid with a message naming the parameter and value.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fhir/search_params.h"
+#include "util/status.h"
+
+namespace ef::fhir {
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Splits "a=1&b=2" into decoded (name, value) pairs in order.  Percent-escapes are decoded;
+// `form` (application/x-www-form-urlencoded bodies) also turns '+' into a space.  In query
+// strings '+' is kept as '+' so "date=ge2020-01-01T00:00:00+01:00" works unencoded.
+// Malformed percent-escapes are an error.
+Result<QueryParams> parse_query_string(std::string_view qs, bool form);
+
+enum class Prefix { eq, ne, gt, lt, ge, le, sa, eb, ap };
+enum class Modifier { none, missing, exact, contains, text, not_, above, below, of_type, identifier, type };
+
+const char* prefix_name(Prefix p);
+
+// One OR-ed value of a criterion (the fields used depend on the parameter type).
+struct SearchValue {
+  std::string raw;              // the value as written (unescaped), for messages
+  Prefix prefix = Prefix::eq;   // date, number, quantity
+  bool missing = false;         // :missing=true
+  // string, token :text, uri: text (string: normalised; uri: as written)
+  std::string text;
+  // token (also quantity units, reference :identifier):
+  //   "code" -> code, any system; "|code" -> code, no system; "sys|code"; "sys|" -> any code
+  bool has_system = false;      // a '|' was written
+  std::string system, code;
+  std::string type_system, type_code;  // token :of-type  (type_system|type_code|value)
+  // date: [lo_ms, hi_ms)
+  int64_t lo_ms = 0, hi_ms = 0;
+  // number / quantity: the value and the half-open range its precision implies
+  double num = 0, num_lo = 0, num_hi = 0;
+  // reference: ref_type may be empty (any type); url = exact (absolute / canonical) match
+  std::string ref_type, ref_id, url;
+  // composite: one value per component, in definition order
+  std::vector<SearchValue> parts;
+};
+
+struct Criterion {
+  enum class Kind { param, id, last_updated, chain, has };
+  Kind kind = Kind::param;
+  std::string name;                 // the parameter as written (with modifier/chain), for messages
+  std::vector<std::string> types;   // resource types the criterion is evaluated on
+  const SearchParam* param = nullptr;  // the parameter (chain/has: the reference parameter)
+  ParamType type = ParamType::token;
+  Modifier modifier = Modifier::none;
+  std::string modifier_type;        // reference :Type
+  std::vector<SearchValue> values;  // OR
+  // chain: the criterion on each possible target type (OR)
+  std::vector<std::pair<std::string, std::shared_ptr<Criterion>>> chain;
+  // has: the referring type (param is its reference parameter) and the criterion on it
+  std::string has_type;
+  std::shared_ptr<Criterion> next;
+};
+
+struct SortKey {
+  std::string code;                  // "_id", "_lastUpdated" or a parameter code
+  const SearchParam* param = nullptr;  // null for _id / _lastUpdated
+  bool desc = false;
+};
+
+struct IncludeSpec {
+  bool reverse = false;   // _revinclude
+  bool iterate = false;
+  std::string source_type;  // the type holding the reference ("*" = any, _include=* only)
+  std::string code;         // the reference parameter code; "*" = all reference parameters
+  std::string target_type;  // optional target restriction
+};
+
+enum class Summary { none, true_, text, data, count };
+enum class Total { none, accurate };
+
+struct SearchQuery {
+  std::vector<std::string> types;   // one for type search; several for system search (empty = all)
+  std::vector<Criterion> criteria;  // AND
+  std::vector<SortKey> sort;        // empty: insertion order
+  int count = 50;
+  std::string cursor;               // opaque paging token (store/search.h)
+  std::vector<IncludeSpec> includes;
+  Total total = Total::accurate;
+  Summary summary = Summary::none;
+  std::vector<std::string> elements;  // _elements (top-level names)
+  // Compartment search (GET Patient/123/Observation): matches must be in Patient/{id}'s
+  // compartment.  Included resources are not limited by it.
+  std::string compartment_patient;
+  // Authorization hook (SMART patient/ scopes): matches AND included resources must be in
+  // Patient/{id}'s compartment.
+  std::string restrict_patient;
+  // The recognised parameters, as (name, value) in request order, for the self link.
+  QueryParams canonical;
+  // Unknown / unsupported parameters that were ignored (lenient handling), with why.
+  std::vector<std::pair<std::string, std::string>> ignored;
+};
+
+struct SearchParseOptions {
+  bool strict = false;       // Prefer: handling=strict
+  std::string base_url;      // our base (no trailing slash): stripped from absolute references
+  int default_count = 50;
+  int max_count = 1000;
+  int64_t now_ms = 0;        // for the ap prefix on dates (0: ap is a plain overlap)
+};
+
+// `type`: the searched type; "" = system search (types from _type, else all types; only
+// parameters every searched type has may be used).
+Result<SearchQuery> parse_search(const std::string& type, const QueryParams& params,
+                                 const SearchParseOptions& opt = {});
+Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::string& type, const QueryParams& params,
+                                 const SearchParseOptions& opt = {});
+
+// Applies _summary / _elements to one stored resource (JSON text): returns the reduced
+// resource with the SUBSETTED tag in meta.tag, or `body` unchanged when nothing applies.
+// _summary=true keeps every top-level element except text, contained, extension and a list
+// of bulky non-summary elements (an approximation of the isSummary flags, which the registry
+// does not carry); text keeps text + id/meta/mandatory elements; data removes text.
+std::string subset_resource(const std::string& body, Summary summary, const std::vector<std::string>& elements);
+
+}  // namespace ef::fhir
