@@ -177,6 +177,11 @@ ALTER TABLE idx_number ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE idx_reference ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE idx_uri ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
 )SQL"},
+      {7, "search: current resources of a type in insertion order",
+       R"SQL(
+-- Type search pages in rid order (keyset paging, store/search.h): (type, deleted, rid).
+CREATE INDEX resource_type_live ON resource(type, deleted);
+)SQL"},
   };
   return k;
 }

@@ -1,0 +1,202 @@
+// http/search.cpp — see search.h.  https://hl7.org/fhir/R4/search.html
+#include "http/search.h"
+
+#include "fhir/outcome.h"
+#include "fhir/search_params.h"
+#include "fhir/search_query.h"
+#include "http/url.h"
+#include "store/search.h"
+
+namespace ef::http {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// URL query parameters, then (POST) the form body's.
+Result<fhir::QueryParams> request_params(Ctx& c) {
+  const std::string& target = c.req.target;
+  size_t q = target.find('?');
+  fhir::QueryParams out;
+  if (q != std::string::npos) {
+    auto p = fhir::parse_query_string(std::string_view(target).substr(q + 1), false);
+    if (!p) return p.status();
+    out = std::move(*p);
+  }
+  if (c.req.method == "POST") {
+    std::string ct = lower(c.header("Content-Type"));
+    ct = ct.substr(0, ct.find(';'));
+    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    if (ct == "application/x-www-form-urlencoded") {
+      auto p = fhir::parse_query_string(c.req.body, true);
+      if (!p) return p.status();
+      for (auto& kv : *p) out.push_back(std::move(kv));
+    } else if (!c.req.body.empty()) {
+      return Status(Err::unsupported_media, "POST _search takes an application/x-www-form-urlencoded body" +
+                                                std::string(ct.empty() ? "" : ", not '" + ct + "'"));
+    }
+  }
+  return out;
+}
+
+bool strict_handling(const Ctx& c) {
+  std::string p = lower(c.header("Prefer"));
+  return p.find("handling=strict") != std::string::npos;
+}
+
+// `path`: the search URL without query (for links).  `types`: searched type ("" = system).
+void run(Ctx& c, const std::string& type, const std::string& path,
+         const std::function<Status(fhir::SearchQuery&)>& adjust) {
+  auto params = request_params(c);
+  if (!params) return send_error(c, params.status());
+  fhir::SearchParseOptions po;
+  po.strict = strict_handling(c);
+  po.base_url = c.app.base_url;
+  po.now_ms = c.app.clock->now_ms();
+  auto parsed = fhir::parse_search(type, *params, po);
+  if (!parsed) return send_error(c, parsed.status());
+  fhir::SearchQuery& q = *parsed;
+  if (adjust) {
+    Status st = adjust(q);
+    if (!st) return send_error(c, st);
+  }
+  // Authorization restrictions (SMART patient/ scopes).
+  if (!c.decision.compartment_patient.empty()) q.restrict_patient = c.decision.compartment_patient;
+  store::SearchRunOptions ro;
+  if (c.principal && c.app.policy) {
+    ro.include_type_allowed = [&c](const std::string& t) {
+      auth::Request r;
+      r.interaction = auth::Interaction::search_type;
+      r.type = t;
+      auth::Decision d = c.app.policy->decide(*c.principal, r);
+      if (!d.allowed) return false;
+      // included resources must satisfy the same compartment limit as the matches
+      return d.compartment_patient.empty() || d.compartment_patient == c.decision.compartment_patient ||
+             d.constraints.empty();
+    };
+  }
+  bool count_only = q.summary == fhir::Summary::count;
+  if (count_only) q.total = fhir::Total::accurate;
+
+  Result<store::SearchPage> page = Status();
+  Result<int64_t> total = int64_t(-1);
+  Status st = c.app.db->read([&](store::Conn& conn) -> Status {
+    if (count_only || q.count == 0) {
+      total = store::count_search(conn, q);
+      return total.status();
+    }
+    page = store::run_search(conn, q, ro);
+    return page.status();
+  });
+  if (!st) return send_error(c, st);
+
+  std::vector<fhir::BundleLink> links;
+  links.push_back({"self", with_query(path, q.canonical)});
+  std::vector<fhir::BundleEntry> entries;
+  int64_t bundle_total = -1;
+  if (count_only || q.count == 0) {
+    bundle_total = *total;
+  } else {
+    store::SearchPage& pg = *page;
+    bundle_total = pg.total;
+    if (!q.cursor.empty()) {
+      auto self = q.canonical;
+      self.emplace_back("_cursor", q.cursor);
+      links[0].url = with_query(path, self);
+      links.push_back({"first", with_query(path, q.canonical)});
+    }
+    if (!pg.prev_cursor.empty()) {
+      auto prev = q.canonical;
+      prev.emplace_back("_cursor", pg.prev_cursor);
+      links.push_back({"previous", with_query(path, prev)});
+    }
+    if (!pg.next_cursor.empty()) {
+      auto next = q.canonical;
+      next.emplace_back("_cursor", pg.next_cursor);
+      links.push_back({"next", with_query(path, next)});
+    }
+    entries.reserve(pg.matches.size() + pg.included.size() + 1);
+    for (store::SearchRow& r : pg.matches) {
+      fhir::BundleEntry e;
+      e.full_url = c.app.base_url + "/" + r.type + "/" + r.id;
+      e.resource_json = fhir::subset_resource(r.body, q.summary, q.elements);
+      e.search_mode = "match";
+      entries.push_back(std::move(e));
+    }
+    for (store::SearchRow& r : pg.included) {
+      fhir::BundleEntry e;
+      e.full_url = c.app.base_url + "/" + r.type + "/" + r.id;
+      e.resource_json = fhir::subset_resource(r.body, q.summary, {});
+      e.search_mode = "include";
+      entries.push_back(std::move(e));
+    }
+    if (pg.includes_truncated) {
+      fhir::Issue i;
+      i.severity = "warning";
+      i.code = "too-costly";
+      i.diagnostics = "more than " + std::to_string(store::kMaxIncludes) +
+                      " resources matched _include/_revinclude on this page; the rest were left out (use a smaller _count)";
+      fhir::BundleEntry e;
+      e.resource_json = json::write(fhir::operation_outcome(i));
+      e.search_mode = "outcome";
+      entries.push_back(std::move(e));
+    }
+  }
+  if (!q.ignored.empty()) {
+    std::vector<fhir::Issue> issues;
+    for (const auto& ig : q.ignored) {
+      fhir::Issue i;
+      i.severity = "warning";
+      i.code = "not-supported";
+      i.diagnostics = ig.second + "; the parameter was ignored";
+      i.expression = ig.first;
+      issues.push_back(i);
+    }
+    fhir::BundleEntry e;
+    e.resource_json = json::write(fhir::operation_outcome(issues));
+    e.search_mode = "outcome";
+    entries.push_back(std::move(e));
+  }
+  send_json(c, 200, fhir::write_bundle("searchset", bundle_total, links, entries, c.app.clock->now_ms(), false));
+}
+
+}  // namespace
+
+void handle_search(Ctx& c, const std::string& type) {
+  run(c, type, c.app.base_url + "/" + type, nullptr);
+}
+
+void handle_system_search(Ctx& c) {
+  run(c, "", c.app.base_url, nullptr);
+}
+
+void handle_compartment_search(Ctx& c, const std::string& ctype, const std::string& cid, const std::string& type) {
+  if (ctype != "Patient")
+    return send_error(c, Status(Err::not_supported, "only the Patient compartment is supported, not " + ctype));
+  const auto& reg = fhir::registry();
+  std::string path = c.app.base_url + "/Patient/" + cid + "/" + type;
+  if (type == "*") {
+    run(c, "", path, [&](fhir::SearchQuery& q) -> Status {
+      if (q.types.empty()) {
+        for (const std::string& t : reg.all_resource_types())
+          if (t == "Patient" || !reg.compartment_params(t).empty()) q.types.push_back(t);
+      }
+      q.compartment_patient = cid;
+      return Status();
+    });
+    return;
+  }
+  if (!reg.is_resource_type(type))
+    return send_error(c, Status(Err::not_found, "'" + type + "' is not a FHIR R4 resource type"));
+  if (type != "Patient" && reg.compartment_params(type).empty())
+    return send_error(c, Status(Err::invalid, type + " resources are not in the Patient compartment"));
+  run(c, type, path, [&](fhir::SearchQuery& q) -> Status {
+    q.compartment_patient = cid;
+    return Status();
+  });
+}
+
+}  // namespace ef::http

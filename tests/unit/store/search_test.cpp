@@ -1,0 +1,497 @@
+// Tests for store/search: SQL execution of parsed searches on a temporary database whose
+// index rows are written by hand (so every expected match follows from the rows below):
+// each parameter type and modifier, prefixes against precision ranges, composites (group
+// semantics), chains, _has, sorting, keyset paging (also while inserting), includes,
+// compartments, totals, deletes and resolve_matches.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "fhir/indexer.h"
+#include "fhir/search_params.h"
+#include "fhir/search_query.h"
+#include "store/resources.h"
+#include "store/search.h"
+#include "util/time.h"
+
+using namespace ef;
+using fhir::IndexRow;
+using fhir::IndexRows;
+using fhir::ParamType;
+
+namespace {
+
+int64_t ms(const char* t) { return timefmt::parse_fhir_time(t)->lo_ms; }
+
+IndexRow row(const char* param, ParamType t) {
+  IndexRow r;
+  r.param = param;
+  r.type = t;
+  return r;
+}
+IndexRow str(const char* p, const std::string& exact, const std::string& norm) {
+  IndexRow r = row(p, ParamType::string);
+  r.exact = exact;
+  r.text = norm;
+  return r;
+}
+IndexRow tok(const char* p, const std::string& sys, const std::string& code, const std::string& text = {}) {
+  IndexRow r = row(p, ParamType::token);
+  r.system = sys;
+  r.code = code;
+  r.text = text;
+  return r;
+}
+IndexRow date(const char* p, const char* value) {
+  IndexRow r = row(p, ParamType::date);
+  auto t = timefmt::parse_fhir_time(value);
+  r.lo_ms = t->lo_ms;
+  r.hi_ms = t->hi_ms;
+  return r;
+}
+IndexRow qty(const char* p, double v, double half, const std::string& sys = {}, const std::string& code = {}, int grp = 0) {
+  IndexRow r = row(p, ParamType::quantity);
+  r.num = v;
+  r.num_lo = v - half;
+  r.num_hi = v + half;
+  r.system = sys;
+  r.code = code;
+  r.group = grp;
+  return r;
+}
+IndexRow ref(const char* p, const std::string& type, const std::string& id, const std::string& exact = {}) {
+  IndexRow r = row(p, ParamType::reference);
+  r.ref_type = type;
+  r.ref_id = id;
+  r.exact = exact;
+  return r;
+}
+
+struct Db {
+  std::string path;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<store::Resources> res;
+  int64_t now = ms("2024-01-01");
+
+  explicit Db(const char* name) {
+    path = std::string("/tmp/edgefhir-search-") + name + "-" + std::to_string(::getpid()) + ".db";
+    for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
+    auto d = store::Database::open(path);
+    REQUIRE(d.ok());
+    db = std::move(*d);
+    res = std::make_unique<store::Resources>(*db);
+    // every parameter of the types used here, composites as "code$k" (k from 0, fhir/indexer.h)
+    std::vector<std::pair<std::string, std::string>> params;
+    const auto& reg = fhir::registry();
+    for (const char* t : {"Patient", "Observation", "Encounter", "Organization", "Practitioner", "Provenance", "Group"})
+      for (const fhir::SearchParam* p : reg.params_for(t)) {
+        params.emplace_back(t, p->code);
+        for (size_t k = 0; k < p->components.size(); ++k) params.emplace_back(t, p->code + "$" + std::to_string(k));
+      }
+    REQUIRE(res->init(params).ok());
+  }
+  ~Db() {
+    db.reset();
+    for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
+  }
+
+  void put(const std::string& type, const std::string& id, const IndexRows& rows) {
+    Status st = db->write([&](store::Conn& c) -> Status {
+      auto cur = res->current(c, type, id);
+      if (!cur) return cur.status();
+      int64_t v = *cur ? (*cur)->version + 1 : 1;
+      std::string body = "{\"resourceType\":\"" + type + "\",\"id\":\"" + id + "\",\"meta\":{\"versionId\":\"" +
+                         std::to_string(v) + "\"}}";
+      return res->write_version(c, type, id, v, body, "PUT", now++, rows).status();
+    });
+    REQUIRE(st.ok());
+  }
+  void del(const std::string& type, const std::string& id) {
+    Status st = db->write([&](store::Conn& c) -> Status {
+      auto cur = res->current(c, type, id);
+      return res->write_delete(c, type, id, (*cur)->version + 1, now++).status();
+    });
+    REQUIRE(st.ok());
+  }
+
+  fhir::SearchQuery query(const std::string& type, const std::string& qs) {
+    auto p = fhir::parse_query_string(qs, false);
+    REQUIRE(p.ok());
+    fhir::SearchParseOptions o;
+    o.base_url = "http://base";
+    auto q = fhir::parse_search(type, *p, o);
+    INFO(qs << ": " << q.status().message);
+    REQUIRE(q.ok());
+    return *q;
+  }
+
+  store::SearchPage page(const fhir::SearchQuery& q) {
+    Result<store::SearchPage> out = Status();
+    Status st = db->read([&](store::Conn& c) {
+      out = store::run_search(c, q);
+      return out.status();
+    });
+    INFO(st.message);
+    REQUIRE(st.ok());
+    return *out;
+  }
+
+  // ids of all matches (one page of up to 1000), sorted unless the query sorts
+  std::vector<std::string> ids(const std::string& type, const std::string& qs) {
+    fhir::SearchQuery q = query(type, qs);
+    store::SearchPage p = page(q);
+    std::vector<std::string> out;
+    for (auto& r : p.matches) out.push_back(r.id);
+    if (q.sort.empty()) std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("string search: starts-with on normalised text, :exact, :contains", "[search]") {
+  Db d("string");
+  d.put("Patient", "p1", {str("family", "Ordóñez", "ordonez"), str("given", "Bernardo", "bernardo")});
+  d.put("Patient", "p2", {str("family", "Ord", "ord")});
+  d.put("Patient", "p3", {str("family", "Smith", "smith")});
+  CHECK(d.ids("Patient", "family=ORD") == V{"p1", "p2"});
+  CHECK(d.ids("Patient", "family=ordon") == V{"p1"});
+  CHECK(d.ids("Patient", "family:exact=Ord") == V{"p2"});
+  CHECK(d.ids("Patient", "family:exact=ord").empty());
+  CHECK(d.ids("Patient", "family:contains=mit") == V{"p3"});
+  CHECK(d.ids("Patient", "family:contains=%25").empty());  // LIKE wildcards are escaped
+  CHECK(d.ids("Patient", "family=smith,bern") == V{"p3"});
+  CHECK(d.ids("Patient", "family=ord&given=bern") == V{"p1"});
+  CHECK(d.ids("Patient", "given:missing=true") == V{"p2", "p3"});
+  CHECK(d.ids("Patient", "given:missing=false") == V{"p1"});
+  CHECK(d.ids("Patient", "") == V{"p1", "p2", "p3"});
+}
+
+TEST_CASE("token search: system|code forms, :not, :text, :of-type, _id", "[search]") {
+  Db d("token");
+  d.put("Observation", "o1", {tok("code", "http://loinc.org", "8480-6", "systolic blood pressure")});
+  d.put("Observation", "o2", {tok("code", "", "8480-6")});
+  d.put("Observation", "o3", {tok("code", "http://other", "x", "heart rate")});
+  d.put("Observation", "o4", {});
+  CHECK(d.ids("Observation", "code=8480-6") == V{"o1", "o2"});
+  CHECK(d.ids("Observation", "code=http://loinc.org|8480-6") == V{"o1"});
+  CHECK(d.ids("Observation", "code=|8480-6") == V{"o2"});
+  CHECK(d.ids("Observation", "code=http://other|") == V{"o3"});
+  CHECK(d.ids("Observation", "code:not=8480-6") == V{"o3", "o4"});
+  CHECK(d.ids("Observation", "code:text=blood") == V{"o1"});     // word start
+  CHECK(d.ids("Observation", "code:text=systolic") == V{"o1"});  // text start
+  CHECK(d.ids("Observation", "code:text=lood").empty());
+  CHECK(d.ids("Observation", "_id=o2,o4") == V{"o2", "o4"});
+  CHECK(d.ids("Observation", "_id:not=o2") == V{"o1", "o3", "o4"});
+  IndexRow id = tok("identifier", "http://hosp/mrn", "555");
+  id.type_system = "http://terminology.hl7.org/CodeSystem/v2-0203";
+  id.type_code = "MR";
+  d.put("Patient", "p1", {id});
+  d.put("Patient", "p2", {tok("identifier", "http://hosp/mrn", "555")});
+  CHECK(d.ids("Patient", "identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|555") == V{"p1"});
+  CHECK(d.ids("Patient", "identifier=http://hosp/mrn|555") == V{"p1", "p2"});
+}
+
+TEST_CASE("date search: prefixes against precision ranges", "[search]") {
+  Db d("date");
+  d.put("Patient", "day", {date("birthdate", "1970-01-01")});
+  d.put("Patient", "month", {date("birthdate", "1970-06")});
+  d.put("Patient", "later", {date("birthdate", "1971-03-04")});
+  d.put("Patient", "none", {});
+  CHECK(d.ids("Patient", "birthdate=1970") == V{"day", "month"});
+  CHECK(d.ids("Patient", "birthdate=1970-01") == V{"day"});
+  CHECK(d.ids("Patient", "birthdate=1970-06-15").empty());  // the month is wider than the day asked
+  CHECK(d.ids("Patient", "birthdate=ne1970") == V{"later"});
+  CHECK(d.ids("Patient", "birthdate=gt1970") == V{"later"});
+  CHECK(d.ids("Patient", "birthdate=lt1971") == V{"day", "month"});
+  CHECK(d.ids("Patient", "birthdate=ge1970-06") == V{"later", "month"});
+  CHECK(d.ids("Patient", "birthdate=le1970-06") == V{"day", "month"});
+  CHECK(d.ids("Patient", "birthdate=sa1970") == V{"later"});
+  CHECK(d.ids("Patient", "birthdate=eb1971") == V{"day", "month"});
+  // gt: the target range reaches beyond the value (the day 1970-01-01 does)
+  CHECK(d.ids("Patient", "birthdate=gt1970-01-01T12:00:00Z") == V{"day", "later", "month"});
+  CHECK(d.ids("Patient", "birthdate=gt1970-01-01T23:59:59Z") == V{"later", "month"});
+  CHECK(d.ids("Patient", "birthdate=ge1970-01-01&birthdate=lt1970-02") == V{"day"});
+  CHECK(d.ids("Patient", "birthdate=1970-01-01,1971") == V{"day", "later"});
+  // an open-ended period
+  IndexRow open = row("date", ParamType::date);
+  open.lo_ms = ms("2020-01-01");
+  open.hi_ms = fhir::kDateMax;
+  d.put("Encounter", "open", {open});
+  d.put("Encounter", "closed", {date("date", "2020-05-05")});
+  CHECK(d.ids("Encounter", "date=gt2030") == V{"open"});
+  CHECK(d.ids("Encounter", "date=lt2020-02") == V{"open"});
+  CHECK(d.ids("Encounter", "date=2020").empty() == false);
+  CHECK(d.ids("Encounter", "date=2020") == V{"closed"});
+  // _lastUpdated from the resource table
+  d.now = ms("2025-06-01T10:00:00Z");
+  d.put("Patient", "fresh", {});
+  CHECK(d.ids("Patient", "_lastUpdated=ge2025-06-01") == V{"fresh"});
+  CHECK(d.ids("Patient", "_lastUpdated=2025-06-01T10:00:00Z") == V{"fresh"});
+  CHECK(d.ids("Patient", "_lastUpdated=lt2025").size() == 4);
+}
+
+TEST_CASE("number and quantity search: precision and units", "[search]") {
+  Db d("number");
+  d.put("Observation", "a", {qty("value-quantity", 100, 0.5, "http://unitsofmeasure.org", "mg")});
+  d.put("Observation", "b", {qty("value-quantity", 100.4, 0.05, "http://unitsofmeasure.org", "mg")});
+  d.put("Observation", "c", {qty("value-quantity", 101, 0.5, "http://unitsofmeasure.org", "g")});
+  d.put("Observation", "d", {qty("value-quantity", 99.4, 0.05, "", "mg")});
+  CHECK(d.ids("Observation", "value-quantity=100") == V{"a", "b"});
+  CHECK(d.ids("Observation", "value-quantity=100.0") == V{"a"});
+  CHECK(d.ids("Observation", "value-quantity=gt100") == V{"b", "c"});
+  CHECK(d.ids("Observation", "value-quantity=ge100") == V{"a", "b", "c"});
+  CHECK(d.ids("Observation", "value-quantity=lt100") == V{"d"});
+  CHECK(d.ids("Observation", "value-quantity=le100.4") == V{"a", "b", "d"});
+  CHECK(d.ids("Observation", "value-quantity=ne100") == V{"c", "d"});
+  CHECK(d.ids("Observation", "value-quantity=ap100") == V{"a", "b", "c", "d"});
+  CHECK(d.ids("Observation", "value-quantity=ap110") == V{"a", "b", "c", "d"});  // [99, 121]
+  CHECK(d.ids("Observation", "value-quantity=ap112") == V{"c"});                 // [100.8, 123.2]
+  CHECK(d.ids("Observation", "value-quantity=100|http://unitsofmeasure.org|mg") == V{"a", "b"});
+  CHECK(d.ids("Observation", "value-quantity=gt99||mg") == V{"a", "b", "d"});
+  CHECK(d.ids("Observation", "value-quantity=101|http://unitsofmeasure.org|mg").empty());
+}
+
+TEST_CASE("reference search: Type/id, id, URL, :identifier, :missing", "[search]") {
+  Db d("reference");
+  d.put("Observation", "o1", {ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1")});
+  d.put("Observation", "o2", {ref("subject", "Group", "p1")});
+  d.put("Observation", "o3", {ref("subject", "Patient", "p9", "http://other/fhir/Patient/p9")});
+  IndexRow ident = row("subject", ParamType::reference);
+  ident.system = "http://hosp/mrn";
+  ident.code = "42";
+  d.put("Observation", "o4", {ident});
+  d.put("Observation", "o5", {});
+  CHECK(d.ids("Observation", "subject=Patient/p1") == V{"o1"});
+  CHECK(d.ids("Observation", "subject=p1") == V{"o1", "o2"});
+  CHECK(d.ids("Observation", "subject:Group=p1") == V{"o2"});
+  CHECK(d.ids("Observation", "subject=http://base/Patient/p1") == V{"o1"});
+  CHECK(d.ids("Observation", "subject=http://other/fhir/Patient/p9") == V{"o3"});
+  CHECK(d.ids("Observation", "subject=Patient/p1/_history/3") == V{"o1"});
+  CHECK(d.ids("Observation", "subject:identifier=http://hosp/mrn|42") == V{"o4"});
+  CHECK(d.ids("Observation", "subject:missing=true") == V{"o5"});
+  CHECK(d.ids("Observation", "patient=p1") == V{"o1"});
+}
+
+TEST_CASE("composite search: components must come from the same group", "[search]") {
+  Db d("composite");
+  // o1: systolic 120 and diastolic 80 as components (groups 1 and 2)
+  IndexRow s = tok("component-code-value-quantity$0", "http://loinc.org", "8480-6");
+  s.group = 1;
+  IndexRow di = tok("component-code-value-quantity$0", "http://loinc.org", "8462-4");
+  di.group = 2;
+  d.put("Observation", "o1", {s, qty("component-code-value-quantity$1", 120, 0.5, "", "", 1), di,
+                              qty("component-code-value-quantity$1", 80, 0.5, "", "", 2)});
+  IndexRow s2 = s;
+  d.put("Observation", "o2", {s2, qty("component-code-value-quantity$1", 95, 0.5, "", "", 1)});
+  CHECK(d.ids("Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100") == V{"o1"});
+  CHECK(d.ids("Observation", "component-code-value-quantity=http://loinc.org|8480-6$lt100") == V{"o2"});
+  // 80 belongs to the diastolic group: no systolic below 90 in o1
+  CHECK(d.ids("Observation", "component-code-value-quantity=http://loinc.org|8480-6$lt90").empty());
+  CHECK(d.ids("Observation", "component-code-value-quantity=8462-4$80") == V{"o1"});
+  CHECK(d.ids("Observation", "component-code-value-quantity=8480-6$lt90,8462-4$lt90") == V{"o1"});
+}
+
+TEST_CASE("chained and reverse-chained search", "[search]") {
+  Db d("chain");
+  d.put("Organization", "org1", {str("name", "General Hospital", "general hospital")});
+  d.put("Organization", "org2", {str("name", "Clinic", "clinic")});
+  d.put("Patient", "p1", {str("name", "Peter", "peter"), ref("organization", "Organization", "org1")});
+  d.put("Patient", "p2", {str("name", "Paula", "paula"), ref("organization", "Organization", "org2")});
+  d.put("Group", "g1", {str("name", "Peter's group", "peter's group")});  // Group has no 'name'... see below
+  d.put("Observation", "o1", {ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1"), tok("code", "", "A")});
+  d.put("Observation", "o2", {ref("subject", "Patient", "p2"), ref("patient", "Patient", "p2"), tok("code", "", "B")});
+  d.put("Observation", "o3", {ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1"), tok("code", "", "B")});
+  CHECK(d.ids("Observation", "subject:Patient.name=pet") == V{"o1", "o3"});
+  CHECK(d.ids("Observation", "subject.name=paula") == V{"o2"});
+  CHECK(d.ids("Observation", "subject:Patient.organization.name=general") == V{"o1", "o3"});
+  CHECK(d.ids("Observation", "subject:Patient.organization.name=clinic&code=B") == V{"o2"});
+  CHECK(d.ids("Patient", "_has:Observation:patient:code=B") == V{"p1", "p2"});
+  CHECK(d.ids("Patient", "_has:Observation:patient:code=A") == V{"p1"});
+  CHECK(d.ids("Patient", "_has:Observation:patient:code=A&name=paula").empty());
+  // a deleted referrer no longer counts; a deleted target no longer matches a chain
+  d.del("Observation", "o1");
+  CHECK(d.ids("Patient", "_has:Observation:patient:code=A").empty());
+  d.del("Patient", "p2");
+  CHECK(d.ids("Observation", "subject:Patient.name=paula").empty());
+  CHECK(d.ids("Observation", "").size() == 2);
+}
+
+TEST_CASE("sorting and keyset paging: every match exactly once, also while inserting", "[search]") {
+  Db d("paging");
+  // birthdates out of insertion order, two equal, one missing
+  const char* dates[] = {"1980", "1975-05", "1990-01-01", "1975-05", nullptr, "1960"};
+  for (int i = 0; i < 6; ++i) {
+    IndexRows rows = {str("family", "F" + std::to_string(i), "f" + std::to_string(5 - i))};
+    if (dates[i]) rows.push_back(date("birthdate", dates[i]));
+    d.put("Patient", "p" + std::to_string(i), rows);
+  }
+  CHECK(d.ids("Patient", "_sort=birthdate") == V{"p5", "p1", "p3", "p0", "p2", "p4"});
+  CHECK(d.ids("Patient", "_sort=-birthdate") == V{"p2", "p0", "p1", "p3", "p5", "p4"});
+  CHECK(d.ids("Patient", "_sort=family") == V{"p5", "p4", "p3", "p2", "p1", "p0"});
+  CHECK(d.ids("Patient", "_sort=-_id") == V{"p5", "p4", "p3", "p2", "p1", "p0"});
+  CHECK(d.ids("Patient", "_sort=birthdate,family") == V{"p5", "p3", "p1", "p0", "p2", "p4"});
+  CHECK(d.ids("Patient", "_sort=birthdate,-family") == V{"p5", "p1", "p3", "p0", "p2", "p4"});
+
+  for (const char* qs : {"_count=2", "_count=2&_sort=birthdate", "_count=4&_sort=-birthdate,family", "_count=1&_sort=-_lastUpdated"}) {
+    INFO(qs);
+    fhir::SearchQuery q = d.query("Patient", qs);
+    std::vector<std::string> seen;
+    std::vector<std::string> cursors;
+    int pages = 0;
+    bool inserted = false;
+    while (true) {
+      store::SearchPage p = d.page(q);
+      CHECK(p.total == int64_t(6 + (inserted ? 1 : 0)));
+      for (auto& r : p.matches) seen.push_back(r.id);
+      if (pages == 0) CHECK(p.prev_cursor.empty());
+      else CHECK_FALSE(p.prev_cursor.empty());
+      if (!inserted) {  // a new resource during paging must not disturb the rest
+        d.put("Patient", std::string("new") + qs, {str("family", "Z", "z"), date("birthdate", "2000")});
+        inserted = true;
+      }
+      ++pages;
+      if (p.next_cursor.empty()) break;
+      cursors.push_back(p.next_cursor);
+      q.cursor = p.next_cursor;
+      REQUIRE(pages < 20);
+    }
+    std::set<std::string> uniq(seen.begin(), seen.end());
+    CHECK(uniq.size() == seen.size());
+    for (int i = 0; i < 6; ++i) CHECK(uniq.count("p" + std::to_string(i)) == 1);
+    d.del("Patient", std::string("new") + qs);
+  }
+
+  // previous: from page 3 back to page 2
+  fhir::SearchQuery q = d.query("Patient", "_count=2&_sort=birthdate");
+  store::SearchPage p1 = d.page(q);
+  q.cursor = p1.next_cursor;
+  store::SearchPage p2 = d.page(q);
+  q.cursor = p2.next_cursor;
+  store::SearchPage p3 = d.page(q);
+  q.cursor = p3.prev_cursor;
+  store::SearchPage back = d.page(q);
+  REQUIRE(back.matches.size() == 2);
+  CHECK(back.matches[0].id == p2.matches[0].id);
+  CHECK(back.matches[1].id == p2.matches[1].id);
+  q.cursor = back.prev_cursor;
+  store::SearchPage first = d.page(q);
+  REQUIRE(first.matches.size() == 2);
+  CHECK(first.matches[0].id == p1.matches[0].id);
+  CHECK(first.prev_cursor.empty());
+  // a token from another sort is refused
+  fhir::SearchQuery other = d.query("Patient", "_count=2&_sort=family,_id");
+  other.cursor = p1.next_cursor;
+  Status st = d.db->read([&](store::Conn& c) { return store::run_search(c, other).status(); });
+  CHECK(st.code == Err::invalid);
+  other.cursor = "garbage";
+  st = d.db->read([&](store::Conn& c) { return store::run_search(c, other).status(); });
+  CHECK(st.code == Err::invalid);
+}
+
+TEST_CASE("_include, _revinclude (:iterate) and compartments", "[search]") {
+  Db d("include");
+  d.put("Organization", "org", {});
+  d.put("Practitioner", "dr", {});
+  d.put("Patient", "p1", {ref("organization", "Organization", "org")});
+  d.put("Patient", "p2", {});
+  d.put("Encounter", "e1", {ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1"),
+                            ref("practitioner", "Practitioner", "dr")});
+  d.put("Observation", "o1", {ref("subject", "Patient", "p1"), ref("patient", "Patient", "p1"),
+                              ref("encounter", "Encounter", "e1")});
+  d.put("Observation", "o2", {ref("subject", "Patient", "p2"), ref("patient", "Patient", "p2")});
+  d.put("Provenance", "prov", {ref("target", "Observation", "o1"), ref("patient", "Patient", "p1")});
+
+  auto inc = [&](const std::string& type, const std::string& qs) {
+    store::SearchPage p = d.page(d.query(type, qs));
+    std::vector<std::string> out;
+    for (auto& r : p.included) out.push_back(r.type + "/" + r.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(inc("Observation", "_include=Observation:subject") == V{"Patient/p1", "Patient/p2"});
+  CHECK(inc("Observation", "_id=o1&_include=Observation:encounter") == V{"Encounter/e1"});
+  CHECK(inc("Observation", "_id=o1&_include=*") == V{"Encounter/e1", "Patient/p1"});
+  CHECK(inc("Observation", "_id=o1&_include=Observation:subject:Group").empty());
+  CHECK(inc("Observation", "_id=o1&_include=Observation:encounter&_include:iterate=Encounter:practitioner") ==
+        V{"Encounter/e1", "Practitioner/dr"});
+  CHECK(inc("Observation", "_id=o1&_include=Observation:encounter&_include=Encounter:practitioner") == V{"Encounter/e1"});
+  CHECK(inc("Patient", "_id=p1&_revinclude=Observation:subject") == V{"Observation/o1"});
+  CHECK(inc("Patient", "_id=p1&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target") ==
+        V{"Observation/o1", "Provenance/prov"});
+  CHECK(inc("Patient", "_revinclude=Encounter:patient&_include=Patient:organization") ==
+        V{"Encounter/e1", "Organization/org"});
+  // included resources never repeat a match
+  CHECK(inc("Patient", "_include=Patient:link") == V{});
+
+  // compartment search and the authorization restriction
+  fhir::SearchQuery q = d.query("Observation", "_include=Observation:subject");
+  q.compartment_patient = "p1";
+  store::SearchPage p = d.page(q);
+  REQUIRE(p.matches.size() == 1);
+  CHECK(p.matches[0].id == "o1");
+  fhir::SearchQuery all = d.query("", "");
+  all.types = {"Patient", "Observation", "Encounter", "Provenance", "Organization"};
+  all.compartment_patient = "p1";
+  V ids;
+  for (auto& r : d.page(all).matches) ids.push_back(r.type + "/" + r.id);
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == V{"Encounter/e1", "Observation/o1", "Patient/p1", "Provenance/prov"});
+  // restrict_patient limits the included resources too
+  fhir::SearchQuery r = d.query("Encounter", "_include=Encounter:subject&_include=Encounter:practitioner");
+  r.restrict_patient = "p1";
+  store::SearchPage rp = d.page(r);
+  REQUIRE(rp.matches.size() == 1);
+  REQUIRE(rp.included.size() == 1);  // Patient/p1, not the Practitioner (outside the compartment)
+  CHECK(rp.included[0].id == "p1");
+  fhir::SearchQuery r2 = d.query("Observation", "");
+  r2.restrict_patient = "p2";
+  store::SearchPage rp2 = d.page(r2);
+  REQUIRE(rp2.matches.size() == 1);
+  CHECK(rp2.matches[0].id == "o2");
+  // bodies are the stored JSON
+  CHECK(rp2.matches[0].body.find("\"id\":\"o2\"") != std::string::npos);
+}
+
+TEST_CASE("totals, _total=none, count_search and resolve_matches", "[search]") {
+  Db d("total");
+  for (int i = 0; i < 7; ++i) d.put("Patient", "p" + std::to_string(i), {tok("gender", "", i % 2 ? "male" : "female")});
+  fhir::SearchQuery q = d.query("Patient", "gender=female&_count=2");
+  store::SearchPage p = d.page(q);
+  CHECK(p.total == 4);
+  CHECK(p.matches.size() == 2);
+  q = d.query("Patient", "gender=female&_count=2&_total=none");
+  CHECK(d.page(q).total == -1);
+  Result<int64_t> n = Status();
+  d.db->read([&](store::Conn& c) {
+    n = store::count_search(c, d.query("Patient", "gender=male"));
+    return n.status();
+  });
+  REQUIRE(n.ok());
+  CHECK(*n == 3);
+  d.del("Patient", "p1");
+  Result<std::vector<std::pair<std::string, std::string>>> m = Status();
+  d.db->read([&](store::Conn& c) {
+    m = store::resolve_matches(c, "Patient", "gender=male", 10);
+    return m.status();
+  });
+  REQUIRE(m.ok());
+  REQUIRE(m->size() == 2);
+  CHECK((*m)[0] == std::make_pair(std::string("Patient"), std::string("p3")));
+  d.db->read([&](store::Conn& c) {
+    m = store::resolve_matches(c, "Patient", "gender=male", 1);
+    return m.status();
+  });
+  CHECK(m->size() == 1);
+  d.db->read([&](store::Conn& c) {
+    m = store::resolve_matches(c, "Patient", "bogus=1", 10);
+    return Status();
+  });
+  CHECK_FALSE(m.ok());  // conditional operations are strict
+}
