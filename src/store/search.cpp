@@ -289,9 +289,10 @@ struct Builder {
         std::string x = alias("x"), o = alias("o");
         sql += a + ".id IN (SELECT " + x + ".ref_id FROM idx_reference " + x + " JOIN resource " + o + " ON " + o +
                ".rid=" + x + ".rid WHERE ";
-        pid_pred(x + ".pid", {cr.has_type}, cr.param->code);
+        // driven by the referring resources' criterion, then their references by rid
+        pid_pred("+" + x + ".pid", {cr.has_type}, cr.param->code);
         if (cr.types.size() == 1) {
-          sql += " AND " + x + ".ref_type=?";
+          sql += " AND +" + x + ".ref_type=?";
           b(cr.types[0]);
         } else {
           sql += " AND " + x + ".ref_type=" + a + ".type";
@@ -327,9 +328,11 @@ struct Builder {
         if (k) sql += " ON " + xs[k] + ".rid=" + xs[0] + ".rid AND " + xs[k] + ".grp=" + xs[0] + ".grp";
       }
       sql += " WHERE " + xs[0] + ".grp>0";
+      // components after the first are reached by rid ('+' keeps SQLite from driving the
+      // join from their (pid, value) index, which would scan every row of the parameter)
       for (size_t k = 0; k < p.components.size(); ++k) {
         sql += " AND ";
-        pid_pred(xs[k] + ".pid", cr.types, p.code + "$" + std::to_string(k));
+        pid_pred((k ? "+" : "") + xs[k] + ".pid", cr.types, p.code + "$" + std::to_string(k));
       }
       sql += " AND (";
       for (size_t i = 0; i < cr.values.size(); ++i) {
@@ -431,9 +434,11 @@ void sort_expr(Builder& B, const std::string& a, const std::vector<std::string>&
   }
   std::string x = B.alias("s");
   std::string val = col ? x + "." + col : x + ".ref_type||'/'||" + x + ".ref_id";
+  // by rid ('+' on pid: otherwise SQLite prefers the (pid, value) index for MIN/MAX and scans
+  // every row of the parameter for each candidate)
   B.sql += "COALESCE((SELECT " + std::string(k.desc ? "MAX(" : "MIN(") + val + ") FROM " + table_for(k.param->type) + " " +
            x + " WHERE " + x + ".rid=" + a + ".rid AND ";
-  B.pid_pred(x + ".pid", types, k.param->code);
+  B.pid_pred("+" + x + ".pid", types, k.param->code);
   B.sql += "),?)";
   B.b(key_sentinel(key_kind(k), k.desc));
 }
