@@ -28,7 +28,7 @@ static std::vector<std::pair<std::string, std::string>> index_params() {
   for (const std::string& t : reg.all_resource_types()) {
     for (const fhir::SearchParam* p : reg.params_for(t)) {
       out.emplace_back(t, p->code);
-      for (size_t k = 0; k < p->components.size(); ++k) out.emplace_back(t, p->code + "$" + std::to_string(k + 1));
+      for (size_t k = 0; k < p->components.size(); ++k) out.emplace_back(t, p->code + "$" + std::to_string(k));
     }
   }
   return out;

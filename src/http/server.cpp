@@ -14,8 +14,12 @@
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
 #include "http/context.h"
+#include "http/bundle.h"
+#include "http/conditional.h"
 #include "http/handlers.h"
+#include "http/operations.h"
 #include "http/restrict.h"
+#include "http/search.h"
 #include "store/audit.h"
 #include "util/log.h"
 
@@ -166,9 +170,16 @@ static Plan make_plan(Ctx& c) {
     return p;
   };
   if (s.empty()) {
-    return error_plan(Status(Err::not_supported, m == "POST" ? "transaction and batch Bundles are not supported yet"
-                                                              : "system-level search is not supported yet"));
+    // The policy decides each Bundle entry on its own; the Bundle itself needs a token.
+    if (m == "POST") return plan(I::transaction, handle_bundle);
+    return get ? plan(I::search_system, handle_system_search) : bad_method();
   }
+  if (s.size() == 1 && s[0] == "_search")
+    return m == "POST" ? plan(I::search_system, handle_system_search) : bad_method();
+  if (s.size() == 1 && s[0] == "$export")
+    return get ? plan(I::export_, [](Ctx& c) { handle_export(c, "", ""); }) : bad_method();
+  if (!s.empty() && (s[0] == "$export-poll" || s[0] == "$export-file"))
+    return plan(I::export_, handle_export_job);
   if (s.size() == 1 && s[0] == "metadata") {
     if (!get) return bad_method();
     Plan p = plan(I::capabilities, handle_metadata);
@@ -194,16 +205,22 @@ static Plan make_plan(Ctx& c) {
     return error_plan(Status(Err::not_found, "'" + type + "' is not a FHIR R4 resource type"));
   c.type = type;
   if (s.size() == 1) {
-    if (m == "POST") return plan(I::create, [type](Ctx& c) { handle_create(c, type); });
-    if (get) return error_plan(Status(Err::not_supported, "search is not supported yet"));
+    bool cond = c.req.target.find('?') != std::string::npos;
+    if (m == "POST") return plan(I::create, [type](Ctx& c) { handle_create_conditional(c, type); });
+    if (get) return plan(I::search_type, [type](Ctx& c) { handle_search(c, type); });
+    if (m == "PUT" && cond) return plan(I::update, [type](Ctx& c) { handle_conditional_update(c, type); });
+    if (m == "DELETE" && cond) return plan(I::del, [type](Ctx& c) { handle_conditional_delete(c, type); });
+    if (m == "PATCH" && cond) return plan(I::patch, [type](Ctx& c) { handle_conditional_patch(c, type); });
     return bad_method();
   }
   if (s.size() == 2 && s[1] == "_history")
     return get ? plan(I::history_type, [type](Ctx& c) { handle_history(c, type, ""); }) : bad_method();
   if (s.size() == 2 && s[1] == "_search")
-    return m == "POST" ? error_plan(Status(Err::not_supported, "search is not supported yet")) : bad_method();
-  if (s.size() == 2 && !s[1].empty() && s[1][0] == '$')
-    return error_plan(Status(Err::not_supported, "operation '" + s[1] + "' is not supported"));
+    return m == "POST" ? plan(I::search_type, [type](Ctx& c) { handle_search(c, type); }) : bad_method();
+  if (s.size() == 2 && !s[1].empty() && s[1][0] == '$') {
+    std::string op = s[1];
+    return plan(operation_interaction(op), [type, op](Ctx& c) { handle_type_operation(c, type, op); });
+  }
   const std::string id = s[1];
   c.id = id;
   if (s.size() == 2) {
@@ -212,6 +229,16 @@ static Plan make_plan(Ctx& c) {
     if (m == "PATCH") return plan(I::patch, [type, id](Ctx& c) { handle_patch(c, type, id); });
     if (m == "DELETE") return plan(I::del, [type, id](Ctx& c) { handle_delete(c, type, id); });
     return bad_method();
+  }
+  if (s.size() == 3 && !s[2].empty() && s[2][0] == '$') {
+    std::string op = s[2];
+    return plan(operation_interaction(op), [type, id, op](Ctx& c) { handle_instance_operation(c, type, id, op); });
+  }
+  if (s.size() == 3 && s[2] != "_history" && (s[2] == "*" || fhir::is_resource_type(s[2]))) {
+    std::string t2 = s[2];
+    c.type = t2 == "*" ? "" : t2;  // the policy decides on the searched type
+    return get ? plan(I::search_compartment, [type, id, t2](Ctx& c) { handle_compartment_search(c, type, id, t2); })
+               : bad_method();
   }
   if (s.size() == 3 && s[2] == "_history")
     return get ? plan(I::history_instance, [type, id](Ctx& c) { handle_history(c, type, id); }) : bad_method();
@@ -230,6 +257,8 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
                                          "configure \"tls\" (or set allow_insecure_bearer for a trusted network)"));
     return false;
   }
+  // No authentication or policy configured: unrestricted (an allowed decision with no constraints).
+  c.decision.allowed = true;
   if (plan.public_ || !app.authenticate) return true;
   AuthCheck a = app.authenticate(c.req.get_header_value("Authorization"));
   if (!a.ok) {

@@ -1,0 +1,153 @@
+// fhir/bundle_processor.h — transaction and batch Bundles, and the conditional interactions
+// (https://hl7.org/fhir/R4/http.html#transaction , #cond-update , #cdelete , #ccreate).
+// No HTTP here: entries go in as parsed JSON, results come out as per-entry outcomes that
+// http/bundle.cpp turns into a transaction-response / batch-response Bundle and that
+// `edgefhir import` counts.
+//
+// Transaction (all or nothing, inside ONE caller-owned store::Conn write transaction):
+//   1. every entry is checked (method, url, resource) before anything is written;
+//   2. DELETE entries run (conditional ones resolved first);
+//   3. ids are assigned: POST gets a new id (or, with ifNoneExist and one match, the match;
+//      or, with ids_from_urn, the uuid of its urn:uuid fullUrl), PUT/PATCH take the URL id or
+//      resolve their condition; every fullUrl then maps to "Type/id";
+//   4. POST, then PUT/PATCH entries are written, each after rewriting every JSON member named
+//      "reference" (urn:uuid:/urn:oid: placeholders and absolute fullUrls via the map,
+//      conditional "Type?search" references via the resolver: exactly one match or the
+//      transaction fails) and urn placeholders inside narrative (text.div);
+//   5. GET entries (read, vread, search) run last and see the transaction's writes.
+//   The first failure aborts with a Status naming the entry: "entry 3 (urn:uuid:...): ...".
+// Batch: entries run in request order, each in its own write transaction; a failure only
+// fails that entry.  urn:uuid references may point at entries processed before.
+//
+// Matches for conditions come from an injected resolver (store::resolve_matches in the
+// server), so tests can substitute a fake.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fhir/repository.h"
+#include "fhir/resource.h"
+#include "store/db.h"
+#include "util/json.h"
+#include "util/status.h"
+
+namespace ef::fhir {
+
+// (type, id) of current resources of `type` matching `query` ("identifier=s|v"), at most `limit`.
+using MatchResolver = std::function<Result<std::vector<std::pair<std::string, std::string>>>(
+    store::Conn& c, const std::string& type, const std::string& query, size_t limit)>;
+
+// One interaction, as found in Bundle.entry.request (or built from an HTTP request).
+struct EntryRequest {
+  size_t index = 0;        // position in the Bundle (for messages)
+  std::string full_url;    // Bundle.entry.fullUrl
+  std::string method;      // GET POST PUT PATCH DELETE
+  std::string url;         // "Patient", "Patient/1", "Patient?identifier=x", "Patient/1/_history/2"
+  json::Value resource;    // null when absent
+  json::Value patch;       // PATCH from HTTP: the JSON Patch document (else a Binary in `resource`)
+  std::string if_none_exist, if_match, if_none_match, if_modified_since;
+  size_t max_deletes = 1;  // conditional delete: more matches than this -> 412 (1 = single mode)
+
+  // Filled by parsing url.
+  std::string type, id, vid, query;
+  bool conditional() const { return !query.empty(); }
+};
+
+enum class Outcome {
+  created,       // 201
+  updated,       // 200
+  unchanged,     // 200, no new version (identical update)
+  exists,        // 200, ifNoneExist matched: nothing written
+  deleted,       // 204 (also when nothing was there)
+  read,          // 200 with body
+  not_modified,  // 304
+  failed,        // status in `error`
+};
+
+struct EntryResult {
+  Outcome outcome = Outcome::failed;
+  std::string type, id;
+  int64_t version = 0;
+  int64_t last_updated = 0;
+  std::string body;        // resource JSON (written, read, or the searchset Bundle)
+  Status error;            // Outcome::failed
+  std::vector<std::pair<std::string, std::string>> deleted;  // conditional delete: what went
+};
+
+// What an entry is about to do, for the authorization hook.
+struct EntryAccess {
+  std::string interaction;  // create update patch delete read vread search-type
+  std::string type, id;     // id empty for create and search
+  const json::Value* resource = nullptr;  // proposed content (create/update) or the patch result
+  bool after_write = false;  // true: `resource` is the stored result (patch); still rollback-able
+};
+
+struct BundleOptions {
+  size_t max_entries = 10000;
+  std::string base_url;        // our base: absolute URLs under it are local
+  bool ids_from_urn = false;   // POST with a urn:uuid fullUrl writes Type/<uuid> (idempotent import)
+  ParseLimits limits;
+  // Called before each entry runs (and after a patch with the result); non-ok refuses it.
+  std::function<Status(store::Conn&, const EntryAccess&)> authorize;
+  int64_t now_ms = 0;          // for search `ap`
+};
+
+struct BundleResult {
+  std::string type;  // transaction | batch
+  std::vector<EntryRequest> requests;  // in request order (resources moved out)
+  std::vector<EntryResult> results;    // same order
+  size_t written = 0, unchanged = 0, failed = 0;
+};
+
+class BundleProcessor {
+ public:
+  BundleProcessor(Repository& repo, MatchResolver resolve) : repo_(repo), resolve_(std::move(resolve)) {}
+
+  // Checks that `bundle` is a transaction or batch Bundle within the limits and splits it
+  // into requests (urls parsed).  Errors name the entry.
+  Result<std::vector<EntryRequest>> parse(json::Value bundle, const BundleOptions& opt, std::string* type) const;
+
+  // Runs a transaction inside the caller's write transaction: on error the caller must roll
+  // back (Database::write does when the callback returns the error).
+  Result<BundleResult> transaction(store::Conn& c, std::vector<EntryRequest> entries, const BundleOptions& opt);
+  // Runs a batch: one write transaction per entry (Database::write), failures per entry.
+  BundleResult batch(std::vector<EntryRequest> entries, const BundleOptions& opt);
+  // Parses and dispatches on Bundle.type; a transaction runs in its own Database::write.
+  Result<BundleResult> process(json::Value bundle, const BundleOptions& opt);
+
+  // One interaction (conditional or not) inside the caller's write transaction.  `refs` maps
+  // fullUrls to "Type/id" for reference rewriting (may be empty).
+  Result<EntryResult> execute(store::Conn& c, EntryRequest& e, const BundleOptions& opt,
+                              std::map<std::string, std::string>* refs = nullptr);
+
+  // Parses an entry/request url into type, id, vid, query.  Absolute URLs must start with
+  // base_url.
+  static Status parse_url(EntryRequest& e, const std::string& base_url);
+
+  // Rewrites every member named "reference" (and urn placeholders inside "div") in `res`.
+  // Exposed for tests.
+  Status rewrite_references(store::Conn& c, json::Value& res, const std::map<std::string, std::string>& refs,
+                            std::map<std::string, std::string>* cond_cache);
+
+ private:
+  Status assign(store::Conn& c, EntryRequest& e, const BundleOptions& opt, std::string* target_id, bool* exists);
+  Result<EntryResult> write(store::Conn& c, EntryRequest& e, const BundleOptions& opt, const std::string& target_id,
+                            bool exists, const std::map<std::string, std::string>& refs,
+                            std::map<std::string, std::string>* cond_cache);
+  Result<EntryResult> remove(store::Conn& c, EntryRequest& e, const BundleOptions& opt);
+  Result<EntryResult> get(store::Conn& c, EntryRequest& e, const BundleOptions& opt);
+  Result<std::string> resolve_one(store::Conn& c, const std::string& type, const std::string& query,
+                                  const char* what);
+
+  Repository& repo_;
+  MatchResolver resolve_;
+};
+
+// "entry 3 (urn:uuid:...)" — how messages name an entry.
+std::string entry_name(const EntryRequest& e);
+
+}  // namespace ef::fhir

@@ -1,0 +1,171 @@
+// http/conditional.cpp — see conditional.h.  Each handler turns the request into one
+// fhir::EntryRequest and runs it with fhir::BundleProcessor::execute inside one write
+// transaction, so a condition and the write it guards see the same state.
+#include "http/conditional.h"
+
+#include "fhir/bundle_processor.h"
+#include "fhir/outcome.h"
+#include "fhir/resource.h"
+#include "http/bundle.h"
+#include "http/handlers.h"
+
+namespace ef::http {
+
+// The query string without the parameters that are not search criteria.
+static std::string condition(const Ctx& c, std::string* count) {
+  const std::string& t = c.req.target;
+  size_t q = t.find('?');
+  if (q == std::string::npos) return {};
+  std::string out;
+  size_t i = q + 1;
+  while (i <= t.size()) {
+    size_t j = t.find('&', i);
+    if (j == std::string::npos) j = t.size();
+    std::string part = t.substr(i, j - i);
+    std::string name = part.substr(0, part.find('='));
+    if (name == "_count" && count) {
+      *count = part.size() > name.size() ? part.substr(name.size() + 1) : std::string();
+    } else if (!part.empty() && name != "_format" && name != "_pretty") {
+      if (!out.empty()) out += '&';
+      out += part;
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+static Result<json::Value> body_resource(Ctx& c) {
+  Status st = check_json_body(c);
+  if (!st) return st;
+  fhir::ParseLimits lim;
+  lim.max_depth = c.app.cfg.limits.max_json_depth;
+  return fhir::parse_resource(c.req.body, lim);
+}
+
+static Result<fhir::EntryResult> run(Ctx& c, fhir::EntryRequest& e) {
+  fhir::BundleOptions opt;
+  opt.base_url = c.app.base_url;
+  opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
+  opt.authorize = entry_authorizer(c);
+  opt.now_ms = c.app.clock->now_ms();
+  fhir::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
+  Result<fhir::EntryResult> out = Status(Err::internal, "not run");
+  Status st = c.app.db->write([&](store::Conn& conn) -> Status {
+    out = bp.execute(conn, e, opt);
+    return out.ok() ? Status() : out.status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+static void send_result(Ctx& c, const fhir::EntryResult& r) {
+  if (!r.id.empty()) c.id = r.id;
+  int status = r.outcome == fhir::Outcome::created ? 201 : 200;
+  send_resource(c, status, r.type, r.id, r.version, r.last_updated, r.body, r.outcome == fhir::Outcome::created);
+}
+
+void handle_create_conditional(Ctx& c, const std::string& type) {
+  std::string ine = c.header("If-None-Exist");
+  if (ine.empty()) return handle_create(c, type);
+  c.interaction = "create";
+  auto res = body_resource(c);
+  if (!res) return send_error(c, res.status());
+  Status st = fhir::check_type_and_id(*res, type, "", false);
+  if (!st) return send_error(c, st);
+  fhir::EntryRequest e;
+  e.method = "POST";
+  e.url = type;
+  e.type = type;
+  e.resource = std::move(*res);
+  e.if_none_exist = ine;
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
+}
+
+void handle_conditional_update(Ctx& c, const std::string& type) {
+  c.interaction = "update";
+  std::string q = condition(c, nullptr);
+  if (q.empty()) return send_error(c, Status(Err::invalid, "PUT on a type needs search parameters (conditional update)"));
+  auto res = body_resource(c);
+  if (!res) return send_error(c, res.status());
+  if (fhir::resource_type_of(*res) != type)
+    return send_error(c, Status(Err::invalid, "resourceType '" + fhir::resource_type_of(*res) +
+                                                  "' does not match the URL type '" + type + "'"));
+  fhir::EntryRequest e;
+  e.method = "PUT";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.resource = std::move(*res);
+  e.if_match = c.header("If-Match");
+  e.if_none_match = c.header("If-None-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
+}
+
+void handle_conditional_patch(Ctx& c, const std::string& type) {
+  c.interaction = "patch";
+  std::string q = condition(c, nullptr);
+  if (q.empty()) return send_error(c, Status(Err::invalid, "PATCH on a type needs search parameters (conditional patch)"));
+  Status st = check_json_body(c, true);
+  if (!st) return send_error(c, st);
+  if (c.header("Content-Type").find("json-patch") == std::string::npos)
+    return send_error(c, Status(Err::unsupported_media, "PATCH needs Content-Type application/json-patch+json"));
+  json::ParseOptions po;
+  po.preserve_numbers = true;
+  po.max_depth = c.app.cfg.limits.max_json_depth;
+  auto p = json::parse(c.req.body, po);
+  if (!p) return send_error(c, p.status());
+  fhir::EntryRequest e;
+  e.method = "PATCH";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.patch = std::move(*p);
+  e.if_match = c.header("If-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
+}
+
+void handle_conditional_delete(Ctx& c, const std::string& type) {
+  c.interaction = "delete";
+  std::string count;
+  std::string q = condition(c, &count);
+  if (q.empty())
+    return send_error(c, Status(Err::invalid, "DELETE on a type needs search parameters (conditional delete)"));
+  fhir::EntryRequest e;
+  e.method = "DELETE";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.if_match = c.header("If-Match");
+  bool multiple = !count.empty();
+  if (multiple) {
+    if (count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos || std::stoul(count) < 1 ||
+        std::stoul(count) > kMaxConditionalDeletes)
+      return send_error(c, Status(Err::invalid, "_count of a conditional delete must be 1.." +
+                                                    std::to_string(kMaxConditionalDeletes)));
+    e.max_deletes = std::stoul(count);
+  }
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  if (!multiple) {
+    if (r->deleted.size() == 1) c.id = r->id;
+    if (!r->deleted.empty() && r->version > 0) c.res.set_header("ETag", etag(r->version));
+    c.res.status = 204;
+    return;
+  }
+  fhir::Issue i;
+  i.severity = "information";
+  i.code = "informational";
+  i.diagnostics = "deleted " + std::to_string(r->deleted.size()) + " resource(s)";
+  for (size_t k = 0; k < r->deleted.size() && k < 100; ++k)
+    i.diagnostics += (k ? ", " : ": ") + r->deleted[k].first + "/" + r->deleted[k].second;
+  if (r->deleted.size() > 100) i.diagnostics += ", ...";
+  send_json(c, 200, json::write(fhir::operation_outcome(i)));
+}
+
+}  // namespace ef::http
