@@ -99,9 +99,11 @@ AuthOutcome Validator::validate_header(std::string_view v) const {
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   if (!iequals(scheme, "Bearer")) {
     o.status = AuthStatus::bad_scheme;
-    std::string shown = safe_text(scheme, 20);
-    if (scheme.find('.') != std::string_view::npos) shown = "<token>";  // a bare token: never echo it
-    o.reason = "authorization scheme '" + shown + "' is not supported; use 'Bearer <access token>'";
+    // A header without a space may be a bare (opaque or JWT) token: never echo it.
+    if (sp == std::string_view::npos || scheme.find('.') != std::string_view::npos)
+      o.reason = "the Authorization header has no 'Bearer' scheme; use 'Bearer <access token>'";
+    else
+      o.reason = "authorization scheme '" + safe_text(scheme, 20) + "' is not supported; use 'Bearer <access token>'";
   } else if (rest.empty()) {
     o.status = AuthStatus::missing_token;
     o.reason = "'Bearer' is not followed by a token";
@@ -201,7 +203,12 @@ AuthOutcome Validator::validate_uncached(std::string_view token) const {
 
   std::vector<KeyPtr> keys = keys_.find(ic->issuer, jwt.kid);
   if (keys.empty()) {
+    // The provider may fetch the issuer's keys now (rotation) and wait briefly for them.
+    uint64_t before = keys_.generation();
     keys_.unknown_kid(ic->issuer, jwt.kid);
+    if (keys_.generation() != before) keys = keys_.find(ic->issuer, jwt.kid);
+  }
+  if (keys.empty()) {
     return failed("key", AuthStatus::no_key,
                   jwt.kid.empty() ? "no key for issuer '" + ic->issuer + "' (token has no kid)"
                                   : "no key with kid '" + safe_text(jwt.kid) + "' for issuer '" + ic->issuer + "'");

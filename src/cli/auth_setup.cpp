@@ -3,7 +3,8 @@
 
 #include "auth/config.h"
 #include "auth/policy.h"
-#include "auth/static_keys.h"
+#include "auth/key_store.h"
+#include "auth/refresher.h"
 #include "auth/validator.h"
 
 namespace ef::cli {
@@ -19,12 +20,21 @@ Status setup_auth(http::App& app) {
   if (!policy) return Status(Err::invalid, where + ": " + policy.status().message);
   app.policy = std::make_unique<auth::Policy>(std::move(*policy));
   auto acfg = std::make_shared<auth::AuthConfig>(std::move(*cfg));
-  auto keys = auth::StaticKeyProvider::from_config(*acfg);
-  if (!keys) return Status(Err::invalid, where + ": " + keys.status().message);
-  std::shared_ptr<auth::StaticKeyProvider> provider(std::move(*keys));
-  auto validator = std::make_shared<auth::Validator>(*acfg, *provider, *app.clock);
+  // Keys: pins and HMAC secrets from the config, the issuers' keys cached in the database
+  // (so a restart works offline), and a refresher following discovery and rotation.
+  auto keys = std::make_shared<auth::KeyStore>(*acfg, app.db.get(), *app.clock);
+  Status st = keys->load();
+  if (!st) return Status(Err::invalid, where + ": " + st.message);
+  auto refresher = std::make_shared<auth::Refresher>(*keys);
+  refresher->start();
+  auto validator = std::make_shared<auth::Validator>(*acfg, *keys, *app.clock);
+  app.key_store = keys.get();
+  app.validator = validator.get();
+  // Destroyed in reverse: the validator, then the refresher (stops its threads), then the
+  // store and the config they point into.
   app.keep_alive.push_back(acfg);
-  app.keep_alive.push_back(provider);
+  app.keep_alive.push_back(keys);
+  app.keep_alive.push_back(refresher);
   app.keep_alive.push_back(validator);
   auth::Validator* v = validator.get();
   app.authenticate = [v](const std::string& header) {

@@ -19,6 +19,7 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> k = {
       {"serve", {"run the FHIR server", serve_main}},
       {"import", {"load resources, Bundles or NDJSON files into the database", import_main}},
+      {"keys", {"list, refresh, pin, export and import the issuers' signing keys (keys --help)", keys_main}},
       {"audit", {"show the audit trail: who did what, when, with which outcome", audit_main}},
       {"token", {"inspect, validate, mint tokens; make demo keys (token --help)",
                  [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return auth::token_cli(a, o, e); }}},

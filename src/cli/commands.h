@@ -25,6 +25,7 @@ Result<ServerConfig> load(const Common& c);
 
 int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int audit_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int keys_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli

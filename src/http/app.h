@@ -18,6 +18,10 @@
 namespace ef::store {
 class AuditLog;
 }
+namespace ef::auth {
+class KeyStore;
+class Validator;
+}
 
 namespace ef::http {
 
@@ -44,8 +48,19 @@ struct App {
   std::unique_ptr<auth::Policy> policy;
   // Audit trail writer (store/audit.h); null = no audit (offline commands).
   std::shared_ptr<store::AuditLog> audit;
-  // Owners of the auth pieces behind `authenticate` (type-erased so this header stays light).
+  // Owners of the auth pieces behind `authenticate` (type-erased so this header stays light),
+  // released last-added first (a refresher stops before the store and config it uses go).
   std::vector<std::shared_ptr<void>> keep_alive;
+  // Views of pieces owned by keep_alive, for /metrics and /health (null without auth).
+  auth::KeyStore* key_store = nullptr;
+  auth::Validator* validator = nullptr;
+
+  App() = default;
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+  ~App() {
+    while (!keep_alive.empty()) keep_alive.pop_back();
+  }
 };
 
 }  // namespace ef::http

@@ -144,7 +144,10 @@ TEST_CASE("header and scheme rejections", "[auth][validator]") {
   expect(v.validate_header(""), AuthStatus::missing_token, "no bearer token");
   expect(v.validate_header("Bearer"), AuthStatus::missing_token, "not followed by a token");
   expect(v.validate_header("Basic dXNlcjpwYXNz"), AuthStatus::bad_scheme, "scheme 'Basic' is not supported");
-  expect(v.validate_header(tok), AuthStatus::bad_scheme, "'<token>'");
+  expect(v.validate_header(tok), AuthStatus::bad_scheme, "no 'Bearer' scheme");
+  // An opaque token without a scheme (no dot, no space) is not echoed either.
+  expect(v.validate_header("opaqueSECRET0123456789"), AuthStatus::bad_scheme, "no 'Bearer' scheme");
+  CHECK(v.validate_header("opaqueSECRET0123456789").reason.find("SECRET") == std::string::npos);
   CHECK(v.validate_header(tok).reason.find(tok.substr(0, 20)) == std::string::npos);  // never echo the token
   expect(v.validate_header("Bearer " + tok + " extra"), AuthStatus::bad_scheme, "extra parts");
   CHECK(v.validate_header("bEaReR   " + tok).ok());
