@@ -5,6 +5,7 @@
 #include <map>
 
 #include "auth/token_cli.h"
+#include "version.h"
 
 namespace ef::cli {
 
@@ -82,7 +83,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {
-    out << "edgefhir 0.1.0\n";
+    out << "edgefhir " EDGEFHIR_VERSION "\n";
     return 0;
   }
   auto it = commands().find(args[0]);

@@ -8,9 +8,12 @@
 #include "cli/auth_setup.h"
 #include "cli/commands.h"
 #include "cli/open.h"
+#include "auth/key_store.h"
+#include "http/metrics.h"
 #include "http/server.h"
 #include "store/audit.h"
 #include "util/log.h"
+#include "version.h"
 
 namespace ef::cli {
 
@@ -20,6 +23,31 @@ static const char* kServeHelp =
     "  --config FILE      JSON configuration (see README: Configuration)\n"
     "  --listen HOST:PORT overrides \"listen\" (port 0 picks a free port and prints it)\n"
     "  --database PATH    overrides \"database\" (created when missing)\n";
+
+// /metrics: build info, start time, database size, key cache; metrics.public from the config.
+static Status setup_metrics(http::App& app) {
+  const json::Value* m = json::get(app.cfg.raw, "metrics");
+  if (m && !m->is<json::Object>()) return Status(Err::invalid, "\"metrics\" must be an object like {\"public\": false}");
+  if (m) {
+    for (const auto& kv : m->get<json::Object>())
+      if (kv.first != "public") return Status(Err::invalid, "metrics: unknown key '" + kv.first + "' (known: public)");
+    const json::Value* p = json::get(*m, "public");
+    if (p && !p->is<bool>()) return Status(Err::invalid, "metrics.public must be true or false");
+    app.metrics_public = p && p->get<bool>();
+  }
+  auto& reg = http::metrics();
+  reg.set_build_info({{"version", EDGEFHIR_VERSION}, {"auth", app.cfg.auth_required() ? "required" : "off"}});
+  reg.set_start_time(double(app.clock->now_ms()) / 1000.0);
+  store::Database* db = app.db.get();
+  Status st = reg.add_gauge("edgefhir_database_size_bytes", "Size of the SQLite database (main file and WAL).",
+                            std::function<double()>([db] { return double(db->size_bytes()); }));
+  if (!st) return st;
+  if (app.key_store) {
+    auth::KeyStore* ks = app.key_store;
+    st = http::add_key_store_metrics(reg, [ks] { return ks->status(); }, *app.clock);
+  }
+  return st;
+}
 
 int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
   Common common;
@@ -53,6 +81,8 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   if (!audit_opt) { err << "edgefhir: config " << cfg->path << ": " << audit_opt.status().message << "\n"; return 2; }
   (*app)->audit = std::make_shared<store::AuditLog>(*(*app)->db, *(*app)->clock, *audit_opt);
   (*app)->audit->start();
+  st = setup_metrics(**app);
+  if (!st) { err << "edgefhir: config " << cfg->path << ": " << st.message << "\n"; return 2; }
   http::Server server(**app);
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
   std::thread waiter([&] {

@@ -44,6 +44,7 @@ struct App {
   std::function<AuthCheck(const std::string& authorization)> authenticate;
   std::string base_url;  // without trailing slash
   std::string realm = "edgefhir";
+  bool metrics_public = false;  // config metrics.public: GET /metrics without a token
   // Authorization (roles x SMART scopes); used when a principal is authenticated.
   std::unique_ptr<auth::Policy> policy;
   // Audit trail writer (store/audit.h); null = no audit (offline commands).

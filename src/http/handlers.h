@@ -23,5 +23,7 @@ void handle_metadata(Ctx& c);
 void handle_smart_configuration(Ctx& c);
 // health.cpp — GET /health: liveness and readiness (database readable and writable)
 void handle_health(Ctx& c);
+// GET /metrics — Prometheus text format (http/metrics.h)
+void handle_metrics(Ctx& c);
 
 }  // namespace ef::http

@@ -17,17 +17,17 @@
 #include "http/bundle.h"
 #include "http/conditional.h"
 #include "http/handlers.h"
+#include "http/metrics.h"
+#include "http/pool.h"
 #include "http/operations.h"
 #include "http/restrict.h"
 #include "http/search.h"
 #include "store/audit.h"
 #include "util/log.h"
+#include "version.h"
 
 namespace ef::http {
 
-#ifndef EDGEFHIR_VERSION
-#define EDGEFHIR_VERSION "0.1.0"
-#endif
 
 struct Server::Impl {
   App& app;
@@ -144,12 +144,14 @@ void www_authenticate(Ctx& c, const AuthCheck& a) {
 // the interaction, type and id up front.
 struct Plan {
   auth::Interaction interaction = auth::Interaction::read;
+  const char* label = nullptr;    // metrics/log name when not the interaction's ("health", "invalid")
   bool public_ = false;           // no token needed (metadata, health, discovery)
   std::function<void(Ctx&)> run;  // the handler
 };
 
 static Plan error_plan(Status st) {
   Plan p;
+  p.label = "invalid";
   p.public_ = true;  // nothing is disclosed: the request is refused anyway
   p.run = [st](Ctx& c) { send_error(c, st); };
   return p;
@@ -195,7 +197,16 @@ static Plan make_plan(Ctx& c) {
   if (s.size() == 1 && s[0] == "health") {
     if (!get) return bad_method();
     Plan p = plan(I::capabilities, handle_health);
+    p.label = "health";
     p.public_ = true;
+    return p;
+  }
+  if (s.size() == 1 && s[0] == "metrics") {
+    if (!get) return bad_method();
+    Plan p = plan(I::admin, handle_metrics);
+    p.label = "metrics";
+    // Operational data: behind a token with the admin permission unless configured public.
+    p.public_ = c.app.metrics_public;
     return p;
   }
   if (s.size() == 1 && s[0] == "_history")
@@ -263,6 +274,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
   AuthCheck a = app.authenticate(c.req.get_header_value("Authorization"));
   if (!a.ok) {
     c.auth_failure = a.missing ? "missing token" : a.reason;
+    metrics().auth_failure(a.missing ? "missing_token" : a.status_code);
     www_authenticate(c, a);
     fhir::Issue i;
     i.code = "login";
@@ -281,6 +293,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
   c.decision = app.policy->decide(*c.principal, r);
   if (!c.decision.allowed) {
     c.auth_failure = c.decision.reason;
+    metrics().auth_failure("insufficient_scope");
     std::string v = "Bearer realm=\"" + app.realm + "\", error=\"insufficient_scope\", error_description=\"" +
                     header_safe(c.decision.reason) + "\"";
     if (!c.decision.required_scope.empty()) v += ", scope=\"" + header_safe(c.decision.required_scope) + "\"";
@@ -334,6 +347,7 @@ void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {
 }
 
 void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res) {
+  Metrics::InFlight in_flight(metrics());
   auto t0 = std::chrono::steady_clock::now();
   int64_t start_ms = app.clock->now_ms();
   Ctx c(req, res, app);
@@ -347,16 +361,22 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   } else {
     plan = make_plan(c);
   }
-  if (admit(c, plan)) {
-    c.interaction = auth::interaction_name(plan.interaction);
-    plan.run(c);
-  }
+  c.interaction = plan.label ? plan.label : auth::interaction_name(plan.interaction);
+  if (admit(c, plan)) plan.run(c);
   if (!plan.public_) audit(c, plan, start_ms);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  metrics().observe_request(c.interaction, res.status, us);
   log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", req.path},
                          {"status", std::to_string(res.status)}, {"interaction", c.interaction},
                          {"us", std::to_string(us)}});
 }
+
+// cpp-httplib gives every open connection (idle keep-alive ones included) a pool thread
+// until its read timeout, so the pool's ceiling is the number of clients served at once:
+// large enough that hundreds of idle or slow connections cannot starve new clients.  The
+// pool grows to it on demand (http/pool.h), so an idle server keeps only a few threads.
+constexpr int kDefaultThreads = 512;
+constexpr int kMinThreads = 8;
 
 static bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -374,8 +394,8 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   srv.set_keep_alive_timeout(L.keep_alive_seconds);
   srv.set_keep_alive_max_count(size_t(L.keep_alive_max_requests));
   srv.set_payload_max_length(L.max_body_bytes);
-  int threads = L.threads > 0 ? L.threads : std::max(16, int(std::thread::hardware_concurrency()) * 8);
-  srv.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  int threads = L.threads > 0 ? L.threads : kDefaultThreads;
+  srv.new_task_queue = [threads] { return new ElasticPool(size_t(std::min(kMinThreads, threads)), size_t(threads)); };
   auto h = [self](const httplib::Request& req, httplib::Response& res) { self->dispatch(req, res); };
   const char* any = "/.*";
   srv.Get(any, h);
@@ -395,6 +415,7 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
                               : "the request could not be processed (HTTP " + std::to_string(status) + ")");
     send_error(c, st);
     res.status = status;
+    metrics().observe_request("invalid", status, 0);
   });
   srv.set_exception_handler([self](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown";
