@@ -5,6 +5,7 @@
 #include <map>
 
 #include "auth/token_cli.h"
+#include "sync/cli.h"
 #include "version.h"
 
 namespace ef::cli {
@@ -21,6 +22,8 @@ const std::map<std::string, Command>& commands() {
       {"serve", {"run the FHIR server", serve_main}},
       {"import", {"load resources, Bundles or NDJSON files into the database", import_main}},
       {"keys", {"list, refresh, pin, export and import the issuers' signing keys (keys --help)", keys_main}},
+      {"sync", {"store-and-forward to an upstream FHIR server: status, now, conflicts (sync --help)",
+                [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return sync::sync_cli(a, o, e); }}},
       {"audit", {"show the audit trail: who did what, when, with which outcome", audit_main}},
       {"token", {"inspect, validate, mint tokens; make demo keys (token --help)",
                  [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return auth::token_cli(a, o, e); }}},

@@ -11,6 +11,9 @@
 #include "auth/key_store.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "sync/cli.h"
+#include "sync/observe.h"
+#include "sync/pusher.h"
 #include "store/audit.h"
 #include "util/log.h"
 #include "version.h"
@@ -83,6 +86,17 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   (*app)->audit->start();
   st = setup_metrics(**app);
   if (!st) { err << "edgefhir: config " << cfg->path << ": " << st.message << "\n"; return 2; }
+  auto sync_cfg = sync::sync_config_of(*cfg);
+  if (!sync_cfg) { err << "edgefhir: " << sync_cfg.status().message << "\n"; return 2; }
+  if (sync_cfg->enabled) {
+    auto pusher = std::make_shared<sync::Pusher>(*(*app)->db, *sync_cfg, *(*app)->clock);
+    st = pusher->init();
+    if (!st) { err << "edgefhir: sync: " << st.message << "\n"; return 2; }
+    st = sync::register_metrics(http::metrics(), pusher, *(*app)->clock);
+    if (!st) { err << "edgefhir: sync: " << st.message << "\n"; return 1; }
+    pusher->start();
+    (*app)->sync = pusher;
+  }
   http::Server server(**app);
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
   std::thread waiter([&] {
@@ -99,6 +113,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     return 1;
   }
   waiter.join();
+  if ((*app)->sync) (*app)->sync->stop();
   (*app)->audit->stop();
   (*app)->db->checkpoint();
   log::info("server.stopped");

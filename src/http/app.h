@@ -22,6 +22,9 @@ namespace ef::auth {
 class KeyStore;
 class Validator;
 }
+namespace ef::sync {
+class Pusher;
+}
 
 namespace ef::http {
 
@@ -55,6 +58,8 @@ struct App {
   // Views of pieces owned by keep_alive, for /metrics and /health (null without auth).
   auth::KeyStore* key_store = nullptr;
   auth::Validator* validator = nullptr;
+  // Store-and-forward to an upstream FHIR server (sync/pusher.h); null when not configured.
+  std::shared_ptr<sync::Pusher> sync;
 
   App() = default;
   App(const App&) = delete;

@@ -1,12 +1,14 @@
 // http/health.cpp — GET /health (public): liveness and readiness in the
 // application/health+json shape (status pass | warn | fail, with checks).
 //   database: a read and a write transaction succeed
+//   sync:queue: the store-and-forward queue (sync/observe.h; warn above max_queue)
 //   keys:<issuer>: the issuer has trusted keys (pass), serves cached keys because its
 //     provider is unreachable (warn), or has none so every token fails (fail)
 // Also GET /metrics (the Prometheus exposition of http/metrics.h).
 #include "auth/key_store.h"
 #include "http/handlers.h"
 #include "http/metrics.h"
+#include "sync/observe.h"
 #include "util/time.h"
 
 namespace ef::http {
@@ -41,6 +43,13 @@ void handle_health(Ctx& c) {
       if (st == "fail") ok = false;
       if (st == "warn") warn = true;
     }
+  }
+  if (c.app.sync) {
+    json::Value e = sync::health_check(c.app.sync->status(), c.app.clock->now_ms());
+    std::string st = json::string_or(e, "status");
+    if (st == "fail") ok = false;
+    if (st == "warn") warn = true;
+    checks["sync:queue"] = json::Value(json::Array{e});
   }
   json::Object o;
   o["status"] = json::Value(std::string(!ok ? "fail" : warn ? "warn" : "pass"));
