@@ -2,6 +2,7 @@
 #include "fhir/capability.h"
 
 #include "fhir/resource_types.h"
+#include "fhir/search_params.h"
 #include "util/time.h"
 
 namespace ef::fhir {
@@ -10,6 +11,33 @@ static json::Value code_obj(const std::string& c) {
   json::Object o;
   o["code"] = json::Value(c);
   return json::Value(o);
+}
+
+static const char* kUnsupportedParamUrl = "https://edgefhir.dev/fhir/StructureDefinition/unsupported-search-parameter";
+
+json::Array search_param_statements(const std::string& type) {
+  json::Array out;
+  for (const SearchParam* p : registry().params_for(type)) {
+    if (!p->supported) continue;
+    json::Object o;
+    o["name"] = json::Value(p->code);
+    if (!p->url.empty()) o["definition"] = json::Value(p->url);
+    o["type"] = json::Value(std::string(param_type_name(p->type)));
+    out.push_back(json::Value(o));
+  }
+  return out;
+}
+
+json::Array unsupported_param_extensions(const std::string& type) {
+  json::Array out;
+  for (const SearchParam* p : registry().params_for(type)) {
+    if (p->supported) continue;
+    json::Object o;
+    o["url"] = json::Value(std::string(kUnsupportedParamUrl));
+    o["valueString"] = json::Value(p->code + ": " + (p->reason.empty() ? "not supported" : p->reason));
+    out.push_back(json::Value(o));
+  }
+  return out;
 }
 
 json::Value capability_statement(const Features& f) {
@@ -52,6 +80,8 @@ json::Value capability_statement(const Features& f) {
     if (f.search && f.search_params) {
       json::Array sp = f.search_params(t);
       if (!sp.empty()) r["searchParam"] = json::Value(sp);
+      json::Array ext = unsupported_param_extensions(t);
+      if (!ext.empty()) r["extension"] = json::Value(ext);
     }
     json::Array ops;
     for (const auto& op : f.type_operations) {

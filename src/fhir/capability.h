@@ -28,4 +28,11 @@ struct Features {
 
 json::Value capability_statement(const Features& f);
 
+// CapabilityStatement.rest.resource.searchParam entries for `type` from the search-parameter
+// registry (supported ones only: name, definition, type, documentation).
+json::Array search_param_statements(const std::string& type);
+// The registry's parameters of `type` that this server cannot evaluate, as extensions
+// ("code: why") so that /metadata says so instead of ignoring them silently.
+json::Array unsupported_param_extensions(const std::string& type);
+
 }  // namespace ef::fhir

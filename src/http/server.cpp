@@ -57,6 +57,10 @@ const std::string& metadata_json(App& app) {
     f.software_version = EDGEFHIR_VERSION;
     f.started_ms = app.clock->now_ms();
     f.auth_required = app.cfg.auth_required();
+    f.search = true;
+    f.transaction = f.batch = true;
+    f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
+    f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
     cached = json::write(fhir::capability_statement(f));
   });

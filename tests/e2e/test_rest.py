@@ -50,6 +50,30 @@ class RestTest(unittest.TestCase):
         self.assertEqual(len(types), 145)
         self.assertIn("Observation", types)
         self.assertTrue(r.header("content-type").startswith("application/fhir+json"))
+        sys_ints = {i["code"] for i in cs["rest"][0]["interaction"]}
+        self.assertTrue({"transaction", "batch", "search-system", "history-system"} <= sys_ints, sys_ints)
+
+    def test_metadata_search_params_match_behaviour(self):
+        """Every searchParam /metadata lists is accepted by a strict search; every parameter it
+        lists as unsupported is refused by one (the statement claims no more than the server does)."""
+        cs = self.s.request("GET", "/metadata").json()
+        by_type = {x["type"]: x for x in cs["rest"][0]["resource"]}
+        strict = {"Prefer": "handling=strict"}
+        for t in ("Patient", "Observation", "Encounter"):
+            res = by_type[t]
+            self.assertIn("search-type", [i["code"] for i in res["interaction"]])
+            params = res.get("searchParam", [])
+            self.assertGreater(len(params), 10, t)
+            for p in params:
+                if p["type"] == "composite":
+                    continue
+                r = self.s.request("GET", "/%s?%s:missing=true&_count=1" % (t, p["name"]), headers=strict)
+                self.assertEqual(r.status, 200, "%s?%s listed in /metadata but refused: %s" % (t, p["name"], r))
+        unsupported = [(t, e["valueString"].split(":")[0]) for t, x in by_type.items()
+                       for e in x.get("extension", []) if e["url"].endswith("unsupported-search-parameter")]
+        for t, code in unsupported[:20]:
+            r = self.s.request("GET", "/%s?%s=x" % (t, code), headers=strict)
+            self.assertEqual(r.status, 400, "%s?%s is listed as unsupported but accepted: %s" % (t, code, r))
 
     def test_create_read_keeps_decimal_precision(self):
         r = self.create()
