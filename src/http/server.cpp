@@ -131,6 +131,24 @@ Status negotiate(Ctx& c) {
   return Status();
 }
 
+// RFC 9112 6.3: a Content-Length that is not a decimal number, several that differ, or one
+// beside Transfer-Encoding make the message framing unreliable (request smuggling behind a
+// proxy).  cpp-httplib 0.11 serves such requests; we refuse them and close the connection.
+Status check_framing(const httplib::Request& req) {
+  size_t n = req.get_header_value_count("Content-Length");
+  if (n == 0) return Status();
+  std::string first = req.get_header_value("Content-Length", 0);
+  for (size_t i = 0; i < n; ++i) {
+    std::string v = req.get_header_value("Content-Length", i);
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+      return Status(Err::invalid, "invalid Content-Length header (must be a decimal number of bytes)");
+    if (v != first) return Status(Err::invalid, "several Content-Length headers that differ");
+  }
+  if (req.has_header("Transfer-Encoding"))
+    return Status(Err::invalid, "both Content-Length and Transfer-Encoding are present");
+  return Status();
+}
+
 std::string header_safe(std::string d) {
   for (auto& ch : d)
     if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '\'';
@@ -359,7 +377,10 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
   res.set_header("X-Request-Id", c.request_id);
   Plan plan;
-  if (!split_path(req.path, &c.seg)) {
+  if (Status st = check_framing(req); !st) {
+    res.set_header("Connection", "close");
+    plan = error_plan(st);
+  } else if (!split_path(req.path, &c.seg)) {
     plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {
     plan = error_plan(st);
