@@ -3,6 +3,10 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "cli/auth_setup.h"
@@ -69,6 +73,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR2);  // internal: wakes the signal thread when start-up fails
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -99,16 +104,40 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   }
   http::Server server(**app);
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
+  // Shutdown: stop accepting, let in-flight requests finish within a bound (a request
+  // gets read_timeout to arrive and keep_alive to follow), checkpoint, exit 0.  A client
+  // that trickles bytes forever would hold cpp-httplib's pool join; past the bound we
+  // checkpoint and exit anyway (committed writes are durable in the WAL regardless).
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);
+    if (sig == SIGUSR2) return;  // start-up failed: nothing to stop
     log::info("server.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     server.stop();
+    const auto& L = cfg->limits;
+    std::unique_lock lk(done_mu);
+    if (!done_cv.wait_for(lk, std::chrono::seconds(L.read_timeout_seconds + L.keep_alive_seconds), [&] { return done; })) {
+      log::warn("server.drain_timeout", {{"message", "connections still open after the shutdown bound; exiting anyway"},
+                                          {"seconds", std::to_string(L.read_timeout_seconds + L.keep_alive_seconds)}});
+      if ((*app)->sync) (*app)->sync->stop();
+      (*app)->audit->stop();
+      (*app)->db->checkpoint();
+      log::info("server.stopped");
+      std::_Exit(0);
+    }
   });
   st = server.run();
+  {
+    std::lock_guard lk(done_mu);
+    done = true;
+  }
+  done_cv.notify_all();
   if (!st) {
     err << "edgefhir: " << st.message << "\n";
-    pthread_kill(waiter.native_handle(), SIGTERM);
+    pthread_kill(waiter.native_handle(), SIGUSR2);
     waiter.join();
     return 1;
   }

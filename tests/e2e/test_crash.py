@@ -264,13 +264,11 @@ class ShutdownTest(unittest.TestCase):
         finally:
             s.cleanup()
 
-    @unittest.expectedFailure
     def test_sigterm_with_slowloris_client_exits_within_bound(self):
         """A client trickling one header line per second keeps its worker reading (each byte
-        restarts the read timeout), and the pool join in cpp-httplib's stop path waits for it:
-        the process never exits on SIGTERM while such a client is connected (systemd then
-        SIGKILLs it after TimeoutStopSec, skipping the WAL checkpoint).  Expected to fail until
-        serve bounds the drain (stop accepting, wait read_timeout + keep_alive, checkpoint, exit)."""
+        restarts the read timeout), and the pool join in cpp-httplib's stop path waits for it.
+        serve bounds the drain (stop accepting, wait read_timeout + keep_alive, checkpoint,
+        exit 0) so systemd never has to SIGKILL it."""
         s = Server(config={"limits": {"read_timeout_seconds": 2, "keep_alive_seconds": 1}}).start()
         stop = threading.Event()
         c = socket.create_connection(("127.0.0.1", s.port))
