@@ -380,6 +380,18 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   if (Status st = check_framing(req); !st) {
     res.set_header("Connection", "close");
     plan = error_plan(st);
+  } else if (req.target.size() > app.cfg.limits.max_url_bytes) {
+    Status st(Err::invalid, "the request URL is " + std::to_string(req.target.size()) + " bytes; the limit is " +
+                                std::to_string(app.cfg.limits.max_url_bytes));
+    plan = error_plan(st);
+    plan.run = [st](Ctx& c) {
+      send_error(c, st);
+      c.res.status = 414;  // URI Too Long
+    };
+  } else if (req.params.size() > app.cfg.limits.max_query_params) {
+    plan = error_plan(Status(Err::invalid, "the request has " + std::to_string(req.params.size()) +
+                                               " query parameters; the limit is " +
+                                               std::to_string(app.cfg.limits.max_query_params)));
   } else if (!split_path(req.path, &c.seg)) {
     plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {

@@ -125,6 +125,23 @@ class LimitsTest(unittest.TestCase):
         self.assertIn(st, (414, 400, None), resp[:200])
         self.assertServing()
 
+    def test_configured_url_and_parameter_limits(self):
+        """limits.max_url_bytes and limits.max_query_params are enforced as configured."""
+        s = Server(config={"limits": {"max_url_bytes": 300, "max_query_params": 5}, "log_level": "warn"}).start()
+        try:
+            r = s.request("GET", "/Patient?name=" + "a" * 250)
+            self.assertEqual(r.status, 200, r)
+            r = s.request("GET", "/Patient?name=" + "a" * 320)
+            self.assertEqual(r.status, 414, r)
+            self.assertIn("limit is 300", r.json()["issue"][0]["diagnostics"])
+            r = s.request("GET", "/Patient?" + "&".join("name=%d" % i for i in range(5)))
+            self.assertEqual(r.status, 200, r)
+            r = s.request("GET", "/Patient?" + "&".join("name=%d" % i for i in range(6)))
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("query parameters", r.json()["issue"][0]["diagnostics"])
+        finally:
+            s.cleanup()
+
     def test_huge_and_many_headers(self):
         cases = {
             "one 100 KiB header": b"X-Big: " + b"h" * 100000 + b"\r\n",
