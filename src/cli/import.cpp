@@ -1,31 +1,156 @@
-// cli/import.cpp — `edgefhir import PATH...`: loads resource files (one resource per file),
-// NDJSON files and folders.  (Bundles arrive with the transaction processor.)
+// cli/import.cpp — `edgefhir import PATH...`: loads FHIR data from files and folders into the
+// database without a server.
+//
+//   *.json    a resource (update-or-create by its id; created with a new id when it has none),
+//             or a Bundle: transaction / batch Bundles run as they would on POST [base]
+//             (fhir/bundle_processor.h) except that a POST entry with a urn:uuid fullUrl
+//             writes Type/<uuid> (ids_from_urn), so Synthea-style bundles import idempotently;
+//             any other Bundle type (collection, searchset, document, ...) is loaded as one
+//             transaction of its entries (PUT Type/id when the resource has an id, else POST).
+//   *.ndjson  one resource per line (Bulk Data format), written in chunks of kChunk lines per
+//             SQLite transaction; a chunk that fails is retried line by line so only the bad
+//             lines fail.
+//   folders   recursively, files in name order; other file names are skipped.
+//
+// Resumable: every write is an update-or-create, and an update identical to the stored version
+// makes no new version (fhir/repository.h), so re-running an import (e.g. after an interrupt)
+// only writes what is missing.  A bad file, line or entry is reported as "FILE:LINE: message"
+// ("FILE: entry N (...): message" inside a Bundle) and the rest goes on; the exit status is 1
+// when anything failed, 2 for usage errors.
+//
+// On a terminal (stderr is a TTY) a progress line shows resources, rate and ETA (by bytes read);
+// otherwise only the problems and a one-line summary are printed.
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/open.h"
+#include "fhir/bundle_processor.h"
 #include "fhir/resource.h"
+#include "store/search.h"
 
 namespace ef::cli {
 
 static const char* kImportHelp =
-    "usage: edgefhir import [--config FILE] [--database PATH] PATH...\n\n"
-    "Loads FHIR JSON files (*.json: a resource), NDJSON files (*.ndjson: one resource per line)\n"
-    "and folders (recursively).  Resources with an id keep it (update-or-create); a resource\n"
-    "identical to the stored version is skipped, so re-running an import adds nothing twice.\n";
+    "usage: edgefhir import [--config FILE] [--database PATH] [--progress|--no-progress] PATH...\n\n"
+    "Loads FHIR JSON files (*.json: a resource or a Bundle), NDJSON files (*.ndjson: one resource\n"
+    "per line) and folders (recursively, in name order).\n"
+    "  transaction/batch Bundles   processed as on POST [base]; a POST entry whose fullUrl is\n"
+    "                              urn:uuid:X is stored as Type/X, so re-importing changes nothing\n"
+    "  other Bundles (collection)  their entries, as one transaction\n"
+    "  resources with an id        update-or-create; an identical resource is skipped\n"
+    "Re-running an import is safe: what is already stored is reported as unchanged.\n"
+    "Problems are reported as FILE:LINE (or FILE: entry N) and the rest goes on; the exit status\n"
+    "is 1 when anything failed.  A progress line (count, rate, ETA) is shown when stderr is a\n"
+    "terminal (--progress / --no-progress force it on / off).\n";
 
-static void collect(const std::string& path, std::vector<std::string>* files) {
+namespace {
+
+constexpr size_t kChunk = 1000;  // NDJSON lines per transaction
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Stats {
+  int64_t stored = 0, unchanged = 0, failed = 0;
+  uint64_t bytes_total = 0, bytes_done = 0;
+  SteadyClock::time_point start = SteadyClock::now();
+  double seconds() const { return std::chrono::duration<double>(SteadyClock::now() - start).count(); }
+  int64_t resources() const { return stored + unchanged; }
+};
+
+std::string fmt_count(int64_t n) {
+  std::string s = std::to_string(n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+std::string fmt_duration(double s) {
+  if (s < 0 || s > 359999) return "--:--";
+  int t = int(s + 0.5);
+  char buf[32];
+  if (t >= 3600) snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
+  else snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+// The progress line on a terminal, redrawn at most every 100 ms; problems printed while it is
+// shown clear it first.
+class Progress {
+ public:
+  Progress(std::ostream& err, bool on, const Stats& s) : err_(err), on_(on), s_(s) {}
+  void update(bool force = false) {
+    if (!on_) return;
+    auto now = SteadyClock::now();
+    if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double secs = s_.seconds();
+    double frac = s_.bytes_total ? double(s_.bytes_done) / double(s_.bytes_total) : 1.0;
+    if (frac > 1) frac = 1;
+    const int width = 24;
+    int fill = int(frac * width);
+    std::string bar = "[" + std::string(fill, '#') + std::string(width - fill, '.') + "]";
+    double rate = secs > 0 ? double(s_.resources() + s_.failed) / secs : 0;
+    double eta = frac > 0 && secs > 0 ? secs * (1 - frac) / frac : -1;
+    char pct[16];
+    snprintf(pct, sizeof pct, "%3d%%", int(frac * 100));
+    std::string line = bar + " " + pct + "  " + fmt_count(s_.resources()) + " resources  " +
+                       fmt_count(int64_t(rate)) + "/s  ETA " + (frac >= 1 ? "0:00" : fmt_duration(eta));
+    if (s_.failed) line += "  " + fmt_count(s_.failed) + " failed";
+    err_ << "\r" << line << "\x1b[K" << std::flush;
+    shown_ = true;
+  }
+  // Clears the line before other output.
+  void clear() {
+    if (on_ && shown_) err_ << "\r\x1b[K" << std::flush;
+    shown_ = false;
+  }
+  void finish() {
+    if (!on_) return;
+    update(true);
+    err_ << "\n";
+    shown_ = false;
+  }
+
+ private:
+  std::ostream& err_;
+  bool on_;
+  const Stats& s_;
+  bool shown_ = false;
+  SteadyClock::time_point last_{};
+};
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+bool importable(const std::string& f) { return ends_with(f, ".json") || ends_with(f, ".ndjson"); }
+
+// Files named on the command line are taken whatever their name; folders contribute only
+// *.json and *.ndjson files.
+void collect(const std::string& path, bool top, std::vector<std::string>* files) {
   struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0) { files->push_back(path); return; }
-  if (!S_ISDIR(sb.st_mode)) { files->push_back(path); return; }
+  if (::stat(path.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    if (top || importable(path)) files->push_back(path);
+    return;
+  }
   DIR* d = ::opendir(path.c_str());
-  if (!d) return;
+  if (!d) {
+    files->push_back(path);  // reported as unreadable
+    return;
+  }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
@@ -34,55 +159,305 @@ static void collect(const std::string& path, std::vector<std::string>* files) {
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
-  for (const auto& n : names) collect(path + "/" + n, files);
+  std::string base = path;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  for (const auto& n : names) collect(base + "/" + n, false, files);
 }
+
+class Importer {
+ public:
+  Importer(http::App& app, std::ostream& err, bool progress)
+      : app_(app), err_(err), progress_(err, progress, stats_),
+        bp_(*app.repo, [base = app.base_url](store::Conn& c, const std::string& type, const std::string& q,
+                                             size_t limit) {
+          return store::resolve_matches(c, type, q, limit, base);
+        }) {
+    opt_.base_url = app.base_url;
+    opt_.max_entries = app.cfg.limits.max_bundle_entries;
+    opt_.limits.max_depth = app.cfg.limits.max_json_depth;
+    opt_.ids_from_urn = true;
+    opt_.now_ms = app.clock->now_ms();
+  }
+
+  Stats& stats() { return stats_; }
+  Progress& progress() { return progress_; }
+
+  void file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text;
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    if (!in) {
+      problem(path + ": cannot be read (" + std::strerror(errno) + ")");
+      ++stats_.failed;
+      return;
+    }
+    uint64_t base = stats_.bytes_done;
+    if (ends_with(path, ".ndjson")) ndjson(path, text, base);
+    else json_file(path, text);
+    stats_.bytes_done = base + text.size();
+    progress_.update();
+  }
+
+ private:
+  void problem(const std::string& msg) {
+    progress_.clear();
+    err_ << msg << "\n";
+  }
+
+  void count(const fhir::WriteResult& w) {
+    if (w.unchanged) ++stats_.unchanged;
+    else ++stats_.stored;
+  }
+
+  // One resource (update-or-create) inside the caller's transaction.
+  Result<fhir::WriteResult> put(store::Conn& c, json::Value res) {
+    std::string type = fhir::resource_type_of(res);
+    const std::string* idp = json::get_string(res, "id");
+    if (idp && !idp->empty()) {
+      std::string id = *idp;
+      return app_.repo->update(c, type, id, std::move(res));
+    }
+    return app_.repo->create(c, std::move(res));
+  }
+
+  void json_file(const std::string& path, std::string& text) {
+    json::ParseOptions po;
+    po.preserve_numbers = true;
+    po.max_depth = app_.cfg.limits.max_json_depth + 4;  // Bundle.entry[].resource
+    auto doc = json::parse(text, po);
+    if (!doc) {
+      problem(path + ": " + doc.status().message);
+      ++stats_.failed;
+      return;
+    }
+    if (fhir::resource_type_of(*doc) == "Bundle") {
+      std::string type = json::string_or(*doc, "type");
+      if (type != "transaction" && type != "batch") {
+        Status st = as_transaction(*doc);
+        if (!st) {
+          problem(path + ": " + st.message);
+          ++stats_.failed;
+          return;
+        }
+      }
+      return bundle(path, std::move(*doc));
+    }
+    fhir::ParseLimits lim;
+    lim.max_depth = app_.cfg.limits.max_json_depth;
+    auto res = fhir::parse_resource(text, lim);
+    if (!res) {
+      problem(path + ": " + res.status().message);
+      ++stats_.failed;
+      return;
+    }
+    Result<fhir::WriteResult> w = Status(Err::internal, "not run");
+    app_.db->write([&](store::Conn& c) -> Status {
+      w = put(c, std::move(*res));
+      return w.ok() ? Status() : w.status();
+    });
+    if (!w) {
+      problem(path + ": " + w.status().message);
+      ++stats_.failed;
+      return;
+    }
+    count(*w);
+  }
+
+  // A collection (or other non-transaction) Bundle becomes a transaction of its entries.
+  static Status as_transaction(json::Value& doc) {
+    json::Object* o = json::as_object_mut(doc);
+    (*o)["type"] = json::Value(std::string("transaction"));
+    json::Value* entries = json::get_mut(doc, "entry");
+    if (!entries) return Status();
+    if (!json::is_array(*entries)) return Status(Err::invalid, "Bundle.entry must be an array");
+    auto& arr = entries->get<json::Array>();
+    for (size_t i = 0; i < arr.size(); ++i) {
+      json::Object* e = json::as_object_mut(arr[i]);
+      if (!e) return Status(Err::invalid, "entry " + std::to_string(i) + ": an entry must be an object");
+      const json::Value* r = json::get(arr[i], "resource");
+      if (!r) return Status(Err::invalid, "entry " + std::to_string(i) + ": the entry has no resource");
+      std::string type = fhir::resource_type_of(*r);
+      const std::string* id = json::get_string(*r, "id");
+      json::Object rq;
+      if (id && !id->empty()) {
+        rq["method"] = json::Value(std::string("PUT"));
+        rq["url"] = json::Value(type + "/" + *id);
+      } else {
+        rq["method"] = json::Value(std::string("POST"));
+        rq["url"] = json::Value(type);
+      }
+      (*e)["request"] = json::Value(std::move(rq));
+      e->erase("response");
+      e->erase("search");
+    }
+    return Status();
+  }
+
+  void bundle(const std::string& path, json::Value doc) {
+    std::string type;
+    auto entries = bp_.parse(std::move(doc), opt_, &type);
+    if (!entries) {
+      problem(path + ": " + entries.status().message);
+      ++stats_.failed;
+      return;
+    }
+    size_t n = entries->size();
+    if (type == "batch") {
+      fhir::BundleResult r = bp_.batch(std::move(*entries), opt_);
+      for (size_t i = 0; i < r.results.size(); ++i) {
+        const fhir::EntryResult& x = r.results[i];
+        if (x.outcome == fhir::Outcome::failed) {
+          problem(path + ": " + fhir::entry_name(r.requests[i]) + ": " + x.error.message);
+          ++stats_.failed;
+        } else {
+          tally(x);
+        }
+      }
+      return;
+    }
+    Result<fhir::BundleResult> r = Status(Err::internal, "not run");
+    Status st = app_.db->write([&](store::Conn& c) -> Status {
+      r = bp_.transaction(c, std::move(*entries), opt_);
+      return r.ok() ? Status() : r.status();
+    });
+    if (!st || !r) {
+      problem(path + ": " + (r ? st.message : r.status().message) + " (the Bundle's " + std::to_string(n) +
+              " entries were not imported)");
+      stats_.failed += int64_t(n ? n : 1);
+      return;
+    }
+    for (const auto& x : r->results) tally(x);
+  }
+
+  void tally(const fhir::EntryResult& x) {
+    using O = fhir::Outcome;
+    if (x.outcome == O::created || x.outcome == O::updated || (x.outcome == O::deleted && !x.deleted.empty()))
+      ++stats_.stored;
+    else if (x.outcome == O::unchanged || x.outcome == O::exists || x.outcome == O::deleted)
+      ++stats_.unchanged;
+  }
+
+  struct Line {
+    size_t number;
+    std::string_view text;  // for the retry
+    json::Value res;
+  };
+
+  void ndjson(const std::string& path, const std::string& text, uint64_t base) {
+    fhir::ParseLimits lim;
+    lim.max_depth = app_.cfg.limits.max_json_depth;
+    std::vector<Line> chunk;
+    size_t pos = 0, number = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      std::string_view line(text.data() + pos, nl - pos);
+      ++number;
+      pos = nl + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      auto res = fhir::parse_resource(line, lim);
+      if (!res) {
+        problem(path + ":" + std::to_string(number) + ": " + res.status().message);
+        ++stats_.failed;
+        continue;
+      }
+      chunk.push_back(Line{number, line, std::move(*res)});
+      if (chunk.size() >= kChunk) {
+        write_chunk(path, chunk);
+        chunk.clear();
+        stats_.bytes_done = base + std::min(pos, text.size());
+        progress_.update();
+      }
+    }
+    if (!chunk.empty()) write_chunk(path, chunk);
+  }
+
+  void write_chunk(const std::string& path, std::vector<Line>& chunk) {
+    int64_t stored = 0, unchanged = 0;
+    Status st = app_.db->write([&](store::Conn& c) -> Status {
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        auto w = put(c, std::move(chunk[i].res));
+        if (!w) return w.status();
+        ++(w->unchanged ? unchanged : stored);
+      }
+      return Status();
+    });
+    if (st) {
+      stats_.stored += stored;
+      stats_.unchanged += unchanged;
+      return;
+    }
+    // Rolled back: retry one by one (parsing again), so only the bad lines fail.
+    fhir::ParseLimits lim;
+    lim.max_depth = app_.cfg.limits.max_json_depth;
+    for (auto& l : chunk) {
+      Result<fhir::WriteResult> w = Status(Err::internal, "not run");
+      Status s2 = app_.db->write([&](store::Conn& c) -> Status {
+        auto res = fhir::parse_resource(l.text, lim);
+        if (!res) return res.status();
+        w = put(c, std::move(*res));
+        return w.ok() ? Status() : w.status();
+      });
+      if (!w || !s2) {
+        problem(path + ":" + std::to_string(l.number) + ": " + (w ? s2.message : w.status().message));
+        ++stats_.failed;
+      } else {
+        count(*w);
+      }
+    }
+  }
+
+  http::App& app_;
+  std::ostream& err_;
+  Stats stats_;
+  Progress progress_;
+  fhir::BundleProcessor bp_;
+  fhir::BundleOptions opt_;
+};
+
+}  // namespace
 
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
   Common common;
   Status st = take_common(args, &common);
   if (!st) { err << "edgefhir import: " << st.message << "\n"; return 2; }
   if (common.help) { out << kImportHelp; return 0; }
-  if (args.empty()) { err << kImportHelp; return 2; }
+  int progress = -1;  // -1 auto
+  std::vector<std::string> paths;
+  for (const auto& a : args) {
+    if (a == "--progress") progress = 1;
+    else if (a == "--no-progress") progress = 0;
+    else if (a.size() > 1 && a[0] == '-') { err << "edgefhir import: unknown option '" << a << "'\n" << kImportHelp; return 2; }
+    else paths.push_back(a);
+  }
+  if (paths.empty()) { err << kImportHelp; return 2; }
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
   std::vector<std::string> files;
-  for (const auto& a : args) collect(a, &files);
-  // Only FHIR JSON and NDJSON files are read from folders.
-  files.erase(std::remove_if(files.begin(), files.end(), [](const std::string& f) {
-                auto ends = [&](const char* s) { size_t n = strlen(s); return f.size() >= n && f.compare(f.size() - n, n, s) == 0; };
-                return !ends(".json") && !ends(".ndjson");
-              }), files.end());
-  int64_t stored = 0, unchanged = 0, failed = 0;
+  for (const auto& p : paths) collect(p, true, &files);
+  bool show = progress == 1 || (progress == -1 && &err == &std::cerr && ::isatty(STDERR_FILENO));
+  Importer imp(**app, err, show);
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    if (!in) { err << f << ": cannot be read\n"; ++failed; continue; }
-    std::vector<std::string> docs;
-    bool ndjson = f.size() > 7 && f.substr(f.size() - 7) == ".ndjson";
-    if (ndjson) {
-      std::string line;
-      while (std::getline(in, line)) docs.push_back(line);
-    } else {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      docs.push_back(ss.str());
-    }
-    for (size_t i = 0; i < docs.size(); ++i) {
-      if (ndjson && docs[i].find_first_not_of(" \t\r") == std::string::npos) continue;
-      std::string where = ndjson ? f + ":" + std::to_string(i + 1) : f;
-      auto r = fhir::parse_resource(docs[i]);
-      if (!r) { err << where << ": " << r.status().message << "\n"; ++failed; continue; }
-      std::string type = fhir::resource_type_of(*r);
-      const std::string* idp = json::get_string(*r, "id");
-      const std::string id = idp ? *idp : std::string();  // copy: *r is moved below
-      auto w = !id.empty() ? (*app)->repo->update(type, id, std::move(*r)) : (*app)->repo->create(std::move(*r));
-      if (!w) { err << where << ": " << w.status().message << "\n"; ++failed; continue; }
-      if (w->unchanged) ++unchanged; else ++stored;
-    }
+    struct stat sb;
+    if (::stat(f.c_str(), &sb) == 0) imp.stats().bytes_total += uint64_t(sb.st_size);
   }
-  out << "imported " << stored << " resources, " << unchanged << " unchanged, " << failed << " failed\n";
-  return failed ? 1 : 0;
+  for (const auto& f : files) imp.file(f);
+  imp.progress().finish();
+  const Stats& s = imp.stats();
+  double secs = s.seconds();
+  char rate[64];
+  snprintf(rate, sizeof rate, "%.1f s, %s resources/s", secs,
+           fmt_count(secs > 0 ? int64_t(double(s.resources()) / secs) : 0).c_str());
+  out << "imported " << s.resources() << " resources from " << files.size() << (files.size() == 1 ? " file" : " files")
+      << ": " << s.stored << " stored, " << s.unchanged << " unchanged, " << s.failed << " failed (" << rate << ")\n";
+  return s.failed ? 1 : 0;
 }
 
 }  // namespace ef::cli

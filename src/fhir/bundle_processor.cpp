@@ -319,7 +319,12 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
     }
     std::string id = opt.ids_from_urn ? urn_id(e) : std::string();
     if (!id.empty()) {
+      // Import: the create already happened when Type/<uuid> exists (a previous run, or the
+      // same entity in another Bundle): leave it as it is, so re-running writes nothing.
       *target = id;
+      auto cur = repo_.resources().current(c, e.type, id);
+      if (!cur) return cur.status();
+      if (*cur && !(*cur)->deleted) *exists = true;
     } else {
       *target = Repository::new_id();
     }

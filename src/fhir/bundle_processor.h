@@ -8,7 +8,8 @@
 //   1. every entry is checked (method, url, resource) before anything is written;
 //   2. DELETE entries run (conditional ones resolved first);
 //   3. ids are assigned: POST gets a new id (or, with ifNoneExist and one match, the match;
-//      or, with ids_from_urn, the uuid of its urn:uuid fullUrl), PUT/PATCH take the URL id or
+//      or, with ids_from_urn, the uuid of its urn:uuid fullUrl — existing already counts as
+//      the ifNoneExist match), PUT/PATCH take the URL id or
 //      resolve their condition; every fullUrl then maps to "Type/id";
 //   4. POST, then PUT/PATCH entries are written, each after rewriting every JSON member named
 //      "reference" (urn:uuid:/urn:oid: placeholders and absolute fullUrls via the map,
@@ -89,7 +90,9 @@ struct EntryAccess {
 struct BundleOptions {
   size_t max_entries = 10000;
   std::string base_url;        // our base: absolute URLs under it are local
-  bool ids_from_urn = false;   // POST with a urn:uuid fullUrl writes Type/<uuid> (idempotent import)
+  // Import: a POST with a urn:uuid fullUrl creates Type/<uuid>, or, when that exists already,
+  // leaves it alone (Outcome::exists), so loading the same Bundles again writes nothing.
+  bool ids_from_urn = false;
   ParseLimits limits;
   // Called before each entry runs (and after a patch with the result); non-ok refuses it.
   std::function<Status(store::Conn&, const EntryAccess&)> authorize;
