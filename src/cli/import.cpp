@@ -7,10 +7,13 @@
 //             writes Type/<uuid> (ids_from_urn), so Synthea-style bundles import idempotently;
 //             any other Bundle type (collection, searchset, document, ...) is loaded as one
 //             transaction of its entries (PUT Type/id when the resource has an id, else POST).
-//   *.ndjson  one resource per line (Bulk Data format), written in chunks of kChunk lines per
-//             SQLite transaction; a chunk that fails is retried line by line so only the bad
-//             lines fail.
+//   *.ndjson  one resource per line (Bulk Data format), in chunks of kChunk lines; a chunk
+//             that fails is retried line by line so only the bad lines fail.
 //   folders   recursively, files in name order; other file names are skipped.
+//
+// Speed: files are written in groups of about kGroup resources per SQLite transaction (see
+// Importer::run); a group in which anything fails is run again with every unit (file, Bundle,
+// batch entry, NDJSON chunk or line) under a SAVEPOINT, so a failure undoes only that unit.
 //
 // Resumable: every write is an update-or-create, and an update identical to the stored version
 // makes no new version (fhir/repository.h), so re-running an import (e.g. after an interrupt)
@@ -36,6 +39,7 @@
 #include "cli/open.h"
 #include "fhir/bundle_processor.h"
 #include "fhir/resource.h"
+#include "fhir/resource_types.h"
 #include "store/search.h"
 
 namespace ef::cli {
@@ -182,7 +186,78 @@ class Importer {
   Stats& stats() { return stats_; }
   Progress& progress() { return progress_; }
 
-  void file(const std::string& path) {
+  // Files go in groups of about kGroup resources per SQLite transaction: far fewer commits
+  // and WAL page rewrites than one per file (every Bundle touches the index B-trees all over).
+  // Optimistic: a group runs without savepoints (they cost a sub-journal copy of every page
+  // touched); when any unit in it fails, the group is rolled back and run again with each
+  // unit (file, Bundle, batch entry, NDJSON chunk or line) under a SAVEPOINT, so that a
+  // failure undoes only that unit.  Problems are reported once the group is settled.
+  void run(const std::vector<std::string>& files) {
+    size_t i = 0;
+    while (i < files.size()) {
+      size_t first = i;
+      Stats before = stats_;
+      problems_.clear();
+      isolate_ = false;
+      group_failed_ = false;
+      Status st = app_.db->write([&](store::Conn& c) -> Status {
+        size_t n = 0;
+        while (i < files.size() && n < kGroup) {
+          n += file(c, files[i++]);
+          if (group_failed_) return Status(Err::conflict, "a unit failed: run the group again unit by unit");
+        }
+        return Status();
+      });
+      if (!st) {
+        size_t last = i;  // the group's files: [first, last)
+        stats_ = before;
+        problems_.clear();
+        isolate_ = true;
+        group_failed_ = false;
+        i = first;
+        st = app_.db->write([&](store::Conn& c) -> Status {
+          while (i < last) file(c, files[i++]);
+          return Status();
+        });
+        if (!st) {  // the commit itself failed: nothing of this group is in
+          int64_t lost = (stats_.stored - before.stored) + (stats_.unchanged - before.unchanged);
+          stats_.stored = before.stored;
+          stats_.unchanged = before.unchanged;
+          stats_.failed += lost;
+          for (size_t k = first; k < last; ++k) problems_.push_back(files[k] + ": not imported: " + st.message);
+        }
+      }
+      for (const auto& m : problems_) {
+        progress_.clear();
+        err_ << m << "\n";
+      }
+      problems_.clear();
+      progress_.update();
+    }
+  }
+
+ private:
+  static constexpr size_t kGroup = 5000;
+
+  // Runs one unit of work: under a savepoint when isolating (on error only fn's writes are
+  // undone), else directly (on error the whole group is run again, isolated).
+  template <class F>
+  Status unit(store::Conn& c, F&& fn) {
+    if (!isolate_) {
+      Status st = fn();
+      if (!st) group_failed_ = true;
+      return st;
+    }
+    Status st = c.exec("SAVEPOINT import_unit");
+    if (!st) return st;
+    st = fn();
+    if (!st) c.exec("ROLLBACK TO import_unit");
+    Status rel = c.exec("RELEASE import_unit");
+    return st ? rel : st;
+  }
+
+  // One file inside the group's transaction; returns about how many resources it held.
+  size_t file(store::Conn& c, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::string text;
     if (in) {
@@ -193,20 +268,19 @@ class Importer {
     if (!in) {
       problem(path + ": cannot be read (" + std::strerror(errno) + ")");
       ++stats_.failed;
-      return;
+      return 1;
     }
     uint64_t base = stats_.bytes_done;
-    if (ends_with(path, ".ndjson")) ndjson(path, text, base);
-    else json_file(path, text);
+    int64_t before = stats_.resources() + stats_.failed;
+    if (ends_with(path, ".ndjson")) ndjson(c, path, text, base);
+    else json_file(c, path, text);
     stats_.bytes_done = base + text.size();
-    progress_.update();
+    if (!group_failed_) progress_.update();
+    return size_t(std::max<int64_t>(1, stats_.resources() + stats_.failed - before));
   }
 
- private:
-  void problem(const std::string& msg) {
-    progress_.clear();
-    err_ << msg << "\n";
-  }
+  // Reported when the group is settled (a group run again must not report twice).
+  void problem(const std::string& msg) { problems_.push_back(msg); }
 
   void count(const fhir::WriteResult& w) {
     if (w.unchanged) ++stats_.unchanged;
@@ -224,7 +298,7 @@ class Importer {
     return app_.repo->create(c, std::move(res));
   }
 
-  void json_file(const std::string& path, std::string& text) {
+  void json_file(store::Conn& c, const std::string& path, std::string& text) {
     json::ParseOptions po;
     po.preserve_numbers = true;
     po.max_depth = app_.cfg.limits.max_json_depth + 4;  // Bundle.entry[].resource
@@ -244,23 +318,18 @@ class Importer {
           return;
         }
       }
-      return bundle(path, std::move(*doc));
+      return bundle(c, path, std::move(*doc));
     }
-    fhir::ParseLimits lim;
-    lim.max_depth = app_.cfg.limits.max_json_depth;
-    auto res = fhir::parse_resource(text, lim);
-    if (!res) {
-      problem(path + ": " + res.status().message);
-      ++stats_.failed;
-      return;
-    }
-    Result<fhir::WriteResult> w = Status(Err::internal, "not run");
-    app_.db->write([&](store::Conn& c) -> Status {
-      w = put(c, std::move(*res));
+    Status st = fhir::check_json_rules(*doc);
+    if (st && !fhir::is_resource_type(fhir::resource_type_of(*doc)))
+      st = Status(Err::invalid, "not a FHIR resource: resourceType '" + fhir::resource_type_of(*doc) + "'");
+    Result<fhir::WriteResult> w = st;
+    if (st) st = unit(c, [&]() -> Status {
+      w = put(c, std::move(*doc));
       return w.ok() ? Status() : w.status();
     });
-    if (!w) {
-      problem(path + ": " + w.status().message);
+    if (!st) {
+      problem(path + ": " + st.message);
       ++stats_.failed;
       return;
     }
@@ -297,7 +366,7 @@ class Importer {
     return Status();
   }
 
-  void bundle(const std::string& path, json::Value doc) {
+  void bundle(store::Conn& c, const std::string& path, json::Value doc) {
     std::string type;
     auto entries = bp_.parse(std::move(doc), opt_, &type);
     if (!entries) {
@@ -307,26 +376,33 @@ class Importer {
     }
     size_t n = entries->size();
     if (type == "batch") {
-      fhir::BundleResult r = bp_.batch(std::move(*entries), opt_);
-      for (size_t i = 0; i < r.results.size(); ++i) {
-        const fhir::EntryResult& x = r.results[i];
-        if (x.outcome == fhir::Outcome::failed) {
-          problem(path + ": " + fhir::entry_name(r.requests[i]) + ": " + x.error.message);
+      // Each entry on its own (as BundleProcessor::batch, but inside the group's transaction).
+      std::map<std::string, std::string> refs;
+      for (auto& e : *entries) {
+        std::map<std::string, std::string> attempt = refs;
+        Result<fhir::EntryResult> r = Status(Err::internal, "not run");
+        Status st = unit(c, [&]() -> Status {
+          r = bp_.execute(c, e, opt_, &attempt);
+          return r.ok() ? Status() : r.status();
+        });
+        if (group_failed_) return;
+        if (!st) {
+          problem(path + ": " + fhir::entry_name(e) + ": " + st.message);
           ++stats_.failed;
         } else {
-          tally(x);
+          refs = std::move(attempt);
+          tally(*r);
         }
       }
       return;
     }
     Result<fhir::BundleResult> r = Status(Err::internal, "not run");
-    Status st = app_.db->write([&](store::Conn& c) -> Status {
+    Status st = unit(c, [&]() -> Status {
       r = bp_.transaction(c, std::move(*entries), opt_);
       return r.ok() ? Status() : r.status();
     });
-    if (!st || !r) {
-      problem(path + ": " + (r ? st.message : r.status().message) + " (the Bundle's " + std::to_string(n) +
-              " entries were not imported)");
+    if (!st) {
+      problem(path + ": " + st.message + " (the Bundle's " + std::to_string(n) + " entries were not imported)");
       stats_.failed += int64_t(n ? n : 1);
       return;
     }
@@ -347,7 +423,7 @@ class Importer {
     json::Value res;
   };
 
-  void ndjson(const std::string& path, const std::string& text, uint64_t base) {
+  void ndjson(store::Conn& c, const std::string& path, const std::string& text, uint64_t base) {
     fhir::ParseLimits lim;
     lim.max_depth = app_.cfg.limits.max_json_depth;
     std::vector<Line> chunk;
@@ -368,20 +444,21 @@ class Importer {
       }
       chunk.push_back(Line{number, line, std::move(*res)});
       if (chunk.size() >= kChunk) {
-        write_chunk(path, chunk);
+        write_chunk(c, path, chunk);
+        if (group_failed_) return;
         chunk.clear();
         stats_.bytes_done = base + std::min(pos, text.size());
         progress_.update();
       }
     }
-    if (!chunk.empty()) write_chunk(path, chunk);
+    if (!chunk.empty()) write_chunk(c, path, chunk);
   }
 
-  void write_chunk(const std::string& path, std::vector<Line>& chunk) {
+  void write_chunk(store::Conn& c, const std::string& path, std::vector<Line>& chunk) {
     int64_t stored = 0, unchanged = 0;
-    Status st = app_.db->write([&](store::Conn& c) -> Status {
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        auto w = put(c, std::move(chunk[i].res));
+    Status st = unit(c, [&]() -> Status {
+      for (auto& l : chunk) {
+        auto w = put(c, std::move(l.res));
         if (!w) return w.status();
         ++(w->unchanged ? unchanged : stored);
       }
@@ -392,19 +469,20 @@ class Importer {
       stats_.unchanged += unchanged;
       return;
     }
-    // Rolled back: retry one by one (parsing again), so only the bad lines fail.
+    if (group_failed_) return;
+    // Undone: again line by line (parsing again), so only the bad lines fail.
     fhir::ParseLimits lim;
     lim.max_depth = app_.cfg.limits.max_json_depth;
     for (auto& l : chunk) {
       Result<fhir::WriteResult> w = Status(Err::internal, "not run");
-      Status s2 = app_.db->write([&](store::Conn& c) -> Status {
+      Status s2 = unit(c, [&]() -> Status {
         auto res = fhir::parse_resource(l.text, lim);
         if (!res) return res.status();
         w = put(c, std::move(*res));
         return w.ok() ? Status() : w.status();
       });
-      if (!w || !s2) {
-        problem(path + ":" + std::to_string(l.number) + ": " + (w ? s2.message : w.status().message));
+      if (!s2) {
+        problem(path + ":" + std::to_string(l.number) + ": " + s2.message);
         ++stats_.failed;
       } else {
         count(*w);
@@ -418,6 +496,9 @@ class Importer {
   Progress progress_;
   fhir::BundleProcessor bp_;
   fhir::BundleOptions opt_;
+  std::vector<std::string> problems_;
+  bool isolate_ = false;       // units under savepoints (the retry of a failed group)
+  bool group_failed_ = false;  // a unit failed outside isolation: the group runs again
 };
 
 }  // namespace
@@ -448,7 +529,7 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
     struct stat sb;
     if (::stat(f.c_str(), &sb) == 0) imp.stats().bytes_total += uint64_t(sb.st_size);
   }
-  for (const auto& f : files) imp.file(f);
+  imp.run(files);
   imp.progress().finish();
   const Stats& s = imp.stats();
   double secs = s.seconds();

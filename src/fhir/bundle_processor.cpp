@@ -162,7 +162,16 @@ struct Rewriter {
   store::Conn& c;
   const std::map<std::string, std::string>& refs;
   std::map<std::string, std::string>* cache;
-  std::string path;
+  std::string type;
+  // Where the walk is (member names, or array positions as "[i]"), made into a FHIRPath-like
+  // string only for messages: building it for every node cost more than the rest of the walk.
+  std::vector<std::pair<const std::string*, size_t>> at;
+
+  std::string where() const {
+    std::string p = type;
+    for (const auto& x : at) p += x.first ? "." + *x.first : "[" + std::to_string(x.second) + "]";
+    return p;
+  }
 
   Status reference(std::string& s) {
     if (s.empty() || s[0] == '#') return Status();
@@ -172,7 +181,10 @@ struct Rewriter {
       return Status();
     }
     if (is_placeholder(s))
-      return Status(Err::invalid, "reference '" + s + "' (at " + path + ") names no entry of the Bundle", path);
+    {
+      std::string p = where();
+      return Status(Err::invalid, "reference '" + s + "' (at " + p + ") names no entry of the Bundle", p);
+    }
     size_t q = s.find('?');
     if (q != std::string::npos && s.find('/') > q) {
       std::string type = s.substr(0, q);
@@ -185,7 +197,7 @@ struct Rewriter {
       auto r = bp_resolve(type, s.substr(q + 1));
       if (!r) {
         Status st = r.status();
-        st.message += " (at " + path + ")";
+        st.message += " (at " + where() + ")";
         return st;
       }
       (*cache)[s] = *r;
@@ -218,8 +230,7 @@ struct Rewriter {
   Status walk(json::Value& v) {
     if (json::Object* o = json::as_object_mut(v)) {
       for (auto& kv : *o) {
-        size_t n = path.size();
-        path += "." + kv.first;
+        at.emplace_back(&kv.first, 0);
         Status st;
         if (kv.first == "reference" && json::is_string(kv.second)) {
           st = reference(kv.second.get<std::string>());
@@ -228,17 +239,16 @@ struct Rewriter {
         } else if (kv.second.is<json::Object>() || kv.second.is<json::Array>()) {
           st = walk(kv.second);
         }
-        path.resize(n);
+        at.pop_back();
         if (!st) return st;
       }
     } else if (v.is<json::Array>()) {
       auto& a = v.get<json::Array>();
       for (size_t i = 0; i < a.size(); ++i) {
         if (!a[i].is<json::Object>() && !a[i].is<json::Array>()) continue;
-        size_t n = path.size();
-        path += "[" + std::to_string(i) + "]";
+        at.emplace_back(nullptr, i);
         Status st = walk(a[i]);
-        path.resize(n);
+        at.pop_back();
         if (!st) return st;
       }
     }
@@ -251,7 +261,7 @@ Status BundleProcessor::rewrite_references(store::Conn& c, json::Value& res,
                                            const std::map<std::string, std::string>& refs,
                                            std::map<std::string, std::string>* cond_cache) {
   std::map<std::string, std::string> local;
-  Rewriter w{*this, c, refs, cond_cache ? cond_cache : &local, resource_type_of(res), {}};
+  Rewriter w{*this, c, refs, cond_cache ? cond_cache : &local, resource_type_of(res), {}, {}};
   w.bp_resolve = [&](const std::string& type, const std::string& q) {
     return resolve_one(c, type, q, "conditional reference");
   };
