@@ -27,5 +27,6 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
 int audit_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int keys_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int export_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli
