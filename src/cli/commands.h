@@ -28,5 +28,6 @@ int audit_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
 int keys_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int export_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli
