@@ -359,6 +359,13 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
   if (m->empty()) {
     *target = body_id ? *body_id : Repository::new_id();
     if (!valid_id(*target)) return Status(Err::invalid, "'" + *target + "' is not a valid FHIR id");
+    if (body_id) {  // update as create, but never of a resource the condition did not match
+      auto cur = repo_.resources().current(c, e.type, *target);
+      if (!cur) return cur.status();
+      if (*cur && !(*cur)->deleted)
+        return Status(Err::conflict, e.type + "/" + *target + " exists but does not match the condition '" + e.type +
+                                         "?" + e.query + "'");
+    }
     return Status();
   }
   *target = (*m)[0].second;

@@ -349,6 +349,11 @@ class ConditionalTest(Base):
         self.assertEqual(r.header("ETag"), 'W/"2"')
         self.outcome(self.s.request("PUT", q, dict(body, id="other-id")), 400, "differs")
         self.outcome(self.s.request("PUT", "/Patient?no-such-param=1", body), 400)
+        # no match, but the body names an existing resource the condition did not match: 409
+        other = self.s.request("POST", "/Patient", {"resourceType": "Patient", "gender": "other"}).json()
+        self.outcome(self.s.request("PUT", "/Patient?identifier=%s|nobody" % sys_, dict(body, id=other["id"])), 409,
+                     "does not match")
+        self.assertEqual(self.s.request("GET", "/Patient/" + other["id"]).json()["gender"], "other")
         self.make(sys_, val)
         self.outcome(self.s.request("PUT", q, body), 412, "more than one")
         self.assertEqual(self.s.request("GET", "/Patient/" + pid).json()["meta"]["versionId"], "2")

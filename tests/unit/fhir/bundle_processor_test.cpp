@@ -369,6 +369,14 @@ TEST_CASE("bundle: conditional update, patch and delete through execute", "[bund
   REQUIRE(r.ok());
   CHECK(r->outcome == Outcome::created);
   CHECK(r->id == "zz");
+  // no match, but the body's id names a resource that exists (and did not match): 409
+  e.url = "Patient?identifier=urn:s|nobody";
+  e.resource = *fhir::parse_resource(R"({"resourceType":"Patient","id":"m0"})");
+  r = exec(e);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code == Err::conflict);
+  CHECK(env.read("Patient", "m0").is<json::Object>());
+  CHECK(json::string_or(env.read("Patient", "m0"), "gender") == "male");
   // several matches: 412
   e.url = "Patient?gender=male";
   e.resource = *fhir::parse_resource(R"({"resourceType":"Patient"})");
