@@ -23,7 +23,6 @@
 #include "http/restrict.h"
 #include "http/search.h"
 #include "store/audit.h"
-#include "sync/pusher.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -400,15 +399,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     plan = make_plan(c);
   }
   c.interaction = plan.label ? plan.label : auth::interaction_name(plan.interaction);
-  if (admit(c, plan)) {
-    plan.run(c);
-    // A change to forward upstream: wake the pusher instead of waiting for its next poll.
-    using I = auth::Interaction;
-    I i = plan.interaction;
-    if (app.sync && res.status < 300 && req.method != "GET" && req.method != "HEAD" &&
-        (i == I::create || i == I::update || i == I::patch || i == I::del || i == I::transaction))
-      app.sync->wake();
-  }
+  if (admit(c, plan)) plan.run(c);
   if (!plan.public_) audit(c, plan, start_ms);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   metrics().observe_request(c.interaction, res.status, us);
