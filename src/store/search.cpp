@@ -85,6 +85,9 @@ struct Builder {
   std::vector<Bind> binds;
   int alias_n = 0;
   std::map<std::pair<std::string, std::string>, int64_t>* pid_cache;
+  // Set by Matcher::where for a plain parameter criterion that does not drive the query: it is
+  // then written as a correlated [NOT] EXISTS reached by rid (see Matcher::driver).
+  bool correlated = false;
 
   std::string alias(const char* base) { return std::string(base) + std::to_string(++alias_n); }
   void b(Bind v) { binds.push_back(std::move(v)); }
@@ -354,8 +357,16 @@ struct Builder {
     }
     std::string x = alias("x");
     bool negate = cr.modifier == Modifier::not_;
-    sql += a + ".rid" + (negate ? " NOT" : "") + " IN (SELECT " + x + ".rid FROM " + tab + " " + x + " WHERE ";
-    pid_pred(x + ".pid", cr.types, p.code);
+    if (correlated) {
+      // by rid ('+' on pid keeps SQLite off the (pid, value) index, which would scan every
+      // row of the parameter for each candidate)
+      sql += std::string(negate ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + tab + " " + x + " WHERE " + x + ".rid=" + a +
+             ".rid AND ";
+      pid_pred("+" + x + ".pid", cr.types, p.code);
+    } else {
+      sql += a + ".rid" + (negate ? " NOT" : "") + " IN (SELECT " + x + ".rid FROM " + tab + " " + x + " WHERE ";
+      pid_pred(x + ".pid", cr.types, p.code);
+    }
     sql += " AND (";
     for (size_t i = 0; i < cr.values.size(); ++i) {
       if (i) sql += " OR ";
@@ -521,13 +532,58 @@ struct Matcher {
   const fhir::SearchQuery& q;
   std::map<std::pair<std::string, std::string>, int64_t> pids;
 
+  // A plain parameter criterion (one idx_* table, no composite, chain or :missing).
+  static bool plain(const Criterion& cr) {
+    return cr.kind == Criterion::Kind::param && cr.param && cr.param->type != ParamType::composite &&
+           cr.modifier != Modifier::missing && table_for(cr.param->type);
+  }
+
+  // How well a criterion can drive the query, i.e. how few index rows its `rid IN (...)` list
+  // is likely to have: 0 = not at all (ranges, negations, substring matches), then higher is
+  // better: exact reference > token > string prefix / exact uri.  Non-plain criteria (_id,
+  // chains, _has, composites) are selective but keep their own form: 1.
+  static int drive_rank(const Criterion& cr) {
+    if (!plain(cr)) return cr.kind == Criterion::Kind::last_updated ? 0 : 1;
+    Modifier m = cr.modifier;
+    switch (cr.param->type) {
+      case ParamType::reference:
+        return m == Modifier::none || m == Modifier::type || m == Modifier::identifier ? 4 : 0;
+      case ParamType::token:
+        return m == Modifier::none || m == Modifier::of_type ? 3 : 0;
+      case ParamType::string:
+        return m == Modifier::none || m == Modifier::exact ? 2 : 0;
+      case ParamType::uri:
+        return m == Modifier::none ? 2 : 0;
+      default:
+        return 0;  // date, number, quantity: ranges
+    }
+  }
+
+  // The criterion whose `rid IN (...)` list drives the query; every other plain criterion is
+  // then checked per candidate by rid (correlated EXISTS), so the cost is bounded by the
+  // driver's rows instead of materialising, e.g., every Observation date row in a range
+  // (Observation?patient=X&date=ge2016&date=lt2017: 4.3 -> 0.1 ms on 98 patients).  Null when
+  // nothing is selective enough (then each criterion keeps its IN list and SQLite chooses).
+  const Criterion* driver() const {
+    const Criterion* best = nullptr;
+    int best_rank = 0;
+    for (const Criterion& cr : q.criteria) {
+      int r = drive_rank(cr);
+      if (r > best_rank) best = &cr, best_rank = r;
+    }
+    return best;
+  }
+
   // WHERE clause (without "WHERE") of the candidate resources, on alias r.
   void where(Builder& B) {
     B.type_pred("r", q.types);
     B.sql += " AND r.deleted=0";
+    const Criterion* drive = q.criteria.size() > 1 ? driver() : nullptr;
     for (const Criterion& cr : q.criteria) {
       B.sql += " AND ";
+      B.correlated = drive && &cr != drive && plain(cr);
       B.criterion("r", cr);
+      B.correlated = false;
     }
     if (!q.compartment_patient.empty()) {
       B.sql += " AND ";
@@ -614,8 +670,9 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
                 "ON t.type=x.ref_type AND t.id=x.ref_id WHERE x.rid IN (SELECT value FROM json_each(?))";
         B.b(json_ints(rids));
         if (inc.code != "*") {
+          // '+': reach the page's rows by rid, not every row of the parameter (3.6 -> 0.1 ms)
           B.sql += " AND ";
-          B.pid_pred("x.pid", {inc.source_type}, inc.code);
+          B.pid_pred("+x.pid", {inc.source_type}, inc.code);
         }
         if (!inc.target_type.empty()) {
           B.sql += " AND t.type=?";
