@@ -13,12 +13,14 @@
 #include "cli/commands.h"
 #include "cli/open.h"
 #include "auth/key_store.h"
+#include "http/export.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "sync/cli.h"
 #include "sync/observe.h"
 #include "sync/pusher.h"
 #include "store/audit.h"
+#include "store/export_jobs.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -101,6 +103,12 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     if (!st) { err << "edgefhir: sync: " << st.message << "\n"; return 1; }
     pusher->start();
     (*app)->sync = pusher;
+  }
+  // Export jobs queued or interrupted before this start resume now, not at the first poll.
+  auto active_exports = store::count_active_export_jobs((*app)->db->reader());
+  if (active_exports && *active_exports > 0) {
+    auto runner = http::export_runner(**app);
+    if (!runner) log::warn("export.resume_failed", {{"error", runner.status().message}});
   }
   http::Server server(**app);
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS

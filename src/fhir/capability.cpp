@@ -88,7 +88,11 @@ json::Value capability_statement(const Features& f) {
       if (op.first != t) continue;
       json::Object o;
       o["name"] = json::Value(op.second);
-      o["definition"] = json::Value("http://hl7.org/fhir/OperationDefinition/" + t + "-" + op.second);
+      std::string def = "http://hl7.org/fhir/OperationDefinition/" + t + "-" + op.second;
+      if (op.second == "validate") def = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
+      if (op.second == "export")
+        def = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + std::string(t == "Group" ? "group" : "patient") + "-export";
+      o["definition"] = json::Value(def);
       ops.push_back(json::Value(o));
     }
     if (!ops.empty()) r["operation"] = json::Value(ops);

@@ -1,5 +1,8 @@
-// http/operations.cpp — see operations.h.  Maps operation names to their handlers.
+// http/operations.cpp — see operations.h.  Maps operation names to their handlers and
+// holds the parameter helpers the operation files share.
 #include "http/operations.h"
+
+#include <cctype>
 
 namespace ef::http {
 
@@ -11,27 +14,72 @@ auth::Interaction operation_interaction(const std::string& op) {
   return I::admin;
 }
 
-static void unsupported(Ctx& c, const std::string& op) {
-  send_error(c, Status(Err::not_supported, "operation '" + op + "' is not supported"));
+static std::string lower(std::string s) {
+  for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+bool prefer_has(const Ctx& c, const std::string& token) {
+  std::string p = lower(c.header("Prefer"));
+  std::string t = lower(token);
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find_first_of(",;", i);
+    if (j == std::string::npos) j = p.size();
+    std::string part = p.substr(i, j - i);
+    while (!part.empty() && part.front() == ' ') part.erase(0, 1);
+    while (!part.empty() && part.back() == ' ') part.pop_back();
+    if (part == t) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+bool prefer_strict(const Ctx& c) { return prefer_has(c, "handling=strict"); }
+
+Result<fhir::QueryParams> operation_params(const Ctx& c) {
+  const std::string& target = c.req.target;
+  size_t q = target.find('?');
+  fhir::QueryParams out;
+  if (q != std::string::npos) {
+    auto p = fhir::parse_query_string(std::string_view(target).substr(q + 1), false);
+    if (!p) return p.status();
+    out = std::move(*p);
+  }
+  if (c.req.method == "POST") {
+    std::string ct = lower(c.header("Content-Type"));
+    ct = ct.substr(0, ct.find(';'));
+    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    if (ct == "application/x-www-form-urlencoded") {
+      auto p = fhir::parse_query_string(c.req.body, true);
+      if (!p) return p.status();
+      for (auto& kv : *p) out.push_back(std::move(kv));
+    }
+  }
+  return out;
+}
+
+static void unsupported(Ctx& c, const std::string& op, const std::string& where) {
+  send_error(c, Status(Err::not_supported, "operation '" + op + "' is not supported" + where));
 }
 
 void handle_type_operation(Ctx& c, const std::string& type, const std::string& op) {
-  (void)type;
-  unsupported(c, op);
+  if (op == "$validate") return handle_validate(c, type, "");
+  if (op == "$everything" && type == "Patient") return handle_everything(c, "");
+  if (op == "$export" && type == "Patient") return handle_export(c, type, "");
+  if (op == "$everything" || op == "$export")
+    return unsupported(c, op, " on " + type + (op == "$export" ? " (use /$export, /Patient/$export or /Group/[id]/$export)"
+                                                               : " (only Patient/$everything)"));
+  unsupported(c, op, "");
 }
 
 void handle_instance_operation(Ctx& c, const std::string& type, const std::string& id, const std::string& op) {
-  (void)type;
-  (void)id;
-  unsupported(c, op);
+  if (op == "$validate") return handle_validate(c, type, id);
+  if (op == "$everything" && type == "Patient") return handle_everything(c, id);
+  if (op == "$export" && type == "Group") return handle_export(c, type, id);
+  if (op == "$everything" || op == "$export")
+    return unsupported(c, op, " on " + type + "/[id]" + (op == "$export" ? " (only Group/[id]/$export)" : " (only Patient/[id]/$everything)"));
+  unsupported(c, op, "");
 }
-
-void handle_export(Ctx& c, const std::string& type, const std::string& id) {
-  (void)type;
-  (void)id;
-  unsupported(c, "$export");
-}
-
-void handle_export_job(Ctx& c) { unsupported(c, "$export"); }
 
 }  // namespace ef::http

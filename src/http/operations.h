@@ -7,10 +7,13 @@
 //   $export-poll/[job], $export-file/[job]/[file]   handle_export_job (status, manifest,
 //                                           NDJSON files, DELETE to cancel)
 // Unknown operations answer 501 with an OperationOutcome naming the operation.
+// The handlers live in everything.cpp, export.cpp (with http/export.h: the worker) and
+// validate.cpp; operations.cpp dispatches and holds the helpers they share.
 #pragma once
 #include <string>
 
 #include "auth/policy.h"
+#include "fhir/search_query.h"
 #include "http/context.h"
 
 namespace ef::http {
@@ -22,5 +25,18 @@ void handle_instance_operation(Ctx& c, const std::string& type, const std::strin
 // type: "" (system), "Patient" or "Group"; id: the Group id.
 void handle_export(Ctx& c, const std::string& type, const std::string& id);
 void handle_export_job(Ctx& c);
+
+// ---- shared by the operation files ----
+// everything.cpp: patient_id "" = Patient/$everything (every patient).
+void handle_everything(Ctx& c, const std::string& patient_id);
+// validate.cpp: id "" = type level (the resource comes in the body).
+void handle_validate(Ctx& c, const std::string& type, const std::string& id);
+// The operation's parameters: the URL query, then (POST) an
+// application/x-www-form-urlencoded body's.  Other POST bodies are left to the operation.
+Result<fhir::QueryParams> operation_params(const Ctx& c);
+// Prefer: handling=strict
+bool prefer_strict(const Ctx& c);
+// The Prefer header contains this token (case-insensitive), e.g. "respond-async".
+bool prefer_has(const Ctx& c, const std::string& token);
 
 }  // namespace ef::http

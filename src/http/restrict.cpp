@@ -19,8 +19,9 @@ bool restriction_supported(const Ctx& c, auth::Interaction i) {
     case I::read: case I::vread: case I::history_instance:
     case I::create: case I::update: case I::patch: case I::del:
       return params_free(c.decision);
-    case I::search_type: case I::search_system: case I::search_compartment:
-      // Search limits matches (and included resources) to the one patient's compartment.
+    case I::search_type: case I::search_system: case I::search_compartment: case I::everything:
+      // Search limits matches (and included resources) to the one patient's compartment;
+      // $everything answers only for that patient (http/everything.cpp).
       return params_free(c.decision) && !c.decision.compartment_patient.empty();
     default:
       return false;

@@ -13,6 +13,7 @@
 #include "fhir/capability.h"
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
+#include "fhir/search_params.h"
 #include "http/context.h"
 #include "http/bundle.h"
 #include "http/conditional.h"
@@ -60,6 +61,9 @@ const std::string& metadata_json(App& app) {
     f.transaction = f.batch = true;
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
+    f.system_operations = {"export"};
+    f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
+    for (const auto& t : fhir::registry().all_resource_types()) f.type_operations.emplace_back(t, "validate");
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
     cached = json::write(fhir::capability_statement(f));
   });

@@ -182,6 +182,29 @@ ALTER TABLE idx_uri ADD COLUMN grp INTEGER NOT NULL DEFAULT 0;
 -- Type search pages in rid order (keyset paging, store/search.h): (type, deleted, rid).
 CREATE INDEX resource_type_live ON resource(type, deleted);
 )SQL"},
+      {8, "bulk data export jobs",
+       R"SQL(
+-- One row per $export kick-off (store/export_jobs.h); the NDJSON files live next to the
+-- database in <database>.export/<id>/ (http/export.h).  A cancelled job's row is deleted.
+CREATE TABLE export_job(
+  id             TEXT PRIMARY KEY,
+  status         TEXT NOT NULL,            -- queued | running | done | failed
+  request        TEXT NOT NULL,            -- kick-off URL
+  level          TEXT NOT NULL,            -- system | patient | group
+  group_id       TEXT NOT NULL DEFAULT '',
+  types          TEXT NOT NULL DEFAULT '', -- comma-separated _type; '' = all
+  since_ms       INTEGER,                  -- _since
+  owner          TEXT NOT NULL DEFAULT '', -- caller identity allowed to poll and download
+  created_ms     INTEGER NOT NULL,
+  started_ms     INTEGER NOT NULL DEFAULT 0,
+  finished_ms    INTEGER NOT NULL DEFAULT 0,
+  transaction_ms INTEGER NOT NULL DEFAULT 0,
+  output         TEXT NOT NULL DEFAULT '', -- manifest output array (JSON)
+  error          TEXT NOT NULL DEFAULT '',
+  expires_ms     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX export_job_status ON export_job(status, created_ms);
+)SQL"},
   };
   return k;
 }

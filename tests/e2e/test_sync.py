@@ -248,7 +248,7 @@ class SyncE2E(unittest.TestCase):
 
         def writer():
             i = 0
-            while not stop.is_set() and i < 400:
+            while not stop.is_set() and i < 20000:  # writing until the kill: changes are always in flight
                 pid = "k%d" % i
                 try:
                     r = self.edge.request("PUT", "/Patient/" + pid, patient(pid, "Kill%d" % i), timeout=5)

@@ -24,8 +24,6 @@ namespace {
 const std::string kIss = "https://idp.example.org";
 const std::string kAud = "https://fhir.example.org";
 
-json::Value obj(std::initializer_list<std::pair<const std::string, json::Value>> kv) { return json::Value(json::Object(kv)); }
-
 struct Env {
   AuthConfig cfg;
   StaticKeyProvider keys;

@@ -1,0 +1,290 @@
+// http/everything.cpp — Patient/[id]/$everything and Patient/$everything
+// (https://hl7.org/fhir/R4/patient-operation-everything.html).
+//
+// The result is a searchset Bundle: the patient and every current resource in its Patient
+// compartment (search.mode = match, the compartment definition of fhir/search_params.h),
+// plus, on the page that references them, the supporting resources outside the compartment
+// (Practitioner, Organization, Location, Medication ...: search.mode = include, found through
+// the reference search parameters like _include=*).
+// Parameters: _since (lastUpdated >= instant), _type (comma list; compartment types filter
+// the matches, other types the supporting resources), _count (page size, default 50, max
+// 1000).  start/end (care dates) are not supported: ignored with a warning entry, or 400
+// under Prefer: handling=strict.
+// Paging: next links carry an opaque _cursor.  For one patient it is the search cursor of
+// store/search.h; for Patient/$everything it is "<patient cursor>.<inner cursor>": the
+// patients are walked in insertion order and each one's compartment fills the page, so a
+// page may span several patients.  A resource in two patients' compartments (rare: a
+// Group-like resource) is listed once per patient at type level.
+// A caller restricted to one patient's compartment (SMART patient/ scopes) only sees that
+// patient: instance level on another id is 403, type level returns just that patient.
+#include <algorithm>
+
+#include "fhir/outcome.h"
+#include "fhir/search_params.h"
+#include "fhir/search_query.h"
+#include "http/operations.h"
+#include "http/url.h"
+#include "store/search.h"
+#include "util/time.h"
+
+namespace ef::http {
+
+namespace {
+
+struct EverythingArgs {
+  std::vector<std::string> match_types;    // compartment types (incl. Patient)
+  std::vector<std::string> support_types;  // types allowed among included resources (empty + all_support)
+  bool all_support = true;
+  int64_t since_ms = -1;
+  std::string since_text;
+  int count = 50;
+  std::string cursor;
+  fhir::QueryParams link_params;  // recognised parameters for links
+  std::vector<fhir::Issue> warnings;
+};
+
+bool in_compartment_type(const std::string& t) {
+  return t == "Patient" || !fhir::registry().compartment_params(t).empty();
+}
+
+Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
+  EverythingArgs a;
+  const auto& reg = fhir::registry();
+  std::vector<std::string> types;
+  bool have_types = false;
+  for (const auto& kv : params) {
+    const std::string& n = kv.first;
+    const std::string& v = kv.second;
+    if (n == "_since") {
+      auto r = timefmt::parse_fhir_time(v);
+      if (!r) return Status(Err::invalid, "_since: '" + v + "' is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)", "_since");
+      a.since_ms = r->lo_ms;
+      a.since_text = v;
+      a.link_params.emplace_back(n, v);
+    } else if (n == "_type") {
+      have_types = true;
+      size_t i = 0;
+      while (i <= v.size()) {
+        size_t j = v.find(',', i);
+        if (j == std::string::npos) j = v.size();
+        std::string t = v.substr(i, j - i);
+        while (!t.empty() && t.front() == ' ') t.erase(0, 1);
+        while (!t.empty() && t.back() == ' ') t.pop_back();
+        if (t.empty() || !reg.is_resource_type(t))
+          return Status(Err::invalid, "_type: '" + t + "' is not a FHIR R4 resource type", "_type");
+        types.push_back(t);
+        i = j + 1;
+      }
+      a.link_params.emplace_back(n, v);
+    } else if (n == "_count") {
+      if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+        return Status(Err::invalid, "_count: '" + v + "' is not a whole number", "_count");
+      a.count = std::min(std::stoi(v), 1000);
+      if (a.count < 1) return Status(Err::invalid, "_count must be at least 1", "_count");
+      a.link_params.emplace_back(n, std::to_string(a.count));
+    } else if (n == "_cursor") {
+      a.cursor = v;
+    } else if (n == "_format" || n == "_pretty") {
+      // handled by the server
+    } else {
+      std::string why = n == "start" || n == "end"
+                            ? "care-date filtering (start/end) is not supported"
+                            : "'" + n + "' is not a parameter of $everything (_since, _type, _count)";
+      if (prefer_strict(c)) return Status(Err::invalid, why, n);
+      fhir::Issue i;
+      i.severity = "warning";
+      i.code = "not-supported";
+      i.diagnostics = why + "; the parameter was ignored";
+      i.expression = n;
+      a.warnings.push_back(i);
+    }
+  }
+  if (have_types) {
+    a.all_support = false;
+    for (const auto& t : types) {
+      if (in_compartment_type(t)) {
+        if (std::find(a.match_types.begin(), a.match_types.end(), t) == a.match_types.end()) a.match_types.push_back(t);
+      } else {
+        a.support_types.push_back(t);
+      }
+    }
+  } else {
+    for (const auto& t : reg.all_resource_types())
+      if (in_compartment_type(t)) a.match_types.push_back(t);
+  }
+  return a;
+}
+
+// The compartment query of one patient, `count` rows, from `cursor`.
+Result<fhir::SearchQuery> patient_query(const EverythingArgs& a, const std::string& patient, int count,
+                                        const std::string& cursor, const std::string& restrict_patient) {
+  fhir::QueryParams qp;
+  if (a.since_ms >= 0) qp.emplace_back("_lastUpdated", "ge" + a.since_text);
+  auto q = fhir::parse_search("", qp);
+  if (!q) return q.status();
+  q->types = a.match_types;
+  q->compartment_patient = patient;
+  q->restrict_patient = restrict_patient;
+  q->count = count;
+  q->cursor = cursor;
+  q->total = fhir::Total::accurate;
+  if (a.all_support || !a.support_types.empty()) {
+    fhir::IncludeSpec inc;
+    inc.source_type = "*";
+    inc.code = "*";
+    q->includes.push_back(inc);
+  }
+  return q;
+}
+
+bool split_cursor(const std::string& cur, std::string* pc, std::string* ic) {
+  size_t dot = cur.find('.');
+  if (dot == std::string::npos || cur.find('.', dot + 1) != std::string::npos) return false;
+  *pc = cur.substr(0, dot);
+  *ic = cur.substr(dot + 1);
+  return true;
+}
+
+}  // namespace
+
+void handle_everything(Ctx& c, const std::string& patient_id) {
+  if (c.req.method != "GET" && c.req.method != "POST")
+    return send_error(c, Status(Err::method_not_allowed, "$everything takes GET or POST"));
+  auto params = operation_params(c);
+  if (!params) return send_error(c, params.status());
+  auto args = parse_args(c, *params);
+  if (!args) return send_error(c, args.status());
+  EverythingArgs& a = *args;
+  const std::string restrict_patient = c.decision.compartment_patient;
+  if (!c.decision.unrestricted() && restrict_patient.empty())
+    return send_error(c, Status(Err::forbidden, "forbidden: $everything cannot apply the token's restrictions (" +
+                                                    c.decision.reason + ")"));
+  if (!patient_id.empty() && !restrict_patient.empty() && patient_id != restrict_patient)
+    return send_error(c, Status(Err::forbidden, "forbidden: Patient/" + patient_id +
+                                                    " is outside what the token's scopes allow (" + c.decision.reason + ")"));
+
+  store::SearchRunOptions ro;
+  ro.include_type_allowed = [&](const std::string& t) {
+    if (in_compartment_type(t)) return false;  // listed as matches (of this or another patient)
+    if (!a.all_support && std::find(a.support_types.begin(), a.support_types.end(), t) == a.support_types.end())
+      return false;
+    if (c.principal && c.app.policy) {
+      auth::Request r;
+      r.interaction = auth::Interaction::search_type;
+      r.type = t;
+      auth::Decision d = c.app.policy->decide(*c.principal, r);
+      if (!d.allowed) return false;
+    }
+    return true;
+  };
+
+  std::string path = c.app.base_url + "/Patient/" + (patient_id.empty() ? "" : patient_id + "/") + "$everything";
+  std::vector<fhir::BundleEntry> entries;
+  std::string next_cursor;
+  int64_t total = -1;
+  bool truncated = false;
+  auto add_rows = [&](std::vector<store::SearchRow>& rows, const char* mode) {
+    for (store::SearchRow& r : rows) {
+      fhir::BundleEntry e;
+      e.full_url = c.app.base_url + "/" + r.type + "/" + r.id;
+      e.resource_json = std::move(r.body);
+      e.search_mode = mode;
+      entries.push_back(std::move(e));
+    }
+  };
+
+  Status st = c.app.db->read([&](store::Conn& conn) -> Status {
+    if (!patient_id.empty()) {
+      auto cur = c.app.resources->current(conn, "Patient", patient_id);
+      if (!cur) return cur.status();
+      if (!cur->has_value()) return Status(Err::not_found, "Patient/" + patient_id + " is not known");
+      if ((*cur)->deleted) return Status(Err::gone, "Patient/" + patient_id + " was deleted");
+    }
+    if (a.match_types.empty()) {  // _type named only types outside the compartment
+      total = 0;
+      return Status();
+    }
+    if (!patient_id.empty()) {
+      auto q = patient_query(a, patient_id, a.count, a.cursor, restrict_patient);
+      if (!q) return q.status();
+      auto pg = store::run_search(conn, *q, ro);
+      if (!pg) return pg.status();
+      total = pg->total;
+      next_cursor = pg->next_cursor;
+      truncated = pg->includes_truncated;
+      add_rows(pg->matches, "match");
+      add_rows(pg->included, "include");
+      return Status();
+    }
+    // Type level: walk the patients (one at a time, in insertion order).
+    std::string pc, ic;
+    if (!a.cursor.empty() && !split_cursor(a.cursor, &pc, &ic))
+      return Status(Err::invalid, "_cursor: the paging token is not valid for this search (start again from the first page)",
+                    "_cursor");
+    int remaining = a.count;
+    for (int guard = 0; guard < 100000; ++guard) {
+      fhir::SearchQuery pq;
+      pq.types = {"Patient"};
+      pq.count = 1;
+      pq.cursor = pc;
+      pq.total = fhir::Total::none;
+      if (!restrict_patient.empty()) pq.restrict_patient = restrict_patient;
+      store::SearchRunOptions pro;
+      pro.bodies = false;
+      auto pp = store::run_search(conn, pq, pro);
+      if (!pp) return pp.status();
+      if (pp->matches.empty()) return Status();
+      const std::string& pid = pp->matches[0].id;
+      auto q = patient_query(a, pid, remaining, ic, restrict_patient);
+      if (!q) return q.status();
+      q->total = fhir::Total::none;
+      auto pg = store::run_search(conn, *q, ro);
+      if (!pg) return pg.status();
+      remaining -= int(pg->matches.size());
+      truncated = truncated || pg->includes_truncated;
+      add_rows(pg->matches, "match");
+      add_rows(pg->included, "include");
+      if (!pg->next_cursor.empty()) {
+        next_cursor = pc + "." + pg->next_cursor;
+        return Status();
+      }
+      if (pp->next_cursor.empty()) return Status();  // last patient
+      pc = pp->next_cursor;
+      ic.clear();
+      if (remaining <= 0) {
+        next_cursor = pc + ".";
+        return Status();
+      }
+    }
+    return Status();
+  });
+  if (!st) return send_error(c, st);
+
+  std::vector<fhir::BundleLink> links;
+  auto self = a.link_params;
+  if (!a.cursor.empty()) self.emplace_back("_cursor", a.cursor);
+  links.push_back({"self", with_query(path, self)});
+  if (!a.cursor.empty()) links.push_back({"first", with_query(path, a.link_params)});
+  if (!next_cursor.empty()) {
+    auto next = a.link_params;
+    next.emplace_back("_cursor", next_cursor);
+    links.push_back({"next", with_query(path, next)});
+  }
+  if (truncated) {
+    fhir::Issue i;
+    i.severity = "warning";
+    i.code = "too-costly";
+    i.diagnostics = "more than " + std::to_string(store::kMaxIncludes) +
+                    " supporting resources on this page; the rest were left out (use a smaller _count)";
+    a.warnings.push_back(i);
+  }
+  if (!a.warnings.empty()) {
+    fhir::BundleEntry e;
+    e.resource_json = json::write(fhir::operation_outcome(a.warnings));
+    e.search_mode = "outcome";
+    entries.push_back(std::move(e));
+  }
+  send_json(c, 200, fhir::write_bundle("searchset", total, links, entries, c.app.clock->now_ms(), false));
+}
+
+}  // namespace ef::http
