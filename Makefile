@@ -123,7 +123,7 @@ run: $(BUILD)/edgefhir
 	@sh tools/run-demo.sh
 
 bench: $(BUILD)/edgefhir
-	@sh tools/bench.sh
+	@EDGEFHIR_BIN=$(BUILD)/edgefhir sh tools/bench.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

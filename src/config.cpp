@@ -111,6 +111,9 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   if (r.st.ok() && c.durability != "process" && c.durability != "power")
     r.fail("durability", "must be \"process\" (survives a crash of the process) or \"power\" (survives power loss)");
   r.str("log_level", c.log_level);
+  if (r.st.ok() && !c.log_level.empty() && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
+    r.fail("log_level", "must be one of debug, info, warn, error");
   r.boolean("allow_insecure_bearer", c.allow_insecure_bearer);
   if (const json::Value* a = json::get(*v, "auth")) {
     if (!json::is_object(*a)) r.fail("auth", "must be an object");

@@ -26,6 +26,12 @@ const char kUsage[] =
     "  --json      print a JSON array instead of a table\n"
     "  --help      this text\n";
 
+}  // namespace
+
+const char* audit_usage() { return kUsage; }
+
+namespace {
+
 // Pads or cuts to width w (cut text ends with '~'), then two spaces of gutter.
 std::string col(const std::string& s, size_t w) {
   if (s.size() > w) return s.substr(0, w - 1) + "~  ";

@@ -22,6 +22,8 @@
 namespace ef::auth {
 
 // args are the words after "audit".
+// The --help text.
+const char* audit_usage();
 int audit_cli(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err);
 int audit_cli(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err,
               const Clock& clock);

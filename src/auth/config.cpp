@@ -60,6 +60,8 @@ class Reader {
     }
     return {};
   }
+  // Keys read by other modules (they check their own values).
+  void known(std::initializer_list<const char*> ks) { seen_.insert(ks.begin(), ks.end()); }
   Status no_unknown() const {
     for (const auto& kv : *json::as_object(obj_))
       if (!seen_.count(kv.first)) return err(at(kv.first), "is not a known setting");
@@ -152,6 +154,9 @@ Result<AuthConfig> parse_auth_config(const json::Value& auth, const std::string&
       c.issuers.push_back(std::move(ic));
     }
   }
+  // issuers: above; role_permissions, scopes_require_role: auth/policy.cpp; smart: auth/smart_config.cpp.
+  r.known({"issuers", "role_permissions", "scopes_require_role", "smart", "$comment", "comment"});
+  TRY(r.no_unknown());
   if (!c.issuers.empty() && c.audiences.empty())
     return err("auth.audiences", "must list at least one audience when issuers are configured");
   if (c.required && c.issuers.empty())

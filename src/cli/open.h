@@ -7,6 +7,7 @@
 
 namespace ef::cli {
 
-Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg);
+// bulk: a command that writes a lot at once (import, reindex): a 64 MB writer page cache.
+Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg, bool bulk = false);
 
 }  // namespace ef::cli

@@ -102,6 +102,11 @@ Result<AuditOptions> audit_options_from_config(const json::Value& sec) {
   AuditOptions o;
   if (sec.is<picojson::null>()) return o;
   if (!json::is_object(sec)) return Status(Err::invalid, "config: 'audit' must be an object");
+  for (const auto& kv : *json::as_object(sec))
+    if (kv.first != "retention_days" && kv.first != "flush_interval_ms" && kv.first != "batch_size" &&
+        kv.first != "max_pending" && kv.first != "$comment" && kv.first != "comment")
+      return Status(Err::invalid, "audit." + kv.first +
+                                      ": unknown key (known: batch_size, flush_interval_ms, max_pending, retention_days)");
   int64_t days = 0, interval = 0, batch = 0, max_pending = 0;
   Status st = config_int(sec, "retention_days", o.retention_days, 0, 36500, &days);
   if (st) st = config_int(sec, "flush_interval_ms", o.flush_interval_ms, 10, 3600 * 1000, &interval);

@@ -50,7 +50,7 @@ struct AuditOptions {
 };
 
 // Reads the `audit` config section ({"retention_days": 90, "flush_interval_ms": 1000,
-// "batch_size": 500}); null/missing gives the defaults.
+// "batch_size": 500, "max_pending": 100000}); null/missing gives the defaults.
 Result<AuditOptions> audit_options_from_config(const json::Value& audit_section);
 
 // The query string with every parameter whose name looks like a credential removed

@@ -30,6 +30,10 @@ struct DbOptions {
   Durability durability = Durability::process;
   bool read_only = false;
   int busy_timeout_ms = 5000;
+  // Page cache of the writer connection.  The server keeps it small (RSS on small devices);
+  // bulk commands (import, reindex) raise it: their index B-trees then stay in memory for a
+  // whole group instead of being re-read from the OS page cache (about 20% faster import).
+  int writer_cache_kib = 8000;
 };
 
 // A prepared statement from a connection's cache.  Obtained reset and unbound.

@@ -2,7 +2,7 @@
 //
 // A Status carries a category (what kind of failure, never an HTTP number) and a
 // human-readable message that is safe to show a client.  Only src/http/ turns a
-// category into an HTTP status code and an OperationOutcome (see http/errors.cpp).
+// category into an HTTP status code and an OperationOutcome (see send_error in http/context.cpp).
 // Result<T> is "a T or a Status".  Nothing here depends on any other module.
 #pragma once
 #include <string>

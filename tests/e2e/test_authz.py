@@ -156,6 +156,16 @@ class AuthzE2E(unittest.TestCase):
         self.assertTrue(e2["outcome"])
         r = self.s.cli("audit", "--who", "oid-42")
         self.assertIn(b"oid-42", r.stdout)
+        # --help needs no database and creates none; a missing database is an error, not a new file
+        missing = os.path.join(self.s.tmp, "none.db")
+        for h in ("--help", "-h"):
+            r = run_cli("audit", h, "--database", missing)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"usage: edgefhir audit", r.stdout)
+        r = run_cli("audit", "--database", missing)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"no database", r.stderr)
+        self.assertFalse(os.path.exists(missing))
 
     def test_smart_configuration_and_capability_security(self):
         r = self.s.request("GET", "/.well-known/smart-configuration")

@@ -31,7 +31,12 @@ std::string error_of(const std::string& text) {
 }  // namespace
 
 TEST_CASE("auth config defaults", "[auth][config]") {
-  auto c = parse(R"({"audiences":["https://fhir.example.org"],"issuers":[{"issuer":"https://idp.example.org"}],"policy":{"x":1}})");
+  // A key nobody reads (a typo, or a made-up section) stops start-up instead of being ignored.
+  auto typo = parse(R"({"audiences":["https://fhir.example.org"],"issuers":[{"issuer":"https://idp.example.org"}],"policy":{"x":1}})");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message.find("auth.policy") != std::string::npos);
+  auto c = parse(R"({"audiences":["https://fhir.example.org"],"issuers":[{"issuer":"https://idp.example.org"}],
+                     "role_permissions":null,"smart":null,"$comment":"x"})");
   REQUIRE(c.ok());
   CHECK(c->required);
   CHECK(c->clock_skew_seconds == 60);
@@ -48,7 +53,7 @@ TEST_CASE("auth config defaults", "[auth][config]") {
   CHECK(i.key_grace_seconds == 86400);
   CHECK(i.fetch_timeout_seconds == 10);
   CHECK(i.max_jwks_bytes == 1048576);
-  CHECK(json::get(c->raw, "policy") != nullptr);  // raw section kept for other modules
+  CHECK(json::get(c->raw, "smart") != nullptr);  // the raw section is kept for the modules that read it  // raw section kept for other modules
 }
 
 TEST_CASE("auth config full shape and paths", "[auth][config]") {
