@@ -63,18 +63,9 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
       a.link_params.emplace_back(n, v);
     } else if (n == "_type") {
       have_types = true;
-      size_t i = 0;
-      while (i <= v.size()) {
-        size_t j = v.find(',', i);
-        if (j == std::string::npos) j = v.size();
-        std::string t = v.substr(i, j - i);
-        while (!t.empty() && t.front() == ' ') t.erase(0, 1);
-        while (!t.empty() && t.back() == ' ') t.pop_back();
-        if (t.empty() || !reg.is_resource_type(t))
-          return Status(Err::invalid, "_type: '" + t + "' is not a FHIR R4 resource type", "_type");
-        types.push_back(t);
-        i = j + 1;
-      }
+      auto ts = type_list(v);
+      if (!ts) return ts.status();
+      types.insert(types.end(), ts->begin(), ts->end());
       a.link_params.emplace_back(n, v);
     } else if (n == "_count") {
       if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)

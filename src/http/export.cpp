@@ -528,21 +528,14 @@ void handle_export(Ctx& c, const std::string& type, const std::string& id) {
         return send_error(c, Status(Err::invalid, "_since: '" + v + "' is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)", "_since"));
       j.since_ms = r->lo_ms;
     } else if (n == "_type") {
-      size_t i = 0;
-      while (i <= v.size()) {
-        size_t k = v.find(',', i);
-        if (k == std::string::npos) k = v.size();
-        std::string t = v.substr(i, k - i);
-        while (!t.empty() && t.front() == ' ') t.erase(0, 1);
-        while (!t.empty() && t.back() == ' ') t.pop_back();
-        if (t.empty() || !reg.is_resource_type(t))
-          return send_error(c, Status(Err::invalid, "_type: '" + t + "' is not a FHIR R4 resource type", "_type"));
+      auto ts = type_list(v);
+      if (!ts) return send_error(c, ts.status());
+      for (const std::string& t : *ts) {
         if (j.level != "system" && t != "Patient" && reg.compartment_params(t).empty())
           return send_error(c, Status(Err::invalid, "_type: " + t + " resources are not in the Patient compartment; "
                                                                       "export them with the system-level /$export",
                                       "_type"));
         if (std::find(j.types.begin(), j.types.end(), t) == j.types.end()) j.types.push_back(t);
-        i = k + 1;
       }
     } else if (n == "_format" || n == "_pretty") {
     } else if (!lenient) {

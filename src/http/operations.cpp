@@ -2,7 +2,10 @@
 // holds the parameter helpers the operation files share.
 #include "http/operations.h"
 
+#include <algorithm>
 #include <cctype>
+
+#include "fhir/search_params.h"
 
 namespace ef::http {
 
@@ -33,6 +36,23 @@ bool prefer_has(const Ctx& c, const std::string& token) {
     i = j + 1;
   }
   return false;
+}
+
+Result<std::vector<std::string>> type_list(const std::string& v) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= v.size()) {
+    size_t j = v.find(',', i);
+    if (j == std::string::npos) j = v.size();
+    std::string t = v.substr(i, j - i);
+    while (!t.empty() && t.front() == ' ') t.erase(0, 1);
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    if (t.empty() || !fhir::registry().is_resource_type(t))
+      return Status(Err::invalid, "_type: '" + t + "' is not a FHIR R4 resource type", "_type");
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    i = j + 1;
+  }
+  return out;
 }
 
 bool prefer_strict(const Ctx& c) { return prefer_has(c, "handling=strict"); }

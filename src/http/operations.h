@@ -11,6 +11,7 @@
 // validate.cpp; operations.cpp dispatches and holds the helpers they share.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "auth/policy.h"
 #include "fhir/search_query.h"
@@ -34,6 +35,9 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id);
 // The operation's parameters: the URL query, then (POST) an
 // application/x-www-form-urlencoded body's.  Other POST bodies are left to the operation.
 Result<fhir::QueryParams> operation_params(const Ctx& c);
+// A _type value: comma-separated R4 resource types, trimmed, each named once (400 naming
+// the first that is not a type).
+Result<std::vector<std::string>> type_list(const std::string& value);
 // Prefer: handling=strict
 bool prefer_strict(const Ctx& c);
 // The Prefer header contains this token (case-insensitive), e.g. "respond-async".

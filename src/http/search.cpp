@@ -4,6 +4,7 @@
 #include "fhir/outcome.h"
 #include "fhir/search_params.h"
 #include "fhir/search_query.h"
+#include "http/operations.h"
 #include "http/url.h"
 #include "store/search.h"
 
@@ -17,35 +18,20 @@ std::string lower(std::string s) {
 }
 
 // URL query parameters, then (POST) the form body's.
+// (operations.h's operation_params, which search shares; any other POST body is refused).
 Result<fhir::QueryParams> request_params(Ctx& c) {
-  const std::string& target = c.req.target;
-  size_t q = target.find('?');
-  fhir::QueryParams out;
-  if (q != std::string::npos) {
-    auto p = fhir::parse_query_string(std::string_view(target).substr(q + 1), false);
-    if (!p) return p.status();
-    out = std::move(*p);
-  }
-  if (c.req.method == "POST") {
+  if (c.req.method == "POST" && !c.req.body.empty()) {
     std::string ct = lower(c.header("Content-Type"));
     ct = ct.substr(0, ct.find(';'));
     while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-    if (ct == "application/x-www-form-urlencoded") {
-      auto p = fhir::parse_query_string(c.req.body, true);
-      if (!p) return p.status();
-      for (auto& kv : *p) out.push_back(std::move(kv));
-    } else if (!c.req.body.empty()) {
+    if (ct != "application/x-www-form-urlencoded")
       return Status(Err::unsupported_media, "POST _search takes an application/x-www-form-urlencoded body" +
                                                 std::string(ct.empty() ? "" : ", not '" + ct + "'"));
-    }
   }
-  return out;
+  return operation_params(c);
 }
 
-bool strict_handling(const Ctx& c) {
-  std::string p = lower(c.header("Prefer"));
-  return p.find("handling=strict") != std::string::npos;
-}
+bool strict_handling(const Ctx& c) { return prefer_strict(c); }
 
 // `path`: the search URL without query (for links).  `types`: searched type ("" = system).
 void run(Ctx& c, const std::string& type, const std::string& path,
