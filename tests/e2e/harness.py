@@ -151,3 +151,16 @@ class Server:
 
 def run_cli(*args, input=None, timeout=120):
     return subprocess.run([BIN] + list(args), cwd=ROOT, input=input, capture_output=True, timeout=timeout)
+
+
+def mint_token(priv, iss, aud, sub, roles=None, scope=None, extra=()):
+    """A token signed with the PEM key `priv` by `edgefhir token mint` (extra: more CLI args,
+    e.g. ("--claim", "patient=p1"))."""
+    args = ["token", "mint", "--key", priv, "--iss", iss, "--aud", aud, "--sub", sub]
+    if roles is not None:
+        args += ["--roles", roles]
+    if scope is not None:
+        args += ["--scope", scope]
+    r = run_cli(*(args + list(extra)))
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode().strip()

@@ -5,7 +5,7 @@ import json
 import os
 import unittest
 
-from harness import Server, run_cli
+from harness import Server, mint_token, run_cli
 
 ISS = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUD = "https://fhir.example.org"
@@ -34,16 +34,9 @@ class AuthzE2E(unittest.TestCase):
 
     @classmethod
     def tok(cls, roles=None, scope=None, extra=()):
-        args = ["token", "mint", "--key", cls.priv, "--iss", ISS, "--aud", AUD, "--sub", "sub-1",
-                "--claim", "oid=oid-42", "--claim", "azp=client-app-7",
-                "--claim", "tid=11111111-2222-3333-4444-555555555555"]
-        if roles is not None:
-            args += ["--roles", roles]
-        if scope is not None:
-            args += ["--scope", scope]
-        r = run_cli(*(args + list(extra)))
-        assert r.returncode == 0, r.stderr
-        return r.stdout.decode().strip()
+        return mint_token(cls.priv, ISS, AUD, "sub-1", roles, scope,
+                          ["--claim", "oid=oid-42", "--claim", "azp=client-app-7",
+                           "--claim", "tid=11111111-2222-3333-4444-555555555555"] + list(extra))
 
     def test_role_matrix(self):
         body = {"resourceType": "Patient", "id": "p2", "gender": "other"}

@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 from collections import Counter
 
-from harness import SHARED, Server, run_cli
+from harness import SHARED, Server, mint_token, run_cli
 
 SYNTHEA = sorted(glob.glob(os.path.join(SHARED, "testdata", "synthea", "*.json")))
 COMPARTMENT = os.path.join(SHARED, "fhir-r4", "CompartmentDefinition-patient.json")
@@ -364,15 +364,8 @@ class ExportAuthTest(unittest.TestCase):
 
     @classmethod
     def tok(cls, sub, roles=None, scope=None, extra=()):
-        args = ["token", "mint", "--key", cls.priv, "--iss", ISS, "--aud", AUD, "--sub", sub,
-                "--claim", "tid=11111111-2222-3333-4444-555555555555"]
-        if roles is not None:
-            args += ["--roles", roles]
-        if scope is not None:
-            args += ["--scope", scope]
-        r = run_cli(*(args + list(extra)))
-        assert r.returncode == 0, r.stderr
-        return r.stdout.decode().strip()
+        return mint_token(cls.priv, ISS, AUD, sub, roles, scope,
+                          ("--claim", "tid=11111111-2222-3333-4444-555555555555") + tuple(extra))
 
     def test_export_is_bound_to_its_caller(self):
         loc = kick_off(self.s, "/$export?_type=Patient", token=self.admin)
