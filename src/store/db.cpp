@@ -54,8 +54,14 @@ Result<sqlite3*> open_conn(const std::string& path, const DbOptions& opt, bool w
   return db;
 }
 
+// Set when this thread's ReaderSlot has been destroyed (thread exit, or process exit for the
+// main thread, whose thread_locals die before static objects): a Database destroyed after
+// that must not touch the slot.  A trivially destructible thread_local stays readable.
+thread_local bool t_readers_gone = false;
+
 struct ReaderSlot {
   std::map<uint64_t, std::unique_ptr<Conn>> conns;
+  ~ReaderSlot() { t_readers_gone = true; }
 };
 thread_local ReaderSlot t_readers;
 
@@ -173,7 +179,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
 }
 
 Database::~Database() {
-  t_readers.conns.erase(id_);
+  if (!t_readers_gone) t_readers.conns.erase(id_);
 }
 
 Status Database::write(const std::function<Status(Conn&)>& fn) {
