@@ -558,7 +558,7 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
   if (paths.empty()) { err << kImportHelp; return 2; }
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
-  auto app = open_app(*cfg, /*bulk=*/true);
+  auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
   std::vector<std::string> files;
   for (const auto& p : paths) collect(p, true, &files);

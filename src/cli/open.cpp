@@ -34,7 +34,7 @@ static std::vector<std::pair<std::string, std::string>> index_params() {
   return out;
 }
 
-Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg, bool bulk) {
+Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   auto app = std::make_unique<http::App>();
   app->cfg = cfg;
   app->base_url = cfg.effective_base_url();
@@ -42,7 +42,6 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg, bool bulk) 
   if (!st) return st;
   store::DbOptions o;
   o.durability = cfg.durability == "power" ? store::Durability::power : store::Durability::process;
-  if (bulk) o.writer_cache_kib = 64 * 1024;
   auto db = store::Database::open(cfg.database, o);
   if (!db) return db.status();
   app->db = std::move(*db);

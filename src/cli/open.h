@@ -7,7 +7,6 @@
 
 namespace ef::cli {
 
-// bulk: a command that writes a lot at once (import, reindex): a 64 MB writer page cache.
-Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg, bool bulk = false);
+Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg);
 
 }  // namespace ef::cli

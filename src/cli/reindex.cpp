@@ -116,7 +116,7 @@ int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream&
 
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
-  auto opened = open_app(*cfg, /*bulk=*/true);
+  auto opened = open_app(*cfg);
   if (!opened) { err << "edgefhir: " << opened.status().message << "\n"; return 1; }
   http::App& app = **opened;
   const bool show = progress == 1 || (progress == -1 && &err == &std::cerr && ::isatty(STDERR_FILENO));
