@@ -43,10 +43,6 @@ struct EverythingArgs {
   std::vector<fhir::Issue> warnings;
 };
 
-bool in_compartment_type(const std::string& t) {
-  return t == "Patient" || !fhir::registry().compartment_params(t).empty();
-}
-
 Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
   EverythingArgs a;
   const auto& reg = fhir::registry();
@@ -93,7 +89,7 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
   if (have_types) {
     a.all_support = false;
     for (const auto& t : types) {
-      if (in_compartment_type(t)) {
+      if (patient_compartment_type(t)) {
         if (std::find(a.match_types.begin(), a.match_types.end(), t) == a.match_types.end()) a.match_types.push_back(t);
       } else {
         a.support_types.push_back(t);
@@ -101,7 +97,7 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
     }
   } else {
     for (const auto& t : reg.all_resource_types())
-      if (in_compartment_type(t)) a.match_types.push_back(t);
+      if (patient_compartment_type(t)) a.match_types.push_back(t);
   }
   return a;
 }
@@ -156,7 +152,7 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
 
   store::SearchRunOptions ro;
   ro.include_type_allowed = [&](const std::string& t) {
-    if (in_compartment_type(t)) return false;  // listed as matches (of this or another patient)
+    if (patient_compartment_type(t)) return false;  // listed as matches (of this or another patient)
     if (!a.all_support && std::find(a.support_types.begin(), a.support_types.end(), t) == a.support_types.end())
       return false;
     if (c.principal && c.app.policy) {

@@ -92,7 +92,7 @@ std::vector<std::string> default_types(const std::string& level) {
   const auto& reg = fhir::registry();
   std::vector<std::string> out;
   for (const auto& t : reg.all_resource_types())
-    if (level == "system" || t == "Patient" || !reg.compartment_params(t).empty()) out.push_back(t);
+    if (level == "system" || patient_compartment_type(t)) out.push_back(t);
   return out;
 }
 
@@ -512,7 +512,6 @@ void handle_export(Ctx& c, const std::string& type, const std::string& id) {
   store::ExportJob j;
   j.level = type.empty() ? "system" : type == "Patient" ? "patient" : "group";
   j.group_id = id;
-  const auto& reg = fhir::registry();
   bool lenient = prefer_has(c, "handling=lenient");
   for (const auto& kv : *params) {
     const std::string& n = kv.first;
@@ -531,7 +530,7 @@ void handle_export(Ctx& c, const std::string& type, const std::string& id) {
       auto ts = type_list(v);
       if (!ts) return send_error(c, ts.status());
       for (const std::string& t : *ts) {
-        if (j.level != "system" && t != "Patient" && reg.compartment_params(t).empty())
+        if (j.level != "system" && !patient_compartment_type(t))
           return send_error(c, Status(Err::invalid, "_type: " + t + " resources are not in the Patient compartment; "
                                                                       "export them with the system-level /$export",
                                       "_type"));

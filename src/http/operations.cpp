@@ -55,6 +55,10 @@ Result<std::vector<std::string>> type_list(const std::string& v) {
   return out;
 }
 
+bool patient_compartment_type(const std::string& t) {
+  return t == "Patient" || !fhir::registry().compartment_params(t).empty();
+}
+
 bool prefer_strict(const Ctx& c) { return prefer_has(c, "handling=strict"); }
 
 Result<fhir::QueryParams> operation_params(const Ctx& c) {

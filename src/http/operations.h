@@ -38,6 +38,8 @@ Result<fhir::QueryParams> operation_params(const Ctx& c);
 // A _type value: comma-separated R4 resource types, trimmed, each named once (400 naming
 // the first that is not a type).
 Result<std::vector<std::string>> type_list(const std::string& value);
+// Patient, or a type with resources in the Patient compartment (CompartmentDefinition-patient).
+bool patient_compartment_type(const std::string& type);
 // Prefer: handling=strict
 bool prefer_strict(const Ctx& c);
 // The Prefer header contains this token (case-insensitive), e.g. "respond-async".

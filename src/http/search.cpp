@@ -168,7 +168,7 @@ void handle_compartment_search(Ctx& c, const std::string& ctype, const std::stri
     run(c, "", path, [&](fhir::SearchQuery& q) -> Status {
       if (q.types.empty()) {
         for (const std::string& t : reg.all_resource_types())
-          if (t == "Patient" || !reg.compartment_params(t).empty()) q.types.push_back(t);
+          if (patient_compartment_type(t)) q.types.push_back(t);
       }
       q.compartment_patient = cid;
       return Status();
