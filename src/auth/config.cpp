@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "auth/smart_config.h"
 #include "auth/verify.h"
 
 namespace ef::auth {
@@ -157,6 +158,7 @@ Result<AuthConfig> parse_auth_config(const json::Value& auth, const std::string&
   // issuers: above; role_permissions, scopes_require_role: auth/policy.cpp; smart: auth/smart_config.cpp.
   r.known({"issuers", "role_permissions", "scopes_require_role", "smart", "$comment", "comment"});
   TRY(r.no_unknown());
+  TRY(check_smart_config(auth));
   if (!c.issuers.empty() && c.audiences.empty())
     return err("auth.audiences", "must list at least one audience when issuers are configured");
   if (c.required && c.issuers.empty())

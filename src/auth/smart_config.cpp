@@ -119,6 +119,45 @@ SmartEndpoints smart_endpoints(const json::Value& auth) {
   return e;
 }
 
+Status check_smart_config(const json::Value& auth) {
+  const json::Value* s = json::get(auth, "smart");
+  if (!s || s->is<picojson::null>()) return Status();
+  const json::Object* o = json::as_object(*s);
+  if (!o) return Status(Err::invalid, "auth.smart: must be an object");
+  static const char* kStrings[] = {"issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
+                                   "introspection_endpoint", "revocation_endpoint", "management_endpoint",
+                                   "registration_endpoint"};
+  static const char* kBools[] = {"enabled", "patient_context"};
+  static const char* kLists[] = {"capabilities", "scopes_supported", "grant_types_supported",
+                                 "token_endpoint_auth_methods_supported"};
+  auto in = [](const auto& arr, const std::string& k) {
+    for (const char* a : arr)
+      if (k == a) return true;
+    return false;
+  };
+  for (const auto& [k, v] : *o) {
+    const std::string at = "auth.smart." + k + ": ";
+    if (in(kStrings, k)) {
+      const std::string* str = json::as_string(v);
+      if (!str || str->empty()) return Status(Err::invalid, at + "must be a non-empty string");
+    } else if (in(kBools, k)) {
+      if (!json::is_bool(v)) return Status(Err::invalid, at + "must be true or false");
+    } else if (in(kLists, k)) {
+      const json::Array* a = json::as_array(v);
+      if (!a) return Status(Err::invalid, at + "must be an array of strings");
+      for (const auto& e : *a)
+        if (!json::as_string(e) || json::as_string(e)->empty())
+          return Status(Err::invalid, at + "must be an array of non-empty strings");
+    } else if (k != "$comment" && k != "comment") {
+      return Status(Err::invalid, at + "unknown key (known: issuer, authorization_endpoint, token_endpoint, jwks_uri, "
+                                       "introspection_endpoint, revocation_endpoint, management_endpoint, "
+                                       "registration_endpoint, enabled, patient_context, capabilities, scopes_supported, "
+                                       "grant_types_supported, token_endpoint_auth_methods_supported)");
+    }
+  }
+  return Status();
+}
+
 Result<json::Value> smart_configuration(const json::Value& auth) {
   const json::Value& smart = smart_section(auth);
   if (!flag(smart, "enabled", true))

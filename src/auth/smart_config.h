@@ -59,6 +59,9 @@ SmartEndpoints smart_endpoints(const json::Value& auth_section);
 // The discovery document.  Err::not_found (with advice in the message) when no issuer is
 // configured, auth.smart.enabled is false, or no token endpoint is known.
 Result<json::Value> smart_configuration(const json::Value& auth_section);
+// Checks auth.smart (absent/null is fine): an object of the keys above with the right
+// types; errors name the key ("auth.smart.token_endpoint: must be a non-empty string").
+Status check_smart_config(const json::Value& auth_section);
 
 // CapabilityStatement.rest.security: service SMART-on-FHIR with the oauth-uris extension
 // when the endpoints are known, else service OAuth; a null value when no issuer is

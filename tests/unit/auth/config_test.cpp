@@ -53,7 +53,7 @@ TEST_CASE("auth config defaults", "[auth][config]") {
   CHECK(i.key_grace_seconds == 86400);
   CHECK(i.fetch_timeout_seconds == 10);
   CHECK(i.max_jwks_bytes == 1048576);
-  CHECK(json::get(c->raw, "smart") != nullptr);  // the raw section is kept for the modules that read it  // raw section kept for other modules
+  CHECK(json::get(c->raw, "smart") != nullptr);  // the raw section is kept for the modules that read it
 }
 
 TEST_CASE("auth config full shape and paths", "[auth][config]") {

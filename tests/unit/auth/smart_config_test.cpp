@@ -121,3 +121,16 @@ TEST_CASE("CapabilityStatement rest.security", "[policy]") {
   CHECK(json::string_or(json::get_array(json::get_array(plain, "service")->at(0), "coding")->at(0), "code") == "OAuth");
   CHECK(json::get(plain, "extension") == nullptr);
 }
+
+TEST_CASE("auth.smart is checked at start-up: types and unknown keys name the key") {
+  CHECK(auth::check_smart_config(cfg(R"({"issuers": ["https://idp.example"]})")).ok());
+  CHECK(auth::check_smart_config(cfg(R"({"smart": null})")).ok());
+  CHECK(auth::check_smart_config(cfg(R"({"smart": {"enabled": false, "patient_context": true,
+      "token_endpoint": "https://t", "scopes_supported": ["openid"], "$comment": "x"}})")).ok());
+  auto msg = [](const char* text) { return auth::check_smart_config(cfg(text)).message; };
+  CHECK(msg(R"({"smart": []})") == "auth.smart: must be an object");
+  CHECK(msg(R"({"smart": {"enabled": "no"}})") == "auth.smart.enabled: must be true or false");
+  CHECK(msg(R"({"smart": {"token_endpoint": ""}})") == "auth.smart.token_endpoint: must be a non-empty string");
+  CHECK(msg(R"({"smart": {"scopes_supported": "openid"}})") == "auth.smart.scopes_supported: must be an array of strings");
+  CHECK(msg(R"({"smart": {"token_endpiont": "https://t"}})").rfind("auth.smart.token_endpiont: unknown key", 0) == 0);
+}
