@@ -61,6 +61,7 @@ class Validator {
   struct Entry {
     PrincipalPtr principal;
     int64_t exp = 0;
+    int64_t verified_at = 0;  // seconds; nbf/iat held then, so they hold at any later time
     uint64_t generation = 0;  // provider generation the signature was verified under
   };
   AuthOutcome validate_uncached(std::string_view jwt) const;

@@ -496,6 +496,15 @@ TEST_CASE("verified-token cache", "[auth][validator][cache]") {
     CHECK(v.cache_size() == 0);
     CHECK(v.signature_verifications() == 1);
   }
+  SECTION("a hit within exp + skew is accepted; a clock that went back re-checks nbf/iat") {
+    e.clock.set_ms((kNow + 3600 + 59) * 1000);  // after exp, inside the 60 s skew
+    CHECK(v.validate_token(tok).ok());
+    e.clock.set_ms((kNow - 3600) * 1000);  // before iat - skew: the cached answer is not reused
+    AuthOutcome c = v.validate_token(tok);
+    CHECK(c.from_cache);
+    CHECK(c.status == AuthStatus::not_yet_valid);  // nbf = iat = kNow - 10; nbf is checked first
+    CHECK(v.signature_verifications() == 1);
+  }
   SECTION("a key set change drops the cache") {
     Key k = *key_from_pem(ec_pair2().public_pem);
     k.kid = "k9";
