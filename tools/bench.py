@@ -58,7 +58,9 @@ def wrk(url, headers=()):
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+    n = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "requests": int(n.group(1)) if n else 0}
 
 
 def build_ceiling():
@@ -89,6 +91,12 @@ class Edge:
         wait_http(self.port)
         self.start_s = time.perf_counter() - t0
         return self
+
+    def cpu_s(self):
+        """CPU time (user + system) the server process has used so far, in seconds."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kb(self):
         with open("/proc/%d/status" % self.proc.pid) as f:

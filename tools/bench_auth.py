@@ -74,8 +74,11 @@ def main():
     runs = {"off": [], "on": []}
     for _ in range(rounds):
         for mode in ["off", "on"]:
-            runs[mode].append(bench.wrk("http://127.0.0.1:%d/Patient/bench-1" % edges[mode].port,
-                                        ["Authorization: Bearer " + token] if mode == "on" else []))
+            c0 = edges[mode].cpu_s()
+            r = bench.wrk("http://127.0.0.1:%d/Patient/bench-1" % edges[mode].port,
+                          ["Authorization: Bearer " + token] if mode == "on" else [])
+            r["cpu_us"] = (edges[mode].cpu_s() - c0) * 1e6 / max(r["requests"], 1)
+            runs[mode].append(r)
     for e in edges.values():
         e.stop()
     ratios = [on["rps"] / off["rps"] for off, on in zip(runs["off"], runs["on"])]
@@ -87,6 +90,10 @@ def main():
                                               " / ".join("%.3f" % r["p50_ms"] for r in rs),
                                               "  non-2xx %d" % sum(r["non2xx"] for r in rs) if mode == "on" else ""))
     print("  ratio   : %.2f median of %s   (target >= 0.9)" % (statistics.median(ratios), ", ".join("%.2f" % r for r in ratios)))
+    # Server CPU per request (from /proc, unaffected by how wrk and the server share the cores).
+    cpu = {m: statistics.median(r["cpu_us"] for r in runs[m]) for m in runs}
+    print("  server CPU per request: auth off %.1f us, auth on %.1f us (medians); off/on %.2f"
+          % (cpu["off"], cpu["on"], cpu["off"] / cpu["on"]))
 
 if __name__ == "__main__":
     main()

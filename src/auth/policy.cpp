@@ -364,7 +364,6 @@ unsigned Policy::role_permissions(const std::vector<std::string>& roles) const {
 
 Decision Policy::decide(const Principal& who, const Request& req) const {
   Decision d;
-  const std::string action = action_text(req);
   if (req.interaction == Interaction::capabilities) {
     d.allowed = true;
     d.reason = "capabilities are public";
@@ -372,7 +371,7 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
   }
   if (!who.authenticated) {
     d.missing_permission = "authentication";
-    d.reason = action + " requires an authenticated caller";
+    d.reason = action_text(req) + " requires an authenticated caller";
     return d;
   }
   const Need n = need_for(req);
@@ -380,12 +379,13 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
   const unsigned data = perms & kPermData;
   const bool roles_ok = n.any_perm ? data != 0 : (data & n.perm) == n.perm;
   const ScopeSet ss = parse_scopes(who.scopes);
-  const std::string want_scope = suggest_scope(n, req, ss);
+  // Texts for refusals only: an allowed request (the common case) builds none of them.
+  auto want_scope = [&] { return suggest_scope(n, req, ss); };
 
   auto refuse = [&](std::string missing, const std::string& why) {
     d.allowed = false;
     d.missing_permission = std::move(missing);
-    d.reason = action + " requires " + d.missing_permission + "; " + why;
+    d.reason = action_text(req) + " requires " + d.missing_permission + "; " + why;
     return d;
   };
 
@@ -399,9 +399,9 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
     std::string missing = role_text(n);
     std::string why = roles_summary(who, perms, roles_);
     if (data == 0) {  // nothing grants data yet: a SMART scope would be an alternative
-      missing += " or " + scope_text(n, want_scope);
+      missing += " or " + scope_text(n, want_scope());
       why += "; " + scopes_summary(ss);
-      d.required_scope = want_scope;
+      d.required_scope = want_scope();
     }
     return refuse(std::move(missing), why);
   }
@@ -414,16 +414,16 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
   ScopeOutcome so = eval_scopes(who, req, n, ss);
   const bool ceiling = data != 0;
   if (ceiling && !roles_ok) {
-    if (!so.ok) d.required_scope = want_scope;
-    std::string missing = role_text(n) + (so.ok ? "" : " and " + scope_text(n, want_scope));
+    if (!so.ok) d.required_scope = want_scope();
+    std::string missing = role_text(n) + (so.ok ? "" : " and " + scope_text(n, want_scope()));
     return refuse(std::move(missing), roles_summary(who, perms, roles_) + (so.ok ? "" : "; " + scopes_summary(ss)));
   }
   if (!so.ok) {
     if (so.missing_context)
       return refuse("a patient context ('patient' claim or a Patient fhirUser) for scope " + so.context_scope,
                     "the token has no 'patient' claim and its fhirUser is not a Patient");
-    d.required_scope = want_scope;
-    return refuse(scope_text(n, want_scope), scopes_summary(ss));
+    d.required_scope = want_scope();
+    return refuse(scope_text(n, want_scope()), scopes_summary(ss));
   }
   d.allowed = true;
   d.constraints = std::move(so.alts);

@@ -12,10 +12,17 @@
 namespace ef::auth {
 namespace {
 
+// SHA-256 of the token: the cache key.  A keep-alive connection is served by one thread and
+// sends the same token again and again, so each thread remembers its last token and digest
+// (a byte compare instead of ~1.5 us of SHA-256 per request on this path).
 std::string digest(std::string_view token) {
+  thread_local std::string last_token, last_digest;
+  if (!last_digest.empty() && token == last_token) return last_digest;
   unsigned char h[32];
   mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(token.data()), token.size(), h, 0);
-  return std::string(reinterpret_cast<char*>(h), 32);
+  last_token.assign(token);
+  last_digest.assign(reinterpret_cast<char*>(h), 32);
+  return last_digest;
 }
 
 std::vector<std::string> string_list(const json::Value& claims, const std::string& name, bool split_spaces) {
