@@ -105,8 +105,15 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     (*app)->sync = pusher;
   }
   // Export jobs queued or interrupted before this start resume now, not at the first poll.
-  auto active_exports = store::count_active_export_jobs((*app)->db->reader());
-  if (active_exports && *active_exports > 0) {
+  // (Asked on the writer connection: a reader here would keep a SQLite connection open on
+  // the main thread, which serves no requests, for the whole run.)
+  int64_t active_exports = 0;
+  (*app)->db->write([&](store::Conn& c) -> Status {
+    auto n = store::count_active_export_jobs(c);
+    if (n) active_exports = *n;
+    return n.status();
+  });
+  if (active_exports > 0) {
     auto runner = http::export_runner(**app);
     if (!runner) log::warn("export.resume_failed", {{"error", runner.status().message}});
   }
@@ -115,6 +122,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   // (a JSON tree of every type and search parameter) are freed and trimmed below instead of
   // staying in a worker thread's malloc arena (~9 MB of RSS after the first GET /metadata).
   http::metadata_json(**app);
+  (*app)->db->release_memory();
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
   // Shutdown: stop accepting, let in-flight requests finish within a bound (a request
   // gets read_timeout to arrive and keep_alive to follow), checkpoint, exit 0.  A client

@@ -232,6 +232,11 @@ int64_t Database::size_bytes() {
   return n;
 }
 
+Status Database::release_memory() {
+  std::lock_guard<std::mutex> lk(write_mu_);
+  return writer_->exec("PRAGMA shrink_memory");
+}
+
 Status Database::checkpoint() {
   std::lock_guard<std::mutex> lk(write_mu_);
   return writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -104,6 +104,9 @@ class Database {
   const std::string& path() const { return path_; }
   int64_t size_bytes();
   Status checkpoint();  // WAL checkpoint (TRUNCATE), e.g. at shutdown
+  // Frees the writer connection's page cache filled by migrations and start-up writes
+  // (PRAGMA shrink_memory), e.g. before serving.
+  Status release_memory();
   int schema_version() const { return schema_version_; }
   uint64_t id() const { return id_; }
 
