@@ -22,35 +22,35 @@ static std::string lower(std::string s) {
   return s;
 }
 
-bool prefer_has(const Ctx& c, const std::string& token) {
-  std::string p = lower(c.header("Prefer"));
-  std::string t = lower(token);
+// The parts of s between any of `seps`, each trimmed of spaces (empty parts kept).
+static std::vector<std::string> split_trimmed(const std::string& s, const char* seps) {
+  std::vector<std::string> out;
   size_t i = 0;
-  while (i <= p.size()) {
-    size_t j = p.find_first_of(",;", i);
-    if (j == std::string::npos) j = p.size();
-    std::string part = p.substr(i, j - i);
+  while (i <= s.size()) {
+    size_t j = s.find_first_of(seps, i);
+    if (j == std::string::npos) j = s.size();
+    std::string part = s.substr(i, j - i);
     while (!part.empty() && part.front() == ' ') part.erase(0, 1);
     while (!part.empty() && part.back() == ' ') part.pop_back();
-    if (part == t) return true;
+    out.push_back(std::move(part));
     i = j + 1;
   }
+  return out;
+}
+
+bool prefer_has(const Ctx& c, const std::string& token) {
+  const std::string t = lower(token);
+  for (const std::string& part : split_trimmed(lower(c.header("Prefer")), ",;"))
+    if (part == t) return true;
   return false;
 }
 
 Result<std::vector<std::string>> type_list(const std::string& v) {
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= v.size()) {
-    size_t j = v.find(',', i);
-    if (j == std::string::npos) j = v.size();
-    std::string t = v.substr(i, j - i);
-    while (!t.empty() && t.front() == ' ') t.erase(0, 1);
-    while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (const std::string& t : split_trimmed(v, ",")) {
     if (t.empty() || !fhir::registry().is_resource_type(t))
       return Status(Err::invalid, "_type: '" + t + "' is not a FHIR R4 resource type", "_type");
     if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
-    i = j + 1;
   }
   return out;
 }
