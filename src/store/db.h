@@ -30,9 +30,6 @@ struct DbOptions {
   Durability durability = Durability::process;
   bool read_only = false;
   int busy_timeout_ms = 5000;
-  // Page cache of the writer connection, kept small for the RSS of small devices.  (A 64 MB
-  // cache for `edgefhir import` was measured A/B against this one: no faster on Synthea.)
-  int writer_cache_kib = 8000;
 };
 
 // A prepared statement from a connection's cache.  Obtained reset and unbound.
