@@ -132,7 +132,7 @@ void send_resource(Ctx& c, int status, const std::string& type, const std::strin
   send_json(c, status, body);
 }
 
-static std::string media_type(const std::string& v) {
+std::string media_type(const std::string& v) {
   std::string m = v.substr(0, v.find(';'));
   while (!m.empty() && m.back() == ' ') m.pop_back();
   for (auto& ch : m) ch = char(std::tolower(static_cast<unsigned char>(ch)));

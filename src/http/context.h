@@ -43,6 +43,9 @@ void send_resource(Ctx& c, int status, const std::string& type, const std::strin
                    int64_t last_updated, const std::string& body, bool location);
 // Returns an error when the request body is not FHIR JSON (415) or too large (413).
 Status check_json_body(const Ctx& c, bool allow_json_patch = false);
+// The media type of a Content-Type value: parameters dropped, lower case
+// ("Application/FHIR+JSON; charset=utf-8" -> "application/fhir+json").
+std::string media_type(const std::string& content_type);
 // Parses W/"3", "3" or 3.  nullopt when absent; error when malformed.
 Result<std::optional<int64_t>> parse_etag(const std::string& v);
 std::string etag(int64_t version);

@@ -71,10 +71,7 @@ Result<fhir::QueryParams> operation_params(const Ctx& c) {
     out = std::move(*p);
   }
   if (c.req.method == "POST") {
-    std::string ct = lower(c.header("Content-Type"));
-    ct = ct.substr(0, ct.find(';'));
-    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-    if (ct == "application/x-www-form-urlencoded") {
+    if (media_type(c.header("Content-Type")) == "application/x-www-form-urlencoded") {
       auto p = fhir::parse_query_string(c.req.body, true);
       if (!p) return p.status();
       for (auto& kv : *p) out.push_back(std::move(kv));

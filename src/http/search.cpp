@@ -12,18 +12,11 @@ namespace ef::http {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // URL query parameters, then (POST) the form body's.
 // (operations.h's operation_params, which search shares; any other POST body is refused).
 Result<fhir::QueryParams> request_params(Ctx& c) {
   if (c.req.method == "POST" && !c.req.body.empty()) {
-    std::string ct = lower(c.header("Content-Type"));
-    ct = ct.substr(0, ct.find(';'));
-    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    const std::string ct = media_type(c.header("Content-Type"));
     if (ct != "application/x-www-form-urlencoded")
       return Status(Err::unsupported_media, "POST _search takes an application/x-www-form-urlencoded body" +
                                                 std::string(ct.empty() ? "" : ", not '" + ct + "'"));
