@@ -510,7 +510,7 @@ void extract_index(const SearchParamRegistry& reg, const json::Value& resource, 
   PathNodes nodes, parts;
   std::string comp_param;
   for (const SearchParam* p : reg.params_for(*type)) {
-    if (!p->supported) continue;
+    if (!p->supported || p->from_columns()) continue;
     nodes.clear();
     p->path.evaluate(resource, &nodes);
     if (nodes.empty()) continue;

@@ -45,6 +45,9 @@ struct SearchParam {
   std::string reason;                // why not supported (empty when supported)
 
   bool common() const { return base == "Resource" || base == "DomainResource"; }
+  // _id and _lastUpdated are searched and sorted on the resource table's own columns
+  // (store/search.cpp), so the indexer writes no rows for them.
+  bool from_columns() const { return code == "_id" || code == "_lastUpdated"; }
   bool may_target(std::string_view type) const;  // reference parameters
 };
 

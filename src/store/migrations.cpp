@@ -205,6 +205,13 @@ CREATE TABLE export_job(
 );
 CREATE INDEX export_job_status ON export_job(status, created_ms);
 )SQL"},
+      {9, "search index: no rows for _id and _lastUpdated",
+       R"SQL(
+-- Both are searched and sorted on resource.id / resource.last_updated (fhir/search_params.h
+-- SearchParam::from_columns); the rows earlier versions wrote were never read.
+DELETE FROM idx_token WHERE pid IN (SELECT pid FROM search_param WHERE code='_id');
+DELETE FROM idx_date WHERE pid IN (SELECT pid FROM search_param WHERE code='_lastUpdated');
+)SQL"},
   };
   return k;
 }

@@ -3,10 +3,6 @@
 
 namespace ef::store {
 
-namespace {
-std::string pkey(const std::string& t, const std::string& c) { return t + '\x1f' + c; }
-}  // namespace
-
 Status Resources::init(const std::vector<std::pair<std::string, std::string>>& params) {
   Status st = db_.write([&](Conn& c) -> Status {
     Stmt& ins = c.prepare("INSERT OR IGNORE INTO search_param(type, code) VALUES(?, ?)");
@@ -21,14 +17,16 @@ Status Resources::init(const std::vector<std::pair<std::string, std::string>>& p
   if (!st) return st;
   return db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare("SELECT pid, type, code FROM search_param");
-    while (q.step()) pids_[pkey(std::string(q.text(1)), std::string(q.text(2)))] = q.int64(0);
+    while (q.step()) pids_[std::string(q.text(1))][std::string(q.text(2))] = q.int64(0);
     return q.status();
   });
 }
 
 int64_t Resources::pid(const std::string& type, const std::string& code) const {
-  auto it = pids_.find(pkey(type, code));
-  return it == pids_.end() ? 0 : it->second;
+  auto t = pids_.find(type);
+  if (t == pids_.end()) return 0;
+  auto it = t->second.find(code);
+  return it == t->second.end() ? 0 : it->second;
 }
 
 Result<std::optional<Current>> Resources::current(Conn& c, const std::string& type, const std::string& id) {
@@ -178,9 +176,12 @@ static void bind_opt(Stmt& s, int i, const std::string& v) {
 
 Status Resources::write_index(Conn& c, int64_t rid, const std::string& type, const fhir::IndexRows& rows) {
   using fhir::ParamType;
+  auto of_type = pids_.find(type);  // once per resource, not per row
+  if (of_type == pids_.end()) return Status();
   for (const fhir::IndexRow& r : rows) {
-    int64_t p = pid(type, r.param);
-    if (!p) continue;  // a parameter the registry does not know: nothing can search it
+    auto found = of_type->second.find(r.param);
+    if (found == of_type->second.end()) continue;  // a parameter the registry does not know: nothing can search it
+    int64_t p = found->second;
     Stmt* s = nullptr;
     switch (r.type) {
       case ParamType::string:

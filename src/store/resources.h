@@ -75,7 +75,8 @@ class Resources {
   Status write_index(Conn& c, int64_t rid, const std::string& type, const fhir::IndexRows& rows);
   Status clear_index(Conn& c, int64_t rid);
   Database& db_;
-  std::unordered_map<std::string, int64_t> pids_;  // "Type\x1fcode" -> pid; read-only after init
+  // type -> code -> pid; read-only after init
+  std::unordered_map<std::string, std::unordered_map<std::string, int64_t>> pids_;
 };
 
 }  // namespace ef::store

@@ -39,6 +39,39 @@ TEST_CASE("database migrates once and records versions", "[store]") {
   CHECK(n == int64_t(store::migrations().size()));
 }
 
+TEST_CASE("migration 9 drops the never-read _id and _lastUpdated index rows, keeps the others", "[store]") {
+  std::string p = temp_db("migrate9");
+  auto count = [](store::Database& d, const char* sql) {
+    int64_t n = -1;
+    d.read([&](store::Conn& c) {
+      auto& q = c.prepare(sql);
+      if (q.step()) n = q.int64(0);
+      q.reset();
+      return Status();
+    });
+    return n;
+  };
+  {
+    auto db = store::Database::open(p);
+    REQUIRE(db.ok());
+    // A database as version 8 left it: rows for _id / _lastUpdated next to real ones.
+    REQUIRE((*db)->write([](store::Conn& c) {
+      return c.exec(
+          "INSERT INTO search_param(pid, type, code) VALUES(1,'Patient','_id'),(2,'Patient','_lastUpdated'),"
+          "(3,'Patient','identifier'),(4,'Patient','birthdate');"
+          "INSERT INTO idx_token(rid, pid, code) VALUES(1,1,'a'),(1,3,'x');"
+          "INSERT INTO idx_date(rid, pid, lo, hi) VALUES(1,2,0,1),(1,4,5,6);"
+          "DELETE FROM schema_migrations WHERE version=9;");
+    }).ok());
+  }
+  auto db = store::Database::open(p);  // applies 9 again
+  REQUIRE(db.ok());
+  CHECK(count(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=1") == 0);
+  CHECK(count(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=2") == 0);
+  CHECK(count(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=3") == 1);
+  CHECK(count(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=4") == 1);
+}
+
 TEST_CASE("write rolls back when the callback fails; readers see committed data", "[store]") {
   std::string p = temp_db("rollback");
   auto db = store::Database::open(p);
