@@ -51,6 +51,14 @@ static Status setup_metrics(http::App& app) {
   Status st = reg.add_gauge("edgefhir_database_size_bytes", "Size of the SQLite database (main file and WAL).",
                             std::function<double()>([db] { return double(db->size_bytes()); }));
   if (!st) return st;
+  st = reg.add_counter("edgefhir_database_checkpoints_total",
+                       "WAL checkpoints run by the background checkpointer (store/db.h).",
+                       std::function<double()>([db] { return double(db->background_checkpoints()); }));
+  if (!st) return st;
+  st = reg.add_counter("edgefhir_database_forced_checkpoints_total",
+                       "WAL checkpoints a commit had to run itself because the WAL outgrew its limit.",
+                       std::function<double()>([db] { return double(db->forced_checkpoints()); }));
+  if (!st) return st;
   if (app.key_store) {
     auth::KeyStore* ks = app.key_store;
     st = http::add_key_store_metrics(reg, [ks] { return ks->status(); }, *app.clock);

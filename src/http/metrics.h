@@ -95,6 +95,8 @@ class Metrics {
   // totals (by convention its name ends in _total).
   // Suggested (the lead wires these):
   //   edgefhir_database_size_bytes                   gauge   db->size_bytes()
+  //   edgefhir_database_checkpoints_total            counter db->background_checkpoints()
+  //   edgefhir_database_forced_checkpoints_total     counter db->forced_checkpoints()
   //   edgefhir_jwks_age_seconds{issuer}              gauge   now - last successful refresh
   //   edgefhir_jwks_keys{issuer}                     gauge   keys currently cached
   //   edgefhir_jwks_refresh_errors_total{issuer}     counter failed refreshes since start

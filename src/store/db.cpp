@@ -5,7 +5,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
+#include <thread>
 
 #include "util/log.h"
 
@@ -141,6 +143,95 @@ Status Conn::exec(const std::string& sql) {
 int64_t Conn::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 int Conn::changes() const { return sqlite3_changes(db_); }
 
+// ---- Checkpointer: WAL checkpoints off the commit path (db.h) ----
+struct Database::Checkpointer {
+  Checkpointer(std::string path, DbOptions opt) : path(std::move(path)), opt(opt) {}
+  ~Checkpointer() {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    idle_cv.notify_all();
+    if (th.joinable()) th.join();
+    if (db) sqlite3_close_v2(db);
+  }
+
+  // From the writer's commit (wal hook): cheap, never waits for the checkpoint.
+  void request() {
+    std::lock_guard<std::mutex> lk(mu);
+    if (!th.joinable()) th = std::thread([this] { loop(); });
+    pending = true;
+    cv.notify_one();
+  }
+
+  // Waits until no checkpoint is running or requested: every committed frame is then copied
+  // (the writer holds write_mu_, so none are added meanwhile).
+  void wait_idle() {
+    std::unique_lock<std::mutex> lk(mu);
+    idle_cv.wait(lk, [&] { return stop || (!pending && !running); });
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lk(mu);
+    for (;;) {
+      cv.wait(lk, [&] { return stop || pending; });
+      if (stop) return;
+      pending = false;
+      running = true;
+      lk.unlock();
+      run();
+      lk.lock();
+      running = false;
+      if (!pending) idle_cv.notify_all();
+    }
+  }
+
+  void run() {
+    if (!db) {
+      // Own connection: a checkpoint must not use the writer's (busy in a transaction) or a
+      // reader's (read-only).  Errors are logged and retried at the next request.
+      int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+      if (rc != SQLITE_OK) {
+        log::warn("store.checkpointer_open_failed", {{"error", db ? sqlite3_errmsg(db) : "out of memory"}});
+        sqlite3_close_v2(db);
+        db = nullptr;
+        return;
+      }
+      sqlite3_exec(db, opt.durability == Durability::power ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                   nullptr, nullptr, nullptr);
+    }
+    int log_frames = 0, done_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
+    if (rc == SQLITE_OK) ++runs;
+    else if (rc != SQLITE_BUSY) log::warn("store.checkpoint_failed", {{"error", sqlite3_errmsg(db)}});
+  }
+
+  const std::string path;
+  const DbOptions opt;
+  std::mutex mu;
+  std::condition_variable cv, idle_cv;
+  bool pending = false, running = false, stop = false;
+  std::thread th;
+  sqlite3* db = nullptr;  // used by the thread only
+  std::atomic<uint64_t> runs{0}, forced{0};
+};
+
+int Database::on_wal_commit(void* self, sqlite3* db, const char* name, int frames) {
+  auto* d = static_cast<Database*>(self);
+  d->wal_frames_ = frames;
+  if (frames >= kWalForceFrames) {
+    // The background checkpoints are not keeping the WAL small: this commit pays for one.
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK) ++d->checkpointer_->forced;
+  } else if (frames >= kWalCheckpointFrames) {
+    d->checkpointer_->request();
+  }
+  return SQLITE_OK;
+}
+
+uint64_t Database::background_checkpoints() const { return checkpointer_ ? checkpointer_->runs.load() : 0; }
+uint64_t Database::forced_checkpoints() const { return checkpointer_ ? checkpointer_->forced.load() : 0; }
+
 // ---- Database ----
 Result<std::unique_ptr<Database>> Database::open(const std::string& path, const DbOptions& opt) {
   std::unique_ptr<Database> d(new Database());
@@ -151,6 +242,10 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
   if (!w) return w.status();
   d->writer_ = std::make_unique<Conn>(*w);
   Conn& c = *d->writer_;
+  if (!opt.read_only) {
+    d->checkpointer_ = std::make_unique<Checkpointer>(path, opt);
+    sqlite3_wal_hook(*w, &Database::on_wal_commit, d.get());  // replaces SQLite's auto-checkpoint
+  }
   if (opt.read_only) return d;
   Status st = c.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
@@ -179,11 +274,18 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
 }
 
 Database::~Database() {
+  checkpointer_.reset();  // its thread and connection go before the writer's
   if (!t_readers_gone) t_readers.conns.erase(id_);
 }
 
 Status Database::write(const std::function<Status(Conn&)>& fn) {
   std::lock_guard<std::mutex> lk(write_mu_);
+  // SQLite starts the WAL over at BEGIN only when every frame has been copied back: past
+  // kWalRestartFrames, let the running checkpoint finish first so the WAL stays bounded.
+  if (checkpointer_ && wal_frames_ >= kWalRestartFrames) {
+    checkpointer_->wait_idle();
+    wal_frames_ = 0;
+  }
   Conn& c = *writer_;
   Status st = c.exec("BEGIN IMMEDIATE");
   if (!st) return st;
@@ -239,6 +341,7 @@ Status Database::release_memory() {
 
 Status Database::checkpoint() {
   std::lock_guard<std::mutex> lk(write_mu_);
+  if (checkpointer_) checkpointer_->wait_idle();  // else TRUNCATE could find it busy
   return writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 

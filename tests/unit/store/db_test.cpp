@@ -72,6 +72,49 @@ TEST_CASE("migration 9 drops the never-read _id and _lastUpdated index rows, kee
   CHECK(count(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=4") == 1);
 }
 
+TEST_CASE("WAL checkpoints run in the background and keep the WAL bounded", "[store]") {
+  std::string p = temp_db("checkpoint");
+  const int kTx = 60, kRows = 200;  // each transaction writes ~200 pages (4 KB blobs)
+  {
+    auto db = store::Database::open(p);
+    REQUIRE(db.ok());
+    auto& d = **db;
+    REQUIRE(d.write([](store::Conn& c) { return c.exec("CREATE TABLE blob_t(id INTEGER PRIMARY KEY, b BLOB)"); }).ok());
+    std::string blob(4000, 'x');
+    for (int t = 0; t < kTx; ++t) {
+      REQUIRE(d.write([&](store::Conn& c) {
+        for (int i = 0; i < kRows; ++i) {
+          auto& ins = c.prepare("INSERT INTO blob_t(b) VALUES(?)");
+          ins.bind_blob(1, blob);
+          Status st = ins.run();
+          if (!st) return st;
+        }
+        return Status();
+      }).ok());
+    }
+    // 60 x 200 pages = 12,000 frames without checkpoints; with them the WAL is started over
+    // once it passes kWalRestartFrames.
+    CHECK(d.background_checkpoints() > 0);
+    CHECK(d.forced_checkpoints() == 0);
+    FILE* f = std::fopen((p + "-wal").c_str(), "rb");
+    REQUIRE(f);
+    std::fseek(f, 0, SEEK_END);
+    long wal = std::ftell(f);
+    std::fclose(f);
+    CHECK(wal < long(store::Database::kWalRestartFrames + 3 * kRows) * 4200);
+  }
+  auto db = store::Database::open(p);  // everything committed is there
+  REQUIRE(db.ok());
+  int64_t n = 0;
+  (*db)->read([&](store::Conn& c) {
+    auto& q = c.prepare("SELECT COUNT(*) FROM blob_t");
+    if (q.step()) n = q.int64(0);
+    q.reset();
+    return Status();
+  });
+  CHECK(n == int64_t(kTx) * kRows);
+}
+
 TEST_CASE("write rolls back when the callback fails; readers see committed data", "[store]") {
   std::string p = temp_db("rollback");
   auto db = store::Database::open(p);
