@@ -14,6 +14,11 @@
 // Speed: files are written in groups of about kGroup resources per SQLite transaction (see
 // Importer::run); a group in which anything fails is run again with every unit (file, Bundle,
 // batch entry, NDJSON chunk or line) under a SAVEPOINT, so a failure undoes only that unit.
+// While this thread writes one file, the next one is read, parsed and -- for a transaction
+// Bundle of plain creates -- prepared on another thread (BundleProcessor::prepare_import:
+// references rewritten, resources stamped, serialised and indexed), so this thread mostly
+// runs SQLite; the JSON trees never cross threads (freeing another thread's allocations cost
+// as much as the work moved, measured).  Anything else goes through the general path here.
 //
 // Resumable: every write is an update-or-create, and an update identical to the stored version
 // makes no new version (fhir/repository.h), so re-running an import (e.g. after an interrupt)
@@ -32,6 +37,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <sstream>
 
@@ -169,14 +175,18 @@ void collect(const std::string& path, bool top, std::vector<std::string>* files)
 }
 
 // A file as the importer consumes it: a .json file read and parsed; an .ndjson file only
-// named (streamed line by line).  (Parsing on a second thread, overlapping the SQLite work,
-// was tried: no faster here, and 15% more CPU from cross-thread frees.)
+// named (streamed line by line).  A transaction Bundle may come already prepared (see
+// Importer::next): then `doc` is empty and `ready` holds its entries.
 struct Loaded {
   std::string path;
   bool ndjson = false;
   uint64_t size = 0;
   Status read;  // not ok: the file cannot be read
   Result<json::Value> doc = Status(Err::internal, "not parsed");
+  bool prepared = false;  // `ready` holds the Bundle (BundleProcessor::prepare_import)
+  std::vector<fhir::BundleProcessor::PreparedEntry> ready;
+  bool parsed = false;    // `entries` holds the transaction Bundle's entries (not preparable)
+  std::vector<fhir::EntryRequest> entries;
 };
 
 Loaded load(const std::string& path, size_t max_depth) {
@@ -222,6 +232,32 @@ class Importer {
     opt_.now_ms = app.clock->now_ms();
   }
 
+  // The loading thread's half of a file (no database): read, parse, and for a transaction
+  // Bundle, split it into entries and prepare them (fhir/bundle_processor.h) so that the
+  // JSON trees are built and freed on that thread and only bodies and index rows cross over
+  // (freeing another thread's trees here cost as much as the work saved).
+  static Loaded load_and_prepare(const std::string& path, size_t depth, const fhir::BundleProcessor& bp,
+                                 const fhir::BundleOptions& opt, int64_t now_ms) {
+    Loaded l = load(path, depth);
+    if (!l.read || l.ndjson || !l.doc || fhir::resource_type_of(*l.doc) != "Bundle" ||
+        json::string_or(*l.doc, "type") != "transaction")
+      return l;
+    std::string type;
+    auto entries = bp.parse(std::move(*l.doc), opt, &type);
+    if (!entries) {
+      l.doc = entries.status();  // reported by json_file as for any unreadable file
+      return l;
+    }
+    l.doc = Status(Err::internal, "split into entries");
+    if (bp.prepare_import(*entries, opt, now_ms, &l.ready)) {
+      l.prepared = true;
+    } else {
+      l.parsed = true;
+      l.entries = std::move(*entries);
+    }
+    return l;
+  }
+
   Stats& stats() { return stats_; }
   Progress& progress() { return progress_; }
 
@@ -242,7 +278,7 @@ class Importer {
       Status st = app_.db->write([&](store::Conn& c) -> Status {
         size_t n = 0;
         while (i < files.size() && n < kGroup) {
-          n += file(c, load(files[i++], app_.cfg.limits.max_json_depth));
+          n += file(c, next(files, i++));
           if (group_failed_) return Status(Err::conflict, "a unit failed: run the group again unit by unit");
         }
         return Status();
@@ -278,6 +314,23 @@ class Importer {
  private:
   static constexpr size_t kGroup = 5000;
 
+  // files[i], loaded and prepared; meanwhile the file after it is loaded and prepared on
+  // another thread, overlapping this thread's SQLite work.  (The retry of a failed group
+  // loads on this thread, with load(): nothing prepared.)
+  Loaded next(const std::vector<std::string>& files, size_t i) {
+    Loaded l;
+    if (ahead_.valid() && ahead_index_ == i) l = ahead_.get();
+    else l = load_and_prepare(files[i], app_.cfg.limits.max_json_depth, bp_, opt_, app_.clock->now_ms());
+    if (ahead_.valid()) ahead_.wait();  // a stale prefetch (after a retried group): let it end
+    if (i + 1 < files.size()) {
+      ahead_index_ = i + 1;
+      ahead_ = std::async(std::launch::async, [this, path = files[i + 1]] {
+        return load_and_prepare(path, app_.cfg.limits.max_json_depth, bp_, opt_, app_.clock->now_ms());
+      });
+    }
+    return l;
+  }
+
   // Runs one unit of work: under a savepoint when isolating (on error only fn's writes are
   // undone), else directly (on error the whole group is run again, isolated).
   template <class F>
@@ -305,6 +358,8 @@ class Importer {
     uint64_t base = stats_.bytes_done;
     int64_t before = stats_.resources() + stats_.failed;
     if (l.ndjson) ndjson(c, l.path, base);
+    else if (l.prepared) prepared_bundle(c, l.path, std::move(l.ready));
+    else if (l.parsed) bundle_entries(c, l.path, "transaction", std::move(l.entries));
     else json_file(c, l.path, std::move(l.doc));
     stats_.bytes_done = base + l.size;
     if (!group_failed_) progress_.update();
@@ -402,6 +457,28 @@ class Importer {
       ++stats_.failed;
       return;
     }
+    bundle_entries(c, path, type, std::move(*entries));
+  }
+
+  // A transaction Bundle prepared on the loading thread: written here as transaction() would.
+  void prepared_bundle(store::Conn& c, const std::string& path, std::vector<fhir::BundleProcessor::PreparedEntry> ready) {
+    size_t n = ready.size();
+    Result<fhir::BundleResult> r = Status(Err::internal, "not run");
+    Status st = unit(c, [&]() -> Status {
+      r = bp_.commit_prepared(c, ready);
+      return r.ok() ? Status() : r.status();
+    });
+    if (!st) {
+      problem(path + ": " + st.message + " (the Bundle's " + std::to_string(n) + " entries were not imported)");
+      stats_.failed += int64_t(n ? n : 1);
+      return;
+    }
+    for (const auto& x : r->results) tally(x);
+  }
+
+  void bundle_entries(store::Conn& c, const std::string& path, const std::string& type,
+                      std::vector<fhir::EntryRequest> entries_in) {
+    auto entries = &entries_in;
     size_t n = entries->size();
     if (type == "batch") {
       // Each entry on its own (as BundleProcessor::batch, but inside the group's transaction).
@@ -535,6 +612,8 @@ class Importer {
   Progress progress_;
   fhir::BundleProcessor bp_;
   fhir::BundleOptions opt_;
+  std::future<Loaded> ahead_;  // the next file, loading on another thread
+  size_t ahead_index_ = 0;
   std::vector<std::string> problems_;
   bool isolate_ = false;       // units under savepoints (the retry of a failed group)
   bool group_failed_ = false;  // a unit failed outside isolation: the group runs again

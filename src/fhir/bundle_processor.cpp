@@ -156,10 +156,30 @@ Result<std::string> BundleProcessor::resolve_one(store::Conn& c, const std::stri
 
 static bool is_placeholder(const std::string& s) { return s.rfind("urn:uuid:", 0) == 0 || s.rfind("urn:oid:", 0) == 0; }
 
+// "Type?search": a conditional reference (resolved by search), as Rewriter::reference reads it.
+static bool is_conditional_reference(const std::string& s) {
+  size_t q = s.find('?');
+  return q != std::string::npos && s.find('/') > q && is_resource_type(s.substr(0, q));
+}
+
+static bool has_conditional_reference(const json::Value& v) {
+  if (const json::Object* o = json::as_object(v)) {
+    for (const auto& kv : *o) {
+      if (kv.first == "reference" && json::is_string(kv.second)) {
+        if (is_conditional_reference(kv.second.get<std::string>())) return true;
+      } else if ((kv.second.is<json::Object>() || kv.second.is<json::Array>()) && has_conditional_reference(kv.second)) {
+        return true;
+      }
+    }
+  } else if (v.is<json::Array>()) {
+    for (const auto& x : v.get<json::Array>())
+      if ((x.is<json::Object>() || x.is<json::Array>()) && has_conditional_reference(x)) return true;
+  }
+  return false;
+}
+
 namespace {
 struct Rewriter {
-  BundleProcessor& bp;
-  store::Conn& c;
   const std::map<std::string, std::string>& refs;
   std::map<std::string, std::string>* cache;
   std::string type;
@@ -185,10 +205,9 @@ struct Rewriter {
       std::string p = where();
       return Status(Err::invalid, "reference '" + s + "' (at " + p + ") names no entry of the Bundle", p);
     }
-    size_t q = s.find('?');
-    if (q != std::string::npos && s.find('/') > q) {
+    if (is_conditional_reference(s)) {
+      size_t q = s.find('?');
       std::string type = s.substr(0, q);
-      if (!is_resource_type(type)) return Status();
       auto hit = cache->find(s);
       if (hit != cache->end()) {
         s = hit->second;
@@ -261,7 +280,7 @@ Status BundleProcessor::rewrite_references(store::Conn& c, json::Value& res,
                                            const std::map<std::string, std::string>& refs,
                                            std::map<std::string, std::string>* cond_cache) {
   std::map<std::string, std::string> local;
-  Rewriter w{*this, c, refs, cond_cache ? cond_cache : &local, resource_type_of(res), {}, {}};
+  Rewriter w{refs, cond_cache ? cond_cache : &local, resource_type_of(res), {}, {}};
   w.bp_resolve = [&](const std::string& type, const std::string& q) {
     return resolve_one(c, type, q, "conditional reference");
   };
@@ -608,6 +627,99 @@ static void tally(BundleResult& out) {
     else if (r.outcome == Outcome::unchanged || r.outcome == Outcome::exists)
       ++out.unchanged;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bulk import in two halves (see the header)
+
+bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const BundleOptions& opt, int64_t now_ms,
+                                     std::vector<PreparedEntry>* out) const {
+  if (!opt.ids_from_urn || opt.authorize) return false;
+  // 1. Only creates the importer can decide alone, each target once (else transaction()
+  //    decides, and reports what is wrong).
+  std::vector<std::string> target(entries.size());
+  std::set<std::string> urls, targets;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const EntryRequest& e = entries[i];
+    if (!e.if_none_exist.empty() || !e.if_match.empty() || !e.if_none_match.empty() ||
+        !e.if_modified_since.empty() || e.conditional() || !json::is_object(e.resource))
+      return false;
+    if (e.method == "POST") target[i] = urn_id(e);
+    else if (e.method == "PUT") target[i] = e.id;
+    if (target[i].empty() || !valid_id(target[i])) return false;
+    if (!e.full_url.empty() && !urls.insert(e.full_url).second) return false;
+    if (!targets.insert(e.type + "/" + target[i]).second) return false;
+  }
+  // 2. A conditional reference needs the database (checked before anything is changed).
+  for (const EntryRequest& e : entries)
+    if (has_conditional_reference(e.resource)) return false;
+  // 3. References rewritten as transaction() would, and every check Repository::update
+  //    makes before writing (a failure here fails transaction() the same way).
+  std::map<std::string, std::string> refs, cache;
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (!entries[i].full_url.empty()) refs[entries[i].full_url] = entries[i].type + "/" + target[i];
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EntryRequest& e = entries[i];
+    Rewriter w{refs, &cache, resource_type_of(e.resource), {}, {}};
+    w.bp_resolve = [](const std::string&, const std::string&) -> Result<std::string> {
+      return Status(Err::internal, "conditional reference");  // excluded by step 2
+    };
+    if (e.method == "POST") set_id(e.resource, target[i]);
+    if (!w.walk(e.resource) || !check_type_and_id(e.resource, e.type, target[i], true)) return false;
+  }
+  // 4. Stamped, serialised and indexed, POSTs before PUTs (the processing order).
+  out->clear();
+  out->reserve(entries.size());
+  for (int phase = 1; phase <= 2; ++phase)
+    for (size_t i = 0; i < entries.size(); ++i) {
+      EntryRequest& e = entries[i];
+      if (phase_of(e.method) != phase) continue;
+      PreparedEntry pe;
+      pe.prepared = repo_.prepare_create(e.type, target[i], std::move(e.resource), now_ms);
+      pe.request = std::move(e);
+      pe.request.resource = json::Value();
+      out->push_back(std::move(pe));
+    }
+  return true;
+}
+
+Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vector<PreparedEntry>& entries) {
+  BundleResult out;
+  out.type = "transaction";
+  out.results.resize(entries.size());
+  out.requests.resize(entries.size());
+  for (PreparedEntry& pe : entries) {
+    const Repository::Prepared& p = pe.prepared;
+    const EntryRequest& e = pe.request;
+    auto cur = repo_.resources().current(c, p.type, p.id);
+    if (!cur) return cur.status();
+    EntryResult& r = out.results[e.index];
+    r.type = p.type;
+    r.id = p.id;
+    if (*cur && !(*cur)->deleted && e.method == "POST") {  // created by an earlier run or Bundle
+      r.outcome = Outcome::exists;
+      r.version = (*cur)->version;
+      r.last_updated = (*cur)->last_updated;
+      continue;
+    }
+    Result<WriteResult> w = Status(Err::internal, "not run");
+    if (!*cur) {
+      w = repo_.write_prepared(c, p, e.method);
+    } else {  // an update (or a create over a deletion): the general path, from the prepared body
+      auto doc = parse_resource(p.body);
+      if (!doc) return Status(Err::internal, "a prepared resource cannot be parsed again: " + doc.status().message);
+      WriteOptions wo;
+      wo.method = e.method;
+      w = repo_.update(c, p.type, p.id, std::move(*doc), wo);
+    }
+    if (!w) return at_entry(e, w.status());
+    r.outcome = w->unchanged ? Outcome::unchanged : w->created ? Outcome::created : Outcome::updated;
+    r.version = w->version;
+    r.last_updated = w->last_updated;
+  }
+  for (PreparedEntry& pe : entries) out.requests[pe.request.index] = pe.request;
+  tally(out);
+  return out;
 }
 
 Result<BundleResult> BundleProcessor::transaction(store::Conn& c, std::vector<EntryRequest> entries,

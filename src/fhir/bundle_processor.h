@@ -122,6 +122,27 @@ class BundleProcessor {
   // Parses and dispatches on Bundle.type; a transaction runs in its own Database::write.
   Result<BundleResult> process(json::Value bundle, const BundleOptions& opt);
 
+  // Bulk import in two halves (cli/import.cpp), so that the CPU work of a Bundle (reference
+  // rewriting, stamping, serialising, index extraction) runs on another thread while the
+  // writer stores the previous one.  prepare_import() (any thread, no database): when every
+  // entry is a create the importer can decide alone -- a POST whose urn:uuid fullUrl gives its
+  // id (ids_from_urn) or a PUT Type/id, no preconditions, no conditional URL, no conditional
+  // references in the resources, each target once -- prepares them in processing order
+  // (Repository::prepare_create, references rewritten as transaction() would) and returns
+  // true; otherwise false, and `entries` (possibly with references already rewritten, which
+  // transaction() leaves as they are) go to transaction() instead.  commit_prepared() (inside
+  // the caller's write transaction) then does what transaction() would: a target that does not
+  // exist is written as prepared; a POST whose target exists is `exists`; anything else is an
+  // update from the prepared body.
+  struct PreparedEntry {
+    EntryRequest request;  // resource moved out
+    Repository::Prepared prepared;
+  };
+  bool prepare_import(std::vector<EntryRequest>& entries, const BundleOptions& opt, int64_t now_ms,
+                      std::vector<PreparedEntry>* out) const;
+  // `entries` are left in place (bodies and rows), so the caller can free them elsewhere.
+  Result<BundleResult> commit_prepared(store::Conn& c, std::vector<PreparedEntry>& entries);
+
   // One interaction (conditional or not) inside the caller's write transaction.  `refs` maps
   // fullUrls to "Type/id" for reference rewriting (may be empty).
   Result<EntryResult> execute(store::Conn& c, EntryRequest& e, const BundleOptions& opt,

@@ -60,6 +60,30 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
   return w;
 }
 
+Repository::Prepared Repository::prepare_create(std::string type, std::string id, json::Value resource,
+                                                int64_t now_ms) const {
+  Prepared p;
+  stamp(resource, id, 1, now_ms);
+  p.body = json::write(resource);
+  if (indexer_) indexer_(resource, &p.rows);
+  p.type = std::move(type);
+  p.id = std::move(id);
+  p.now_ms = now_ms;
+  return p;
+}
+
+Result<WriteResult> Repository::write_prepared(store::Conn& c, const Prepared& p, const std::string& method) {
+  auto r = res_.write_version(c, p.type, p.id, 1, p.body, method, p.now_ms, p.rows);
+  if (!r) return r.status();
+  WriteResult w;
+  w.type = p.type;
+  w.id = p.id;
+  w.version = 1;
+  w.last_updated = p.now_ms;
+  w.created = true;
+  return w;  // body left empty: the caller has it
+}
+
 Result<WriteResult> Repository::create(store::Conn& c, json::Value resource, const std::string& id) {
   const std::string type = resource_type_of(resource);
   Status st = check_type_and_id(resource, type, "", false);

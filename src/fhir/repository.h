@@ -56,6 +56,19 @@ class Repository {
                             const WriteOptions& opt = {});
   Result<WriteResult> remove(const std::string& type, const std::string& id, const WriteOptions& opt = {});
 
+  // ---- bulk import, in two halves (cli/import.cpp) ----
+  // A version-1 create prepared without the database, on any thread: the resource stamped
+  // (id, versionId 1, lastUpdated now_ms), serialised, and its index rows extracted.
+  struct Prepared {
+    std::string type, id, body;
+    int64_t now_ms = 0;
+    IndexRows rows;
+  };
+  Prepared prepare_create(std::string type, std::string id, json::Value resource, int64_t now_ms) const;
+  // Stores it inside the caller's transaction.  Only when type/id has no current row at all
+  // (the caller checked with Resources::current); otherwise use update() on the parsed body.
+  Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
+
   store::Database& db() { return db_; }
   store::Resources& resources() { return res_; }
   const Clock& clock() const { return clock_; }

@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -31,6 +32,23 @@ def summary(p):
 def read_ndjson(path):
     with open(path) as f:
         return [json.loads(l) for l in f if l.strip()]
+
+
+IDX_COLUMNS = {"idx_string": "norm, exact", "idx_token": "system, code, text, type_system, type_code",
+               "idx_date": "lo, hi", "idx_number": "num, lo, hi, system, code, unit",
+               "idx_reference": "ref_type, ref_id, exact, system, code", "idx_uri": "exact"}
+
+
+def index_rows(db):
+    """Every search-index row as (type, id, parameter, composite?, values...), per table, sorted."""
+    con = sqlite3.connect(db)
+    try:
+        return {t: sorted(map(repr, con.execute(
+            "SELECT r.type, r.id, p.code, x.grp > 0, %s FROM %s x JOIN resource r ON r.rid = x.rid "
+            "JOIN search_param p ON p.pid = x.pid" % (", ".join("x." + c.strip() for c in cols.split(",")), t))))
+                for t, cols in IDX_COLUMNS.items()}
+    finally:
+        con.close()
 
 
 def strip_meta(r):
@@ -91,6 +109,15 @@ class ImportTest(unittest.TestCase):
         self.assertNotIn(b"\r", p.stderr)
         self.assertNotIn(b"ETA", p.stderr)
 
+        # The bundles went through the prepared path (store on one thread, parse and index on
+        # another, fhir/bundle_processor.h); its index rows are the ones a reindex (the
+        # general indexer) computes from the stored resources, row for row.
+        before = index_rows(self.db())
+        self.assertGreater(sum(len(v) for v in before.values()), 10 * len(unique))
+        p = run_cli("reindex", "--database", self.db(), "--no-progress", timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(index_rows(self.db()), before)
+
         # resume: everything is already in, nothing is written
         p = run_cli("import", "--database", self.db(), SYNTHEA, timeout=600)
         self.assertEqual(p.returncode, 0, p.stderr[-2000:])
@@ -130,6 +157,74 @@ class ImportTest(unittest.TestCase):
         p = run_cli("export", "--database", self.db("copy"), "--type", "Patient,Goal", os.path.join(self.tmp, "e4"))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "e4"))), ["Goal.ndjson", "Patient.ndjson"])
+
+    def test_transaction_bundles_whether_prepared_ahead_or_not(self):
+        """Bundles of plain creates are prepared on the loading thread; anything that needs the
+        database (a conditional reference) or fails goes through the general transaction path.
+        Both must give what a transaction gives: ids, references, versions, index rows, errors."""
+        P, O, E = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
+                   "33333333-3333-4333-8333-333333333333")
+
+        def bundle(*entries):
+            return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+        pat = {"fullUrl": "urn:uuid:" + P, "request": {"method": "POST", "url": "Patient"},
+               "resource": {"resourceType": "Patient", "name": [{"family": "Alpha"}],
+                            "managingOrganization": {"reference": "urn:uuid:" + O}}}
+        org = {"fullUrl": "urn:uuid:" + O, "request": {"method": "POST", "url": "Organization"},
+               "resource": {"resourceType": "Organization", "name": "Org",
+                            "identifier": [{"system": "http://x", "value": "o1"}]}}
+        doc = {"fullUrl": "http://example.org/fhir/Practitioner/pr1",
+               "request": {"method": "PUT", "url": "Practitioner/pr1"},
+               "resource": {"resourceType": "Practitioner", "id": "pr1", "name": [{"family": "Doc"}]}}
+        doc2 = json.loads(json.dumps(doc))
+        doc2["resource"]["name"][0]["family"] = "Doctor"
+        enc = {"fullUrl": "urn:uuid:" + E, "request": {"method": "POST", "url": "Encounter"},
+               "resource": {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                            "serviceProvider": {"reference": "Organization?identifier=http://x|o1"},
+                            "subject": {"reference": "Patient/" + P}}}
+        lost = {"fullUrl": "urn:uuid:44444444-4444-4444-8444-444444444444",
+                "request": {"method": "POST", "url": "Observation"},
+                "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                             "subject": {"reference": "urn:uuid:99999999-9999-4999-8999-999999999999"}}}
+        steps = [  # file, (stored, unchanged, failed)
+            (self.write("t1.json", bundle(pat, org, doc)), (3, 0, 0)),
+            (self.write("t2.json", bundle(doc2)), (1, 0, 0)),   # an update of pr1
+            (self.write("t3.json", bundle(doc2)), (0, 1, 0)),   # identical: no new version
+            (self.write("t4.json", bundle(enc)), (1, 0, 0)),    # conditional reference
+            (self.write("t5.json", bundle(lost)), (0, 0, 1)),
+            (self.write("t1b.json", bundle(pat, org, doc)), (1, 2, 0)),  # creates exist; pr1 back to "Doc"
+        ]
+        stderr = {}
+        for path, want in steps:
+            p = run_cli("import", "--database", self.db(), path)
+            s = summary(p)
+            self.assertEqual((s["stored"], s["unchanged"], s["failed"]), want, (path, p.stdout, p.stderr))
+            stderr[os.path.basename(path)] = p.stderr
+        self.assertIn(b"t5.json: entry 0 (urn:uuid:44444444-4444-4444-8444-444444444444): reference "
+                      b"'urn:uuid:99999999-9999-4999-8999-999999999999' (at Observation.subject.reference) names "
+                      b"no entry of the Bundle", stderr["t5.json"])
+        con = sqlite3.connect(self.db())
+        try:
+            cur = {(t, i): (v, d) for t, i, v, d in con.execute("SELECT type, id, version, deleted FROM resource")}
+            body = {(t, i): json.loads(b) for t, i, b in con.execute(
+                "SELECT v.type, v.id, v.body FROM resource r JOIN resource_version v ON v.seq = r.seq")}
+        finally:
+            con.close()
+        self.assertEqual(cur, {("Patient", P): (1, 0), ("Organization", O): (1, 0), ("Practitioner", "pr1"): (3, 0),
+                               ("Encounter", E): (1, 0)})
+        self.assertEqual(body[("Patient", P)]["managingOrganization"]["reference"], "Organization/" + O)
+        self.assertEqual(body[("Patient", P)]["meta"]["versionId"], "1")
+        self.assertEqual(body[("Practitioner", "pr1")]["name"][0]["family"], "Doc")
+        self.assertEqual(body[("Practitioner", "pr1")]["meta"]["versionId"], "3")
+        self.assertEqual(body[("Encounter", E)]["serviceProvider"]["reference"], "Organization/" + O)
+        # index rows of both paths are what the general indexer computes
+        before = index_rows(self.db())
+        self.assertIn(repr(("Patient", P, "organization", 0, "Organization", O, None, None, None)),
+                      before["idx_reference"])
+        p = run_cli("reindex", "--database", self.db(), "--no-progress")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(index_rows(self.db()), before)
 
     def test_bad_files_lines_and_entries_are_named_and_the_rest_goes_in(self):
         good = [{"resourceType": "Patient", "id": "g%d" % i, "active": True} for i in range(3)]
