@@ -462,28 +462,15 @@ class Importer {
 
   // A transaction Bundle prepared on the loading thread: written here as transaction() would.
   void prepared_bundle(store::Conn& c, const std::string& path, std::vector<fhir::BundleProcessor::PreparedEntry> ready) {
-    size_t n = ready.size();
-    Result<fhir::BundleResult> r = Status(Err::internal, "not run");
-    Status st = unit(c, [&]() -> Status {
-      r = bp_.commit_prepared(c, ready);
-      return r.ok() ? Status() : r.status();
-    });
-    if (!st) {
-      problem(path + ": " + st.message + " (the Bundle's " + std::to_string(n) + " entries were not imported)");
-      stats_.failed += int64_t(n ? n : 1);
-      return;
-    }
-    for (const auto& x : r->results) tally(x);
+    whole_bundle(c, path, ready.size(), [&] { return bp_.commit_prepared(c, ready); });
   }
 
   void bundle_entries(store::Conn& c, const std::string& path, const std::string& type,
-                      std::vector<fhir::EntryRequest> entries_in) {
-    auto entries = &entries_in;
-    size_t n = entries->size();
+                      std::vector<fhir::EntryRequest> entries) {
     if (type == "batch") {
       // Each entry on its own (as BundleProcessor::batch, but inside the group's transaction).
       std::map<std::string, std::string> refs;
-      for (auto& e : *entries) {
+      for (auto& e : entries) {
         std::map<std::string, std::string> attempt = refs;
         Result<fhir::EntryResult> r = Status(Err::internal, "not run");
         Status st = unit(c, [&]() -> Status {
@@ -501,9 +488,16 @@ class Importer {
       }
       return;
     }
+    size_t n = entries.size();
+    whole_bundle(c, path, n, [&] { return bp_.transaction(c, std::move(entries), opt_); });
+  }
+
+  // A transaction Bundle as one unit: all its n entries go in, or none (and it is reported).
+  template <class F>
+  void whole_bundle(store::Conn& c, const std::string& path, size_t n, F&& run) {
     Result<fhir::BundleResult> r = Status(Err::internal, "not run");
     Status st = unit(c, [&]() -> Status {
-      r = bp_.transaction(c, std::move(*entries), opt_);
+      r = run();
       return r.ok() ? Status() : r.status();
     });
     if (!st) {

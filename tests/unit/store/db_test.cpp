@@ -18,6 +18,18 @@ std::string temp_db(const char* name) {
   std::remove((p + "-shm").c_str());
   return p;
 }
+
+// The first column of the first row of `sql` (e.g. a COUNT), -1 when there is none.
+int64_t scalar(store::Database& d, const char* sql) {
+  int64_t n = -1;
+  d.read([&](store::Conn& c) {
+    auto& q = c.prepare(sql);
+    if (q.step()) n = q.int64(0);
+    q.reset();
+    return Status();
+  });
+  return n;
+}
 }  // namespace
 
 TEST_CASE("database migrates once and records versions", "[store]") {
@@ -29,28 +41,11 @@ TEST_CASE("database migrates once and records versions", "[store]") {
   }
   auto db = store::Database::open(p);  // second open: nothing to apply, no error
   REQUIRE(db.ok());
-  int64_t n = 0;
-  (*db)->read([&](store::Conn& c) {
-    auto& q = c.prepare("SELECT COUNT(*) FROM schema_migrations");
-    if (q.step()) n = q.int64(0);
-    q.reset();
-    return Status();
-  });
-  CHECK(n == int64_t(store::migrations().size()));
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM schema_migrations") == int64_t(store::migrations().size()));
 }
 
 TEST_CASE("migration 9 drops the never-read _id and _lastUpdated index rows, keeps the others", "[store]") {
   std::string p = temp_db("migrate9");
-  auto count = [](store::Database& d, const char* sql) {
-    int64_t n = -1;
-    d.read([&](store::Conn& c) {
-      auto& q = c.prepare(sql);
-      if (q.step()) n = q.int64(0);
-      q.reset();
-      return Status();
-    });
-    return n;
-  };
   {
     auto db = store::Database::open(p);
     REQUIRE(db.ok());
@@ -66,10 +61,10 @@ TEST_CASE("migration 9 drops the never-read _id and _lastUpdated index rows, kee
   }
   auto db = store::Database::open(p);  // applies 9 again
   REQUIRE(db.ok());
-  CHECK(count(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=1") == 0);
-  CHECK(count(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=2") == 0);
-  CHECK(count(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=3") == 1);
-  CHECK(count(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=4") == 1);
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=1") == 0);
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=2") == 0);
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM idx_token WHERE pid=3") == 1);
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM idx_date WHERE pid=4") == 1);
 }
 
 TEST_CASE("WAL checkpoints run in the background and keep the WAL bounded", "[store]") {
@@ -105,14 +100,7 @@ TEST_CASE("WAL checkpoints run in the background and keep the WAL bounded", "[st
   }
   auto db = store::Database::open(p);  // everything committed is there
   REQUIRE(db.ok());
-  int64_t n = 0;
-  (*db)->read([&](store::Conn& c) {
-    auto& q = c.prepare("SELECT COUNT(*) FROM blob_t");
-    if (q.step()) n = q.int64(0);
-    q.reset();
-    return Status();
-  });
-  CHECK(n == int64_t(kTx) * kRows);
+  CHECK(scalar(**db, "SELECT COUNT(*) FROM blob_t") == int64_t(kTx) * kRows);
 }
 
 TEST_CASE("write rolls back when the callback fails; readers see committed data", "[store]") {
