@@ -1,10 +1,12 @@
 // tests/fuzz/fuzz_bundle.cpp — transaction and batch Bundle processing on a real (temporary)
 // database: entry checks, url parsing, urn:uuid / conditional reference rewriting, the
 // processing order and the all-or-nothing rollback.
+// The same input then goes through the import's two halves (prepare_import on the parsed
+// entries, commit_prepared in a write transaction) when it is a transaction Bundle.
 // Input: a Bundle (JSON text).
 // Invariants: no crash/UB/exception; a failed transaction leaves the database exactly as it
 // was (same number of resource versions); a successful one reports one result per entry; a
-// batch always reports one result per entry.
+// batch always reports one result per entry; the same for a prepared import.
 #include <unistd.h>
 
 #include <cstdio>
@@ -67,13 +69,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool transaction = json::string_or(*doc, "type") == "transaction";
   size_t entries = 0;
   if (const json::Value* e = json::get(*doc, "entry"); e && e->is<json::Array>()) entries = e->get<json::Array>().size();
+  json::Value copy = *doc;
   int64_t before = w.versions();
   auto r = w.bp->process(std::move(*doc), opt);
   if (!r) {
     FUZZ_CHECK(!r.status().message.empty(), "bundle error without a message");
     if (transaction) FUZZ_CHECK(w.versions() == before, "a failed transaction left writes behind");
+  } else {
+    FUZZ_CHECK(r->results.size() == entries, "not one result per entry");
+  }
+  if (!transaction) return 0;
+  // The import's two halves (cli/import.cpp).
+  opt.ids_from_urn = true;
+  std::string type;
+  auto parsed = w.bp->parse(std::move(copy), opt, &type);
+  if (!parsed) return 0;
+  std::vector<fhir::BundleProcessor::PreparedEntry> ready;
+  if (!w.bp->prepare_import(*parsed, opt, 1795000000000, &ready)) return 0;
+  FUZZ_CHECK(ready.size() == parsed->size(), "not every entry prepared");
+  before = w.versions();
+  Result<fhir::BundleResult> pr = Status(Err::internal, "not run");
+  Status st = w.app->db->write([&](store::Conn& c) {
+    pr = w.bp->commit_prepared(c, ready);
+    return pr.ok() ? Status() : pr.status();
+  });
+  if (!st) {
+    FUZZ_CHECK(!st.message.empty(), "prepared import error without a message");
+    FUZZ_CHECK(w.versions() == before, "a failed prepared import left writes behind");
     return 0;
   }
-  FUZZ_CHECK(r->results.size() == entries, "not one result per entry");
+  FUZZ_CHECK(pr->results.size() == ready.size(), "not one prepared result per entry");
   return 0;
 }
