@@ -149,10 +149,14 @@ Status check_smart_config(const json::Value& auth) {
         if (!json::as_string(e) || json::as_string(e)->empty())
           return Status(Err::invalid, at + "must be an array of non-empty strings");
     } else if (k != "$comment" && k != "comment") {
-      return Status(Err::invalid, at + "unknown key (known: issuer, authorization_endpoint, token_endpoint, jwks_uri, "
-                                       "introspection_endpoint, revocation_endpoint, management_endpoint, "
-                                       "registration_endpoint, enabled, patient_context, capabilities, scopes_supported, "
-                                       "grant_types_supported, token_endpoint_auth_methods_supported)");
+      std::string known;
+      auto add = [&](const auto& arr) {
+        for (const char* a : arr) known += std::string(known.empty() ? "" : ", ") + a;
+      };
+      add(kStrings);
+      add(kBools);
+      add(kLists);
+      return Status(Err::invalid, at + "unknown key (known: " + known + ")");
     }
   }
   return Status();

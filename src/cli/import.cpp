@@ -462,7 +462,8 @@ class Importer {
 
   // A transaction Bundle prepared on the loading thread: written here as transaction() would.
   void prepared_bundle(store::Conn& c, const std::string& path, std::vector<fhir::BundleProcessor::PreparedEntry> ready) {
-    whole_bundle(c, path, ready.size(), [&] { return bp_.commit_prepared(c, ready); });
+    size_t n = ready.size();
+    whole_bundle(c, path, n, [&] { return bp_.commit_prepared(c, std::move(ready)); });
   }
 
   void bundle_entries(store::Conn& c, const std::string& path, const std::string& type,

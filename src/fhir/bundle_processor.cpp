@@ -683,7 +683,7 @@ bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const B
   return true;
 }
 
-Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vector<PreparedEntry>& entries) {
+Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vector<PreparedEntry> entries) {
   BundleResult out;
   out.type = "transaction";
   out.results.resize(entries.size());
@@ -717,7 +717,10 @@ Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vecto
     r.version = w->version;
     r.last_updated = w->last_updated;
   }
-  for (PreparedEntry& pe : entries) out.requests[pe.request.index] = pe.request;
+  for (PreparedEntry& pe : entries) {
+    size_t i = pe.request.index;
+    out.requests[i] = std::move(pe.request);
+  }
   tally(out);
   return out;
 }

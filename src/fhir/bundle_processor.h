@@ -140,8 +140,7 @@ class BundleProcessor {
   };
   bool prepare_import(std::vector<EntryRequest>& entries, const BundleOptions& opt, int64_t now_ms,
                       std::vector<PreparedEntry>* out) const;
-  // `entries` are left in place (bodies and rows), so the caller can free them elsewhere.
-  Result<BundleResult> commit_prepared(store::Conn& c, std::vector<PreparedEntry>& entries);
+  Result<BundleResult> commit_prepared(store::Conn& c, std::vector<PreparedEntry> entries);
 
   // One interaction (conditional or not) inside the caller's write transaction.  `refs` maps
   // fullUrls to "Type/id" for reference rewriting (may be empty).

@@ -45,40 +45,39 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
   }
   int64_t version = cur ? cur->version + 1 : 1;
   if (cur && now <= cur->last_updated) now = cur->last_updated + 1;  // lastUpdated never goes backwards
-  stamp(resource, id, version, now);
+  Prepared p = prepare(type, id, std::move(resource), version, now);
+  auto r = res_.write_version(c, type, id, version, p.body, method, now, p.rows);
+  if (!r) return r.status();
   WriteResult w;
   w.type = type;
   w.id = id;
   w.version = version;
   w.last_updated = now;
   w.created = !cur || cur->deleted;
-  w.body = json::write(resource);
-  IndexRows rows;
-  if (indexer_) indexer_(resource, &rows);
-  auto r = res_.write_version(c, type, id, version, w.body, method, now, rows);
-  if (!r) return r.status();
+  w.body = std::move(p.body);
   return w;
 }
 
-Repository::Prepared Repository::prepare_create(std::string type, std::string id, json::Value resource,
-                                                int64_t now_ms) const {
+Repository::Prepared Repository::prepare(std::string type, std::string id, json::Value resource, int64_t version,
+                                         int64_t now_ms) const {
   Prepared p;
-  stamp(resource, id, 1, now_ms);
+  stamp(resource, id, version, now_ms);
   p.body = json::write(resource);
   if (indexer_) indexer_(resource, &p.rows);
   p.type = std::move(type);
   p.id = std::move(id);
+  p.version = version;
   p.now_ms = now_ms;
   return p;
 }
 
 Result<WriteResult> Repository::write_prepared(store::Conn& c, const Prepared& p, const std::string& method) {
-  auto r = res_.write_version(c, p.type, p.id, 1, p.body, method, p.now_ms, p.rows);
+  auto r = res_.write_version(c, p.type, p.id, p.version, p.body, method, p.now_ms, p.rows);
   if (!r) return r.status();
   WriteResult w;
   w.type = p.type;
   w.id = p.id;
-  w.version = 1;
+  w.version = p.version;
   w.last_updated = p.now_ms;
   w.created = true;
   return w;  // body left empty: the caller has it

@@ -61,10 +61,13 @@ class Repository {
   // (id, versionId 1, lastUpdated now_ms), serialised, and its index rows extracted.
   struct Prepared {
     std::string type, id, body;
+    int64_t version = 1;
     int64_t now_ms = 0;
     IndexRows rows;
   };
-  Prepared prepare_create(std::string type, std::string id, json::Value resource, int64_t now_ms) const;
+  Prepared prepare_create(std::string type, std::string id, json::Value resource, int64_t now_ms) const {
+    return prepare(std::move(type), std::move(id), std::move(resource), 1, now_ms);
+  }
   // Stores it inside the caller's transaction.  Only when type/id has no current row at all
   // (the caller checked with Resources::current); otherwise use update() on the parsed body.
   Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
@@ -78,6 +81,8 @@ class Repository {
  private:
   Result<WriteResult> write(store::Conn& c, const std::string& type, const std::string& id, json::Value resource,
                             const std::optional<store::Current>& cur, const std::string& method);
+  // What every write stores: `resource` stamped as `version` at now_ms, serialised, indexed.
+  Prepared prepare(std::string type, std::string id, json::Value resource, int64_t version, int64_t now_ms) const;
   store::Database& db_;
   store::Resources& res_;
   const Clock& clock_;

@@ -242,11 +242,9 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
   if (!w) return w.status();
   d->writer_ = std::make_unique<Conn>(*w);
   Conn& c = *d->writer_;
-  if (!opt.read_only) {
-    d->checkpointer_ = std::make_unique<Checkpointer>(path, opt);
-    sqlite3_wal_hook(*w, &Database::on_wal_commit, d.get());  // replaces SQLite's auto-checkpoint
-  }
   if (opt.read_only) return d;
+  d->checkpointer_ = std::make_unique<Checkpointer>(path, opt);
+  sqlite3_wal_hook(*w, &Database::on_wal_commit, d.get());  // replaces SQLite's auto-checkpoint
   Status st = c.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
   if (!st) return st;

@@ -87,10 +87,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<fhir::BundleProcessor::PreparedEntry> ready;
   if (!w.bp->prepare_import(*parsed, opt, 1795000000000, &ready)) return 0;
   FUZZ_CHECK(ready.size() == parsed->size(), "not every entry prepared");
+  const size_t n_ready = ready.size();
   before = w.versions();
   Result<fhir::BundleResult> pr = Status(Err::internal, "not run");
   Status st = w.app->db->write([&](store::Conn& c) {
-    pr = w.bp->commit_prepared(c, ready);
+    pr = w.bp->commit_prepared(c, std::move(ready));
     return pr.ok() ? Status() : pr.status();
   });
   if (!st) {
@@ -98,6 +99,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(w.versions() == before, "a failed prepared import left writes behind");
     return 0;
   }
-  FUZZ_CHECK(pr->results.size() == ready.size(), "not one prepared result per entry");
+  FUZZ_CHECK(pr->results.size() == n_ready, "not one prepared result per entry");
   return 0;
 }
