@@ -203,7 +203,6 @@ std::string scopes_summary(const ScopeSet& ss) {
   for (const auto& c : ss.clinical) texts.push_back(c.text);
   std::string out = texts.empty() ? "the token carries no SMART clinical scopes"
                                   : "the token's SMART scopes (" + join_limited(texts) + ") do not cover it";
-  if (!ss.invalid.empty()) out += "; ignored malformed scopes: " + join_limited(ss.invalid);
   return out;
 }
 
@@ -374,11 +373,29 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
     d.reason = action_text(req) + " requires an authenticated caller";
     return d;
   }
+  // Fail closed on what cannot be read: a scope claim of the wrong type, a malformed clinical
+  // scope, or a fhirUser that does not parse never leaves the roles to decide alone.
+  if (!who.claim_problem.empty()) {
+    d.missing_permission = "a readable scope claim";
+    d.reason = action_text(req) + " is refused: " + who.claim_problem;
+    return d;
+  }
+  const ScopeSet ss = parse_scopes(who.scopes);
+  if (!ss.invalid.empty()) {
+    d.missing_permission = "well-formed SMART scopes";
+    d.reason = action_text(req) + " is refused: the token carries the malformed SMART scope '" + ss.invalid[0] + "' (" +
+               ss.invalid_why[0] + "); a token with a malformed scope is refused rather than partly honoured";
+    return d;
+  }
+  if (!ss.clinical.empty() && !who.fhir_user.empty() && !parse_fhir_user(who.fhir_user, nullptr, nullptr)) {
+    d.missing_permission = "a well-formed fhirUser";
+    d.reason = action_text(req) + " is refused: the token's fhirUser is not a reference of the form [base/]Type/id";
+    return d;
+  }
   const Need n = need_for(req);
   const unsigned perms = role_permissions(who.roles);
   const unsigned data = perms & kPermData;
   const bool roles_ok = n.any_perm ? data != 0 : (data & n.perm) == n.perm;
-  const ScopeSet ss = parse_scopes(who.scopes);
   // Texts for refusals only: an allowed request (the common case) builds none of them.
   auto want_scope = [&] { return suggest_scope(n, req, ss); };
 
@@ -440,20 +457,40 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
   return d;
 }
 
-std::string fhir_user_patient(const std::string& fhir_user) {
-  // "Patient/123", "https://host/fhir/Patient/123" (a trailing "/_history/n" is ignored).
+bool parse_fhir_user(const std::string& fhir_user, std::string* type, std::string* id) {
+  // "Type/id" or "<base URL>/Type/id", optionally followed by "/_history/<vid>"; nothing else
+  // (no query, fragment, trailing slash or empty segment).
+  auto id_ok = [](const std::string& v) {
+    if (v.empty() || v.size() > 64) return false;
+    for (char c : v)
+      if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+    return v != "." && v != "..";
+  };
   std::string s = fhir_user;
-  size_t h = s.find("/_history/");
-  if (h != std::string::npos) s.resize(h);
+  if (s.empty() || s.find_first_of("?# \t") != std::string::npos) return false;
+  size_t h = s.rfind("/_history/");
+  if (h != std::string::npos) {
+    if (!id_ok(s.substr(h + 10))) return false;
+    s.resize(h);
+  }
   size_t slash = s.rfind('/');
-  if (slash == std::string::npos || slash + 1 >= s.size()) return "";
-  std::string id = s.substr(slash + 1);
+  if (slash == std::string::npos || slash == 0) return false;
+  std::string i = s.substr(slash + 1);
   std::string head = s.substr(0, slash);
   size_t prev = head.rfind('/');
-  std::string type = prev == std::string::npos ? head : head.substr(prev + 1);
-  if (type != "Patient" || id.size() > 64) return "";
-  for (char c : id)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return "";
+  std::string t = prev == std::string::npos ? head : head.substr(prev + 1);
+  if (prev != std::string::npos && head.find("://") == std::string::npos) return false;  // a/b/Type/id without a base URL
+  if (t.empty() || !(t[0] >= 'A' && t[0] <= 'Z') || !id_ok(i)) return false;
+  for (char c : t)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  if (type) *type = t;
+  if (id) *id = i;
+  return true;
+}
+
+std::string fhir_user_patient(const std::string& fhir_user) {
+  std::string type, id;
+  if (!parse_fhir_user(fhir_user, &type, &id) || type != "Patient") return "";
   return id;
 }
 

@@ -192,6 +192,9 @@ class Policy {
 std::string patient_context(const Principal& who);
 // The Patient id named by a fhirUser value, "" when it names no Patient.
 std::string fhir_user_patient(const std::string& fhir_user);
+// Strict parse of a fhirUser value: "Type/id" or "<base URL>/Type/id", optionally
+// "/_history/<vid>"; false for anything else (the policy then refuses the token).
+bool parse_fhir_user(const std::string& fhir_user, std::string* type, std::string* id);
 
 // Fills the "who" columns of an audit event: subject (oid, else sub), client id, tenant,
 // issuer.  Never copies the token or claims beyond those.

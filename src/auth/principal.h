@@ -18,7 +18,10 @@ struct Principal {
   std::string tenant_id;   // tid
   std::string client_id;   // azp / appid / client_id
   std::vector<std::string> roles;   // from the configured roles claim
-  std::vector<std::string> scopes;  // from scp (space separated) or scope
+  std::vector<std::string> scopes;  // from scp and scope (space separated strings or arrays), deduplicated
+  // A scope-bearing claim the validator could not read (wrong JSON type): the policy refuses
+  // every data request rather than deciding without it.  Empty when fine.
+  std::string claim_problem;
   std::string patient;     // SMART "patient" launch context, if any
   std::string fhir_user;   // SMART fhirUser, if any
   int64_t expires_at = 0;  // exp, seconds

@@ -183,9 +183,13 @@ ScopeSet parse_scopes(const std::vector<std::string>& scopes) {
   for (const std::string& raw : scopes) {
     if (raw.empty()) continue;
     ClinicalScope c;
-    int r = parse_clinical_scope(raw, &c);
+    std::string why;
+    int r = parse_clinical_scope(raw, &c, &why);
     if (r > 0) set.clinical.push_back(std::move(c));
-    else if (r < 0) set.invalid.push_back(normalize_scope(raw));
+    else if (r < 0) {
+      set.invalid.push_back(normalize_scope(raw));
+      set.invalid_why.push_back(why);
+    }
     else set.other.push_back(normalize_scope(raw));
   }
   return set;

@@ -20,8 +20,9 @@
 // offline_access, Entra resource scopes like user_impersonation, "api://x/.default")
 // grant nothing and are not errors: they land in ScopeSet::other.  Tokens that start
 // like a clinical scope but are malformed (e.g. "patient/Observation.rc",
-// "user/Observation.foo") also grant nothing and land in ScopeSet::invalid so an
-// operator can be told why a scope was ignored.
+// "user/Observation.foo") land in ScopeSet::invalid with the reason; the policy refuses
+// a token that carries any of them (fail closed: a scope the server cannot read must never
+// leave a role to decide alone).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -66,6 +67,7 @@ struct ScopeSet {
   std::vector<ClinicalScope> clinical;
   std::vector<std::string> other;    // non-SMART-resource scopes (kept decoded)
   std::vector<std::string> invalid;  // clinical-looking but malformed (kept decoded)
+  std::vector<std::string> invalid_why;  // same order: what is wrong with each
 };
 
 // Undoes the transport encodings described above: %2f/%2F -> '/', the Entra "level."

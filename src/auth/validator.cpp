@@ -1,6 +1,8 @@
 // auth/validator.cpp — the validation pipeline and verified-token cache (see validator.h).
 #include "auth/validator.h"
 
+#include <algorithm>
+
 #include <mbedtls/sha256.h>
 
 #include <mutex>
@@ -58,8 +60,21 @@ PrincipalPtr make_principal(const AuthConfig& cfg, const json::Value& claims, in
   for (const char* c : {"azp", "appid", "client_id"})
     if (p->client_id.empty()) p->client_id = json::string_or(claims, c);
   p->roles = string_list(claims, cfg.roles_claim, false);
-  p->scopes = string_list(claims, "scp", true);
-  if (p->scopes.empty()) p->scopes = string_list(claims, "scope", true);
+  // Both scope claims are read (Entra puts delegated scopes in `scp`, RFC 9068 servers in
+  // `scope`; a token may carry both): ignoring one could hide a restriction it states.
+  for (const char* name : {"scp", "scope"}) {
+    const json::Value* v = json::get(claims, name);
+    if (!v) continue;
+    bool ok = json::as_string(*v) != nullptr;
+    if (const json::Array* a = json::as_array(*v)) {
+      ok = true;
+      for (const auto& e : *a) ok = ok && json::as_string(e) != nullptr;
+    }
+    if (!ok && p->claim_problem.empty())
+      p->claim_problem = std::string("the '") + name + "' claim is neither a string nor an array of strings";
+    for (auto& sc : string_list(claims, name, true))
+      if (std::find(p->scopes.begin(), p->scopes.end(), sc) == p->scopes.end()) p->scopes.push_back(std::move(sc));
+  }
   p->patient = json::string_or(claims, "patient");
   p->fhir_user = json::string_or(claims, "fhirUser");
   p->expires_at = exp;

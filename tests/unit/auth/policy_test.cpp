@@ -193,8 +193,8 @@ TEST_CASE("decision matrix: SMART scopes, compartments, constraints and the role
       {"v2 c cannot update", {}, {"user/Observation.c"}, "", "", Interaction::update, "Observation", "1", false,
        "scope user/Observation.u (v1: user/Observation.write)", "", 0},
       {"v2 cruds deletes", {}, {"user/Observation.cruds"}, "", "", Interaction::del, "Observation", "1", true, "", "", 0},
-      {"v2 letters out of order are ignored", {}, {"patient/Observation.sr"}, "1", "", R, "Observation", "1", false,
-       "role permission 'read' or scope user/Observation.r (v1: user/Observation.read)", "", 0},
+      {"v2 letters out of order refuse the token", {}, {"patient/Observation.sr"}, "1", "", R, "Observation", "1", false,
+       "well-formed SMART scopes", "", 0},
       // ---- wildcard and type matching ----
       {"wildcard type reads any type", {}, {"user/*.rs"}, "", "", R, "Patient", "1", true, "", "", 0},
       {"type scope does not read other types", {}, {"user/Observation.rs"}, "", "", R, "Patient", "1", false,
@@ -323,11 +323,11 @@ TEST_CASE("refusals explain themselves without leaking anything but names", "[po
   CHECK(d.reason == "create Observation requires role permission 'write'; the token's roles (FHIR Data Reader) grant: read");
   CHECK(d.required_scope.empty());
 
-  d = policy.decide(who({}, {"patient/Observation.rs", "patient/Observation.rc"}, "1"), create);
+  d = policy.decide(who({}, {"patient/Observation.rs"}, "1"), create);
   CHECK(d.required_scope == "patient/Observation.c");
   CHECK(d.reason ==
         "create Observation requires scope patient/Observation.c (v1: patient/Observation.write); the token's SMART scopes "
-        "(patient/Observation.rs) do not cover it; ignored malformed scopes: patient/Observation.rc");
+        "(patient/Observation.rs) do not cover it");
 
   d = policy.decide(who({"Task.Write"}, {"openid"}), auth::Request{Interaction::read, "Observation", "1", ""});
   CHECK(d.reason.find("the token's roles (Task.Write) are not FHIR roles") != std::string::npos);
@@ -441,6 +441,13 @@ TEST_CASE("patient context: claim, fhirUser reference or URL", "[policy]") {
   CHECK(auth::fhir_user_patient("Patient/") == "");
   CHECK(auth::fhir_user_patient("Patient/a b") == "");
   CHECK(auth::fhir_user_patient("abc") == "");
+  // Strict: anything but [base/]Type/id[/_history/v] does not parse (issue 14, case 8).
+  for (const char* bad : {"Patient/A/", "Patient/A/_history", "Patient/A?x=1", "Patient/A#f", "x/y/Patient/A",
+                          "Patient//A", "/Patient/A", "Patient/..", ""})
+    CHECK_FALSE(auth::parse_fhir_user(bad, nullptr, nullptr));
+  std::string t, i;
+  CHECK(auth::parse_fhir_user("https://ehr.example/fhir/Practitioner/p-1/_history/2", &t, &i));
+  CHECK((t == "Practitioner" && i == "p-1"));
 
   auth::Principal p;
   p.patient = "123";
@@ -450,6 +457,35 @@ TEST_CASE("patient context: claim, fhirUser reference or URL", "[policy]") {
   CHECK(auth::patient_context(p) == "789");
   p.patient.clear();
   CHECK(auth::patient_context(p) == "456");
+}
+
+TEST_CASE("fail closed: malformed scopes, unreadable scope claims and fhirUser refuse the token", "[policy]") {
+  auth::Policy policy;
+  auth::Request read{Interaction::search_type, "Observation", "", ""};
+  // Issue 14 case 7: each of these used to be dropped, leaving the Reader role to decide alone.
+  for (const char* bad : {"patient/*.rs?", "patient/Observation.sr", "patient/*.rs?category=", "patient/*.READ",
+                          "patient/*.rs\tpatient/Observation.rs"}) {
+    auto d = policy.decide(who({"FHIR Data Reader"}, {"openid", bad}, "A"), read);
+    INFO(bad);
+    CHECK_FALSE(d.allowed);
+    CHECK(d.reason.find("malformed SMART scope") != std::string::npos);
+  }
+  auth::Principal p = who({"FHIR Data Reader"}, {});
+  p.claim_problem = "the 'scp' claim is neither a string nor an array of strings";
+  CHECK_FALSE(policy.decide(p, read).allowed);
+  // Issue 14 case 8: a user/ scope with a Patient fhirUser that does not parse.
+  for (const char* fu : {"Patient/A/", "Patient/A/_history", "Patient/A?x=1"}) {
+    auth::Principal u = who({}, {"user/*.rs"});
+    u.fhir_user = fu;
+    auto d = policy.decide(u, read);
+    INFO(fu);
+    CHECK_FALSE(d.allowed);
+  }
+  auth::Principal u = who({}, {"user/*.rs"});
+  u.fhir_user = "Patient/A";
+  auto d = policy.decide(u, read);
+  CHECK(d.allowed);
+  CHECK(d.compartment_patient == "A");
 }
 
 TEST_CASE("describe_caller fills who columns: oid before sub, never the token", "[policy][audit]") {
