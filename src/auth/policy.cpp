@@ -377,19 +377,19 @@ Decision Policy::decide(const Principal& who, const Request& req) const {
   // scope, or a fhirUser that does not parse never leaves the roles to decide alone.
   if (!who.claim_problem.empty()) {
     d.missing_permission = "a readable scope claim";
-    d.reason = action_text(req) + " is refused: " + who.claim_problem;
+    d.reason = action_text(req) + " requires a readable scope claim; " + who.claim_problem;
     return d;
   }
   const ScopeSet ss = parse_scopes(who.scopes);
   if (!ss.invalid.empty()) {
     d.missing_permission = "well-formed SMART scopes";
-    d.reason = action_text(req) + " is refused: the token carries the malformed SMART scope '" + ss.invalid[0] + "' (" +
+    d.reason = action_text(req) + " requires well-formed SMART scopes; the token carries the malformed SMART scope '" + ss.invalid[0] + "' (" +
                ss.invalid_why[0] + "); a token with a malformed scope is refused rather than partly honoured";
     return d;
   }
   if (!ss.clinical.empty() && !who.fhir_user.empty() && !parse_fhir_user(who.fhir_user, nullptr, nullptr)) {
     d.missing_permission = "a well-formed fhirUser";
-    d.reason = action_text(req) + " is refused: the token's fhirUser is not a reference of the form [base/]Type/id";
+    d.reason = action_text(req) + " requires a well-formed fhirUser; the token's fhirUser is not a reference of the form [base/]Type/id";
     return d;
   }
   const Need n = need_for(req);
