@@ -3,7 +3,7 @@
 //
 //   *.json    a resource (update-or-create by its id; created with a new id when it has none),
 //             or a Bundle: transaction / batch Bundles run as they would on POST [base]
-//             (fhir/bundle_processor.h) except that a POST entry with a urn:uuid fullUrl
+//             (service/bundle_processor.h) except that a POST entry with a urn:uuid fullUrl
 //             writes Type/<uuid> (ids_from_urn), so Synthea-style bundles import idempotently;
 //             any other Bundle type (collection, searchset, document, ...) is loaded as one
 //             transaction of its entries (PUT Type/id when the resource has an id, else POST).
@@ -21,7 +21,7 @@
 // as much as the work moved, measured).  Anything else goes through the general path here.
 //
 // Resumable: every write is an update-or-create, and an update identical to the stored version
-// makes no new version (fhir/repository.h), so re-running an import (e.g. after an interrupt)
+// makes no new version (service/repository.h), so re-running an import (e.g. after an interrupt)
 // only writes what is missing.  A bad file, line or entry is reported as "FILE:LINE: message"
 // ("FILE: entry N (...): message" inside a Bundle) and the rest goes on; the exit status is 1
 // when anything failed, 2 for usage errors.
@@ -43,7 +43,7 @@
 
 #include "cli/commands.h"
 #include "cli/open.h"
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
 #include "store/search.h"
@@ -184,9 +184,9 @@ struct Loaded {
   Status read;  // not ok: the file cannot be read
   Result<json::Value> doc = Status(Err::internal, "not parsed");
   bool prepared = false;  // `ready` holds the Bundle (BundleProcessor::prepare_import)
-  std::vector<fhir::BundleProcessor::PreparedEntry> ready;
+  std::vector<service::BundleProcessor::PreparedEntry> ready;
   bool parsed = false;    // `entries` holds the transaction Bundle's entries (not preparable)
-  std::vector<fhir::EntryRequest> entries;
+  std::vector<service::EntryRequest> entries;
 };
 
 Loaded load(const std::string& path, size_t max_depth) {
@@ -233,11 +233,11 @@ class Importer {
   }
 
   // The loading thread's half of a file (no database): read, parse, and for a transaction
-  // Bundle, split it into entries and prepare them (fhir/bundle_processor.h) so that the
+  // Bundle, split it into entries and prepare them (service/bundle_processor.h) so that the
   // JSON trees are built and freed on that thread and only bodies and index rows cross over
   // (freeing another thread's trees here cost as much as the work saved).
-  static Loaded load_and_prepare(const std::string& path, size_t depth, const fhir::BundleProcessor& bp,
-                                 const fhir::BundleOptions& opt, int64_t now_ms) {
+  static Loaded load_and_prepare(const std::string& path, size_t depth, const service::BundleProcessor& bp,
+                                 const service::BundleOptions& opt, int64_t now_ms) {
     Loaded l = load(path, depth);
     if (!l.read || l.ndjson || !l.doc || fhir::resource_type_of(*l.doc) != "Bundle" ||
         json::string_or(*l.doc, "type") != "transaction")
@@ -369,13 +369,13 @@ class Importer {
   // Reported when the group is settled (a group run again must not report twice).
   void problem(const std::string& msg) { problems_.push_back(msg); }
 
-  void count(const fhir::WriteResult& w) {
+  void count(const service::WriteResult& w) {
     if (w.unchanged) ++stats_.unchanged;
     else ++stats_.stored;
   }
 
   // One resource (update-or-create) inside the caller's transaction.
-  Result<fhir::WriteResult> put(store::Conn& c, json::Value res) {
+  Result<service::WriteResult> put(store::Conn& c, json::Value res) {
     std::string type = fhir::resource_type_of(res);
     const std::string* idp = json::get_string(res, "id");
     if (idp && !idp->empty()) {
@@ -406,7 +406,7 @@ class Importer {
     Status st = fhir::check_json_rules(*doc);
     if (st && !fhir::is_resource_type(fhir::resource_type_of(*doc)))
       st = Status(Err::invalid, "not a FHIR resource: resourceType '" + fhir::resource_type_of(*doc) + "'");
-    Result<fhir::WriteResult> w = Status(Err::internal, "not run");
+    Result<service::WriteResult> w = Status(Err::internal, "not run");
     if (st) st = unit(c, [&]() -> Status {
       w = put(c, std::move(*doc));
       return w.ok() ? Status() : w.status();
@@ -461,26 +461,26 @@ class Importer {
   }
 
   // A transaction Bundle prepared on the loading thread: written here as transaction() would.
-  void prepared_bundle(store::Conn& c, const std::string& path, std::vector<fhir::BundleProcessor::PreparedEntry> ready) {
+  void prepared_bundle(store::Conn& c, const std::string& path, std::vector<service::BundleProcessor::PreparedEntry> ready) {
     size_t n = ready.size();
     whole_bundle(c, path, n, [&] { return bp_.commit_prepared(c, std::move(ready)); });
   }
 
   void bundle_entries(store::Conn& c, const std::string& path, const std::string& type,
-                      std::vector<fhir::EntryRequest> entries) {
+                      std::vector<service::EntryRequest> entries) {
     if (type == "batch") {
       // Each entry on its own (as BundleProcessor::batch, but inside the group's transaction).
       std::map<std::string, std::string> refs;
       for (auto& e : entries) {
         std::map<std::string, std::string> attempt = refs;
-        Result<fhir::EntryResult> r = Status(Err::internal, "not run");
+        Result<service::EntryResult> r = Status(Err::internal, "not run");
         Status st = unit(c, [&]() -> Status {
           r = bp_.execute(c, e, opt_, &attempt);
           return r.ok() ? Status() : r.status();
         });
         if (group_failed_) return;
         if (!st) {
-          problem(path + ": " + fhir::entry_name(e) + ": " + st.message);
+          problem(path + ": " + service::entry_name(e) + ": " + st.message);
           ++stats_.failed;
         } else {
           refs = std::move(attempt);
@@ -496,7 +496,7 @@ class Importer {
   // A transaction Bundle as one unit: all its n entries go in, or none (and it is reported).
   template <class F>
   void whole_bundle(store::Conn& c, const std::string& path, size_t n, F&& run) {
-    Result<fhir::BundleResult> r = Status(Err::internal, "not run");
+    Result<service::BundleResult> r = Status(Err::internal, "not run");
     Status st = unit(c, [&]() -> Status {
       r = run();
       return r.ok() ? Status() : r.status();
@@ -509,8 +509,8 @@ class Importer {
     for (const auto& x : r->results) tally(x);
   }
 
-  void tally(const fhir::EntryResult& x) {
-    using O = fhir::Outcome;
+  void tally(const service::EntryResult& x) {
+    using O = service::Outcome;
     if (x.outcome == O::created || x.outcome == O::updated || (x.outcome == O::deleted && !x.deleted.empty()))
       ++stats_.stored;
     else if (x.outcome == O::unchanged || x.outcome == O::exists || x.outcome == O::deleted)
@@ -585,7 +585,7 @@ class Importer {
     fhir::ParseLimits lim;
     lim.max_depth = app_.cfg.limits.max_json_depth;
     for (auto& l : chunk) {
-      Result<fhir::WriteResult> w = Status(Err::internal, "not run");
+      Result<service::WriteResult> w = Status(Err::internal, "not run");
       Status s2 = unit(c, [&]() -> Status {
         auto res = fhir::parse_resource(l.text, lim);
         if (!res) return res.status();
@@ -605,8 +605,8 @@ class Importer {
   std::ostream& err_;
   Stats stats_;
   Progress progress_;
-  fhir::BundleProcessor bp_;
-  fhir::BundleOptions opt_;
+  service::BundleProcessor bp_;
+  service::BundleOptions opt_;
   std::future<Loaded> ahead_;  // the next file, loading on another thread
   size_t ahead_index_ = 0;
   std::vector<std::string> problems_;

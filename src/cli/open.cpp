@@ -49,7 +49,7 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   if (!fhir::registry_status().ok()) return fhir::registry_status();
   st = app->resources->init(index_params());
   if (!st) return st;
-  app->repo = std::make_unique<fhir::Repository>(
+  app->repo = std::make_unique<service::Repository>(
       *app->db, *app->resources, *app->clock,
       [](const json::Value& r, fhir::IndexRows* out) { fhir::extract_index(r, out); });
   return app;

@@ -10,7 +10,7 @@
 #include "auth/policy.h"
 #include "auth/principal.h"
 #include "config.h"
-#include "fhir/repository.h"
+#include "service/repository.h"
 #include "store/db.h"
 #include "store/resources.h"
 #include "util/clock.h"
@@ -42,7 +42,7 @@ struct App {
   const Clock* clock = &SystemClock::instance();
   std::unique_ptr<store::Database> db;
   std::unique_ptr<store::Resources> resources;
-  std::unique_ptr<fhir::Repository> repo;
+  std::unique_ptr<service::Repository> repo;
   // Validates the Authorization header value; unset = no authentication configured.
   std::function<AuthCheck(const std::string& authorization)> authenticate;
   std::string base_url;  // without trailing slash

@@ -9,16 +9,16 @@
 
 namespace ef::http {
 
-fhir::MatchResolver match_resolver(App& app) {
+service::MatchResolver match_resolver(App& app) {
   std::string base = app.base_url;
   return [base](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
     return store::resolve_matches(c, type, q, limit, base);
   };
 }
 
-std::function<Status(store::Conn&, const fhir::EntryAccess&)> entry_authorizer(Ctx& c) {
+std::function<Status(store::Conn&, const service::EntryAccess&)> entry_authorizer(Ctx& c) {
   if (!c.principal || !c.app.policy) return {};
-  return [&c](store::Conn& conn, const fhir::EntryAccess& a) -> Status {
+  return [&c](store::Conn& conn, const service::EntryAccess& a) -> Status {
     auth::Request r;
     if (!auth::parse_interaction(a.interaction, &r.interaction))
       return Status(Err::forbidden, "forbidden: interaction '" + a.interaction + "' cannot be authorized");
@@ -81,8 +81,8 @@ static std::string outcome_json(const Status& st, const char* severity = nullptr
   return json::write(fhir::operation_outcome(i));
 }
 
-static int status_of(const fhir::EntryResult& r) {
-  using O = fhir::Outcome;
+static int status_of(const service::EntryResult& r) {
+  using O = service::Outcome;
   switch (r.outcome) {
     case O::created: return 201;
     case O::updated: case O::unchanged: case O::exists: case O::read: return 200;
@@ -102,13 +102,13 @@ void handle_bundle(Ctx& c) {
   po.max_depth = c.app.cfg.limits.max_json_depth + 4;  // Bundle.entry[].resource
   auto doc = json::parse(c.req.body, po);
   if (!doc) return send_error(c, doc.status());
-  fhir::BundleOptions opt;
+  service::BundleOptions opt;
   opt.max_entries = c.app.cfg.limits.max_bundle_entries;
   opt.base_url = c.app.base_url;
   opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
   opt.authorize = entry_authorizer(c);
   opt.now_ms = c.app.clock->now_ms();
-  fhir::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
+  service::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
   auto r = bp.process(std::move(*doc), opt);
   if (!r) return send_error(c, r.status());
   c.interaction = r->type;
@@ -118,41 +118,41 @@ void handle_bundle(Ctx& c) {
   std::vector<fhir::BundleEntry> out;
   out.reserve(r->results.size());
   for (size_t i = 0; i < r->results.size(); ++i) {
-    const fhir::EntryResult& x = r->results[i];
+    const service::EntryResult& x = r->results[i];
     fhir::BundleEntry be;
     int s = status_of(x);
     be.response_status = status_line(s);
-    if (x.outcome == fhir::Outcome::failed) {
+    if (x.outcome == service::Outcome::failed) {
       be.response_outcome_json = outcome_json(x.error);
       out.push_back(std::move(be));
       continue;
     }
     bool has_version = x.version > 0 && !x.id.empty();
-    bool written = x.outcome == fhir::Outcome::created || x.outcome == fhir::Outcome::updated ||
-                   x.outcome == fhir::Outcome::unchanged || x.outcome == fhir::Outcome::exists;
+    bool written = x.outcome == service::Outcome::created || x.outcome == service::Outcome::updated ||
+                   x.outcome == service::Outcome::unchanged || x.outcome == service::Outcome::exists;
     if (written) {
       be.full_url = c.app.base_url + "/" + x.type + "/" + x.id;
       be.response_location = x.type + "/" + x.id + "/_history/" + std::to_string(x.version);
     }
-    if (has_version && x.outcome != fhir::Outcome::deleted) be.response_etag = etag(x.version);
-    if (has_version && x.last_updated > 0 && x.outcome != fhir::Outcome::deleted)
+    if (has_version && x.outcome != service::Outcome::deleted) be.response_etag = etag(x.version);
+    if (has_version && x.last_updated > 0 && x.outcome != service::Outcome::deleted)
       be.response_last_modified = timefmt::format_instant(x.last_updated);
-    if (x.outcome == fhir::Outcome::read) {
+    if (x.outcome == service::Outcome::read) {
       be.resource_json = x.body;
       if (!x.id.empty()) be.full_url = c.app.base_url + "/" + x.type + "/" + x.id;
     } else if (written && representation) {
       be.resource_json = x.body;
     }
-    if (outcome && x.outcome != fhir::Outcome::read) {
-      Status info(Err::ok, x.outcome == fhir::Outcome::unchanged ? "no change: identical to the current version"
-                           : x.outcome == fhir::Outcome::exists   ? "ifNoneExist matched an existing resource"
+    if (outcome && x.outcome != service::Outcome::read) {
+      Status info(Err::ok, x.outcome == service::Outcome::unchanged ? "no change: identical to the current version"
+                           : x.outcome == service::Outcome::exists   ? "ifNoneExist matched an existing resource"
                                                                     : "ok");
       be.response_outcome_json = outcome_json(info, "information");
     }
     out.push_back(std::move(be));
   }
   std::string body = fhir::write_bundle(r->type + "-response", -1, {}, out, c.app.clock->now_ms(), false,
-                                        fhir::Repository::new_id());
+                                        service::Repository::new_id());
   send_json(c, 200, body);
 }
 

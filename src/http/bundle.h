@@ -2,7 +2,7 @@
 // (https://hl7.org/fhir/R4/http.html#transaction), and the pieces the conditional
 // interactions share with it: the match resolver (store::resolve_matches on our base URL)
 // and the per-entry authorizer (policy decision per entry + scope restrictions).
-// The work is fhir/bundle_processor.h; this file maps results to a transaction-response /
+// The work is service/bundle_processor.h; this file maps results to a transaction-response /
 // batch-response Bundle (status, location, etag, lastModified per entry, request order) or,
 // for a failed transaction, to one OperationOutcome naming the failing entry.
 // Response entries carry the resource only with `Prefer: return=representation` and an
@@ -12,7 +12,7 @@
 #include <functional>
 #include <string>
 
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 #include "http/context.h"
 
 namespace ef::http {
@@ -20,9 +20,9 @@ namespace ef::http {
 void handle_bundle(Ctx& c);
 
 // store::resolve_matches bound to the app's base URL.
-fhir::MatchResolver match_resolver(App& app);
+service::MatchResolver match_resolver(App& app);
 // Decides each entry for the caller of `c` (no-op when no principal / no policy).
-std::function<Status(store::Conn&, const fhir::EntryAccess&)> entry_authorizer(Ctx& c);
+std::function<Status(store::Conn&, const service::EntryAccess&)> entry_authorizer(Ctx& c);
 // "201 Created" etc.
 std::string status_line(int status);
 

@@ -1,9 +1,9 @@
 // http/conditional.cpp — see conditional.h.  Each handler turns the request into one
-// fhir::EntryRequest and runs it with fhir::BundleProcessor::execute inside one write
+// service::EntryRequest and runs it with service::BundleProcessor::execute inside one write
 // transaction, so a condition and the write it guards see the same state.
 #include "http/conditional.h"
 
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 #include "fhir/outcome.h"
 #include "fhir/resource.h"
 #include "http/bundle.h"
@@ -42,14 +42,14 @@ static Result<json::Value> body_resource(Ctx& c) {
   return fhir::parse_resource(c.req.body, lim);
 }
 
-static Result<fhir::EntryResult> run(Ctx& c, fhir::EntryRequest& e) {
-  fhir::BundleOptions opt;
+static Result<service::EntryResult> run(Ctx& c, service::EntryRequest& e) {
+  service::BundleOptions opt;
   opt.base_url = c.app.base_url;
   opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
   opt.authorize = entry_authorizer(c);
   opt.now_ms = c.app.clock->now_ms();
-  fhir::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
-  Result<fhir::EntryResult> out = Status(Err::internal, "not run");
+  service::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
+  Result<service::EntryResult> out = Status(Err::internal, "not run");
   Status st = c.app.db->write([&](store::Conn& conn) -> Status {
     out = bp.execute(conn, e, opt);
     return out.ok() ? Status() : out.status();
@@ -58,10 +58,10 @@ static Result<fhir::EntryResult> run(Ctx& c, fhir::EntryRequest& e) {
   return out;
 }
 
-static void send_result(Ctx& c, const fhir::EntryResult& r) {
+static void send_result(Ctx& c, const service::EntryResult& r) {
   if (!r.id.empty()) c.id = r.id;
-  int status = r.outcome == fhir::Outcome::created ? 201 : 200;
-  send_resource(c, status, r.type, r.id, r.version, r.last_updated, r.body, r.outcome == fhir::Outcome::created);
+  int status = r.outcome == service::Outcome::created ? 201 : 200;
+  send_resource(c, status, r.type, r.id, r.version, r.last_updated, r.body, r.outcome == service::Outcome::created);
 }
 
 void handle_create_conditional(Ctx& c, const std::string& type) {
@@ -72,7 +72,7 @@ void handle_create_conditional(Ctx& c, const std::string& type) {
   if (!res) return send_error(c, res.status());
   Status st = fhir::check_type_and_id(*res, type, "", false);
   if (!st) return send_error(c, st);
-  fhir::EntryRequest e;
+  service::EntryRequest e;
   e.method = "POST";
   e.url = type;
   e.type = type;
@@ -92,7 +92,7 @@ void handle_conditional_update(Ctx& c, const std::string& type) {
   if (fhir::resource_type_of(*res) != type)
     return send_error(c, Status(Err::invalid, "resourceType '" + fhir::resource_type_of(*res) +
                                                   "' does not match the URL type '" + type + "'"));
-  fhir::EntryRequest e;
+  service::EntryRequest e;
   e.method = "PUT";
   e.url = type + "?" + q;
   e.type = type;
@@ -118,7 +118,7 @@ void handle_conditional_patch(Ctx& c, const std::string& type) {
   po.max_depth = c.app.cfg.limits.max_json_depth;
   auto p = json::parse(c.req.body, po);
   if (!p) return send_error(c, p.status());
-  fhir::EntryRequest e;
+  service::EntryRequest e;
   e.method = "PATCH";
   e.url = type + "?" + q;
   e.type = type;
@@ -136,7 +136,7 @@ void handle_conditional_delete(Ctx& c, const std::string& type) {
   std::string q = condition(c, &count);
   if (q.empty())
     return send_error(c, Status(Err::invalid, "DELETE on a type needs search parameters (conditional delete)"));
-  fhir::EntryRequest e;
+  service::EntryRequest e;
   e.method = "DELETE";
   e.url = type + "?" + q;
   e.type = type;

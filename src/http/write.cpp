@@ -17,15 +17,15 @@ static Result<json::Value> body_resource(Ctx& c) {
   return fhir::parse_resource(c.req.body, lim);
 }
 
-static Result<fhir::WriteOptions> write_options(Ctx& c) {
-  fhir::WriteOptions o;
+static Result<service::WriteOptions> write_options(Ctx& c) {
+  service::WriteOptions o;
   auto e = parse_etag(c.header("If-Match"));
   if (!e) return e.status();
   o.if_match = *e;
   return o;
 }
 
-static void send_write(Ctx& c, const fhir::WriteResult& w) {
+static void send_write(Ctx& c, const service::WriteResult& w) {
   int status = w.created ? 201 : 200;
   send_resource(c, status, w.type, w.id, w.version, w.last_updated, w.body, w.created);
 }

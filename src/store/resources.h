@@ -1,7 +1,7 @@
 // store/resources.h — persistence of resources: every version in resource_version (global
 // commit order = seq), the current one in resource, and its search-index rows.  This layer
 // is deliberately dumb: it does not know FHIR rules (ids, meta, preconditions); the
-// repository (fhir/repository.h) decides, this file only reads and writes rows.
+// repository (service/repository.h) decides, this file only reads and writes rows.
 // Writes take the writer Conn from Database::write so several can share one transaction.
 #pragma once
 #include <cstdint>

@@ -110,7 +110,7 @@ class ImportTest(unittest.TestCase):
         self.assertNotIn(b"ETA", p.stderr)
 
         # The bundles went through the prepared path (store on one thread, parse and index on
-        # another, fhir/bundle_processor.h); its index rows are the ones a reindex (the
+        # another, service/bundle_processor.h); its index rows are the ones a reindex (the
         # general indexer) computes from the stored resources, row for row.
         before = index_rows(self.db())
         self.assertGreater(sum(len(v) for v in before.values()), 10 * len(unique))

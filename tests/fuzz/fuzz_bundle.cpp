@@ -12,7 +12,7 @@
 #include <cstdio>
 
 #include "cli/open.h"
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 #include "fuzz_util.h"
 #include "store/search.h"
 #include "util/json.h"
@@ -25,7 +25,7 @@ const char* kBase = "http://edge.test/fhir";
 
 struct World {
   std::unique_ptr<http::App> app;
-  std::unique_ptr<fhir::BundleProcessor> bp;
+  std::unique_ptr<service::BundleProcessor> bp;
   World() {
     std::string path = "/tmp/edgefhir-fuzz-bundle-" + std::to_string(::getpid()) + ".db";
     for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
@@ -35,7 +35,7 @@ struct World {
     auto a = cli::open_app(cfg);
     FUZZ_CHECK(a.ok(), "cannot open the fuzz database");
     app = std::move(*a);
-    bp = std::make_unique<fhir::BundleProcessor>(
+    bp = std::make_unique<service::BundleProcessor>(
         *app->repo, [](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
           return store::resolve_matches(c, type, q, limit, kBase);
         });
@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   po.max_depth = 64;
   auto doc = json::parse(std::string_view(reinterpret_cast<const char*>(data), size), po);
   if (!doc) return 0;
-  fhir::BundleOptions opt;
+  service::BundleOptions opt;
   opt.base_url = kBase;
   opt.max_entries = 50;
   bool transaction = json::string_or(*doc, "type") == "transaction";
@@ -84,12 +84,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string type;
   auto parsed = w.bp->parse(std::move(copy), opt, &type);
   if (!parsed) return 0;
-  std::vector<fhir::BundleProcessor::PreparedEntry> ready;
+  std::vector<service::BundleProcessor::PreparedEntry> ready;
   if (!w.bp->prepare_import(*parsed, opt, 1795000000000, &ready)) return 0;
   FUZZ_CHECK(ready.size() == parsed->size(), "not every entry prepared");
   const size_t n_ready = ready.size();
   before = w.versions();
-  Result<fhir::BundleResult> pr = Status(Err::internal, "not run");
+  Result<service::BundleResult> pr = Status(Err::internal, "not run");
   Status st = w.app->db->write([&](store::Conn& c) {
     pr = w.bp->commit_prepared(c, std::move(ready));
     return pr.ok() ? Status() : pr.status();

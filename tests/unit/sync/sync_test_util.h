@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "fhir/repository.h"
+#include "service/repository.h"
 #include "fhir/resource.h"
 #include "store/db.h"
 #include "store/resources.h"
@@ -19,7 +19,7 @@ struct Edge {
   std::string path;
   std::unique_ptr<store::Database> db;
   std::unique_ptr<store::Resources> res;
-  std::unique_ptr<fhir::Repository> repo;
+  std::unique_ptr<service::Repository> repo;
   const Clock& clock;
 
   explicit Edge(const std::string& name, const Clock& c = SystemClock::instance()) : path(sync_temp_db(name)), clock(c) {
@@ -28,7 +28,7 @@ struct Edge {
     db = std::move(*d);
     res = std::make_unique<store::Resources>(*db);
     REQUIRE(res->init({}).ok());
-    repo = std::make_unique<fhir::Repository>(*db, *res, clock, nullptr);
+    repo = std::make_unique<service::Repository>(*db, *res, clock, nullptr);
   }
   // PUT Type/id with {"resourceType":Type,"id":id, "name":[{"family":family}]} (or `extra` JSON members).
   int64_t put(const std::string& type, const std::string& id, const std::string& family) {

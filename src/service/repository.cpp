@@ -1,12 +1,12 @@
-// fhir/repository.cpp — see repository.h.
-#include "fhir/repository.h"
+// service/repository.cpp — see repository.h.
+#include "service/repository.h"
 
 #include <random>
 
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
 
-namespace ef::fhir {
+namespace ef::service {
 
 std::string Repository::new_id() {
   thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
@@ -36,7 +36,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     json::Value probe = resource;
     auto prev = res_.by_seq(c, cur->seq);
     if (prev) {
-      stamp(probe, id, cur->version, cur->last_updated);
+      fhir::stamp(probe, id, cur->version, cur->last_updated);
       if (json::write(probe) == prev->body) {
         WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body};
         return w;
@@ -61,7 +61,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
 Repository::Prepared Repository::prepare(std::string type, std::string id, json::Value resource, int64_t version,
                                          int64_t now_ms) const {
   Prepared p;
-  stamp(resource, id, version, now_ms);
+  fhir::stamp(resource, id, version, now_ms);
   p.body = json::write(resource);
   if (indexer_) indexer_(resource, &p.rows);
   p.type = std::move(type);
@@ -84,8 +84,8 @@ Result<WriteResult> Repository::write_prepared(store::Conn& c, const Prepared& p
 }
 
 Result<WriteResult> Repository::create(store::Conn& c, json::Value resource, const std::string& id) {
-  const std::string type = resource_type_of(resource);
-  Status st = check_type_and_id(resource, type, "", false);
+  const std::string type = fhir::resource_type_of(resource);
+  Status st = fhir::check_type_and_id(resource, type, "", false);
   if (!st) return st;
   std::string new_id_ = id.empty() ? Repository::new_id() : id;
   return write(c, type, new_id_, std::move(resource), std::nullopt, "POST");
@@ -93,8 +93,8 @@ Result<WriteResult> Repository::create(store::Conn& c, json::Value resource, con
 
 Result<WriteResult> Repository::update(store::Conn& c, const std::string& type, const std::string& id,
                                        json::Value resource, const WriteOptions& opt) {
-  if (!valid_id(id)) return Status(Err::invalid, "'" + id + "' is not a valid FHIR id");
-  Status st = check_type_and_id(resource, type, id, true);
+  if (!fhir::valid_id(id)) return Status(Err::invalid, "'" + id + "' is not a valid FHIR id");
+  Status st = fhir::check_type_and_id(resource, type, id, true);
   if (!st) return st;
   auto cur = res_.current(c, type, id);
   if (!cur) return cur.status();
@@ -117,17 +117,17 @@ Result<WriteResult> Repository::patch(store::Conn& c, const std::string& type, c
   if (opt.if_match && (*cur)->version != *opt.if_match) return version_mismatch(type, id, *opt.if_match, (*cur)->version);
   auto prev = res_.by_seq(c, (*cur)->seq);
   if (!prev) return prev.status();
-  auto doc = parse_resource(prev->body);
+  auto doc = fhir::parse_resource(prev->body);
   if (!doc) return Status(Err::internal, "stored resource cannot be parsed");
   json::Value patched = *doc;
-  Status st = apply_json_patch(patched, patch_doc);
+  Status st = fhir::apply_json_patch(patched, patch_doc);
   if (!st) return st;
   if (!json::is_object(patched)) return Status(Err::unprocessable, "the patch result is not a resource");
   // The patched resource must still be a valid resource of the same type and id.
   std::string text = json::write(patched);
-  auto re = parse_resource(text);
+  auto re = fhir::parse_resource(text);
   if (!re) return Status(Err::unprocessable, "the patch result is not a valid resource: " + re.status().message);
-  st = check_type_and_id(*re, type, id, true);
+  st = fhir::check_type_and_id(*re, type, id, true);
   if (!st) return Status(Err::unprocessable, "the patch result is not valid: " + st.message);
   return write(c, type, id, std::move(*re), *cur, "PATCH");
 }
@@ -186,4 +186,4 @@ Result<WriteResult> Repository::remove(const std::string& type, const std::strin
   return in_tx(db_, [&](store::Conn& c) { return remove(c, type, id, opt); });
 }
 
-}  // namespace ef::fhir
+}  // namespace ef::service

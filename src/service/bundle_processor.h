@@ -1,4 +1,4 @@
-// fhir/bundle_processor.h — transaction and batch Bundles, and the conditional interactions
+// service/bundle_processor.h — transaction and batch Bundles, and the conditional interactions
 // (https://hl7.org/fhir/R4/http.html#transaction , #cond-update , #cdelete , #ccreate).
 // No HTTP here: entries go in as parsed JSON, results come out as per-entry outcomes that
 // http/bundle.cpp turns into a transaction-response / batch-response Bundle and that
@@ -30,13 +30,15 @@
 #include <utility>
 #include <vector>
 
-#include "fhir/repository.h"
+#include "service/repository.h"
 #include "fhir/resource.h"
 #include "store/db.h"
 #include "util/json.h"
 #include "util/status.h"
 
-namespace ef::fhir {
+namespace ef::service {
+
+using fhir::ParseLimits;
 
 // (type, id) of current resources of `type` matching `query` ("identifier=s|v"), at most `limit`.
 using MatchResolver = std::function<Result<std::vector<std::pair<std::string, std::string>>>(
@@ -173,4 +175,4 @@ class BundleProcessor {
 // "entry 3 (urn:uuid:...)" — how messages name an entry.
 std::string entry_name(const EntryRequest& e);
 
-}  // namespace ef::fhir
+}  // namespace ef::service

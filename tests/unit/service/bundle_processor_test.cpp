@@ -10,12 +10,12 @@
 #include <cstdio>
 
 #include "cli/open.h"
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 #include "fhir/resource.h"
 #include "store/search.h"
 
 using namespace ef;
-using fhir::Outcome;
+using service::Outcome;
 
 namespace {
 
@@ -24,8 +24,8 @@ const char* kBase = "http://edge.test/fhir";
 struct Env {
   std::string path;
   std::unique_ptr<http::App> app;
-  std::unique_ptr<fhir::BundleProcessor> bp;
-  fhir::BundleOptions opt;
+  std::unique_ptr<service::BundleProcessor> bp;
+  service::BundleOptions opt;
 
   Env() {
     static int n = 0;
@@ -37,7 +37,7 @@ struct Env {
     auto a = cli::open_app(cfg);
     REQUIRE(a.ok());
     app = std::move(*a);
-    bp = std::make_unique<fhir::BundleProcessor>(
+    bp = std::make_unique<service::BundleProcessor>(
         *app->repo, [](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
           return store::resolve_matches(c, type, q, limit, kBase);
         });
@@ -52,7 +52,7 @@ struct Env {
     for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
   }
 
-  Result<fhir::BundleResult> run(const std::string& text) {
+  Result<service::BundleResult> run(const std::string& text) {
     json::ParseOptions po;
     po.preserve_numbers = true;
     auto doc = json::parse(text, po);
@@ -345,16 +345,16 @@ TEST_CASE("bundle: conditional update, patch and delete through execute", "[bund
   for (int i = 0; i < 3; ++i)
     env.put(R"({"resourceType":"Patient","id":"m)" + std::to_string(i) + R"(","gender":"male"})");
   env.put(R"({"resourceType":"Patient","id":"u","identifier":[{"system":"urn:s","value":"u"}]})");
-  auto exec = [&](fhir::EntryRequest e) {
-    REQUIRE(fhir::BundleProcessor::parse_url(e, kBase).ok());
-    Result<fhir::EntryResult> out = Status(Err::internal, "not run");
+  auto exec = [&](service::EntryRequest e) {
+    REQUIRE(service::BundleProcessor::parse_url(e, kBase).ok());
+    Result<service::EntryResult> out = Status(Err::internal, "not run");
     Status st = env.app->db->write([&](store::Conn& c) -> Status {
       out = env.bp->execute(c, e, env.opt);
       return out.ok() ? Status() : out.status();
     });
     return out;
   };
-  fhir::EntryRequest e;
+  service::EntryRequest e;
   e.method = "PUT";
   e.url = "Patient?identifier=urn:s|u";
   e.resource = *fhir::parse_resource(R"({"resourceType":"Patient","active":true,"identifier":[{"system":"urn:s","value":"u"}]})");
@@ -389,7 +389,7 @@ TEST_CASE("bundle: conditional update, patch and delete through execute", "[bund
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code == Err::invalid);
   // delete: single mode refuses several matches, _count mode deletes them all
-  fhir::EntryRequest d;
+  service::EntryRequest d;
   d.method = "DELETE";
   d.url = "Patient?gender=male";
   r = exec(d);
@@ -410,7 +410,7 @@ TEST_CASE("bundle: conditional update, patch and delete through execute", "[bund
   REQUIRE(r.ok());
   CHECK(r->deleted.empty());
   // conditional patch
-  fhir::EntryRequest p;
+  service::EntryRequest p;
   p.method = "PATCH";
   p.url = "Patient?identifier=urn:s|u";
   p.patch = *json::parse(R"([{"op":"replace","path":"/active","value":false}])");

@@ -1,4 +1,4 @@
-// fhir/repository.h — the FHIR rules of the write and read interactions on top of
+// service/repository.h — the FHIR rules of the write and read interactions on top of
 // store::Resources: server-assigned ids, versioning, meta stamping, If-Match, update-as-create,
 // no-op updates that create no version, delete semantics, JSON Patch.  HTTP handlers and the
 // transaction processor both call this; it never sees HTTP.  Conn-taking methods run inside
@@ -15,7 +15,9 @@
 #include "util/clock.h"
 #include "util/json.h"
 
-namespace ef::fhir {
+namespace ef::service {
+
+using fhir::IndexRows;
 
 using Indexer = std::function<void(const json::Value& resource, IndexRows* out)>;
 
@@ -89,4 +91,4 @@ class Repository {
   Indexer indexer_;
 };
 
-}  // namespace ef::fhir
+}  // namespace ef::service

@@ -1,7 +1,7 @@
-// fhir/bundle_processor.cpp — see bundle_processor.h.  Order of the file: parsing entries,
+// service/bundle_processor.cpp — see bundle_processor.h.  Order of the file: parsing entries,
 // reference rewriting, one entry (assign an id, write, delete, get), then the transaction and
 // batch drivers.
-#include "fhir/bundle_processor.h"
+#include "service/bundle_processor.h"
 
 #include <algorithm>
 #include <cctype>
@@ -15,7 +15,7 @@
 #include "util/base64url.h"
 #include "util/time.h"
 
-namespace ef::fhir {
+namespace ef::service {
 
 std::string entry_name(const EntryRequest& e) {
   std::string s = "entry " + std::to_string(e.index);
@@ -56,11 +56,11 @@ Status BundleProcessor::parse_url(EntryRequest& e, const std::string& base_url) 
   }
   if (seg.empty()) return Status(Err::invalid, "request.url '" + e.url + "' names no resource type");
   e.type = seg[0];
-  if (!is_resource_type(e.type)) return Status(Err::invalid, "'" + e.type + "' is not a FHIR R4 resource type");
+  if (!fhir::is_resource_type(e.type)) return Status(Err::invalid, "'" + e.type + "' is not a FHIR R4 resource type");
   if (seg.size() >= 2) e.id = seg[1];
   if (seg.size() == 4 && seg[2] == "_history") e.vid = seg[3];
   else if (seg.size() > 2) return Status(Err::invalid, "request.url '" + e.url + "' is not a supported interaction");
-  if (!e.id.empty() && !valid_id(e.id)) return Status(Err::invalid, "'" + e.id + "' is not a valid FHIR id");
+  if (!e.id.empty() && !fhir::valid_id(e.id)) return Status(Err::invalid, "'" + e.id + "' is not a valid FHIR id");
   const std::string& m = e.method;
   if (m == "POST") {
     if (!e.id.empty() || !e.query.empty()) return Status(Err::invalid, "POST must name a type only (" + e.url + ")");
@@ -85,8 +85,8 @@ static Status check_resource(const json::Value& r) {
   if (!json::is_object(r)) return Status(Err::invalid, "resource must be a JSON object");
   const std::string* rt = json::get_string(r, "resourceType");
   if (!rt) return Status(Err::invalid, "the resource has no resourceType", "resourceType");
-  if (!is_resource_type(*rt)) return Status(Err::invalid, "'" + *rt + "' is not a FHIR R4 resource type");
-  return check_json_rules(r);
+  if (!fhir::is_resource_type(*rt)) return Status(Err::invalid, "'" + *rt + "' is not a FHIR R4 resource type");
+  return fhir::check_json_rules(r);
 }
 
 Result<std::vector<EntryRequest>> BundleProcessor::parse(json::Value bundle, const BundleOptions& opt,
@@ -129,8 +129,8 @@ Result<std::vector<EntryRequest>> BundleProcessor::parse(json::Value bundle, con
     }
     if ((e.method == "POST" || e.method == "PUT" || e.method == "PATCH") && e.resource.is<picojson::null>())
       return at_entry(e, Status(Err::invalid, e.method + " needs entry.resource"));
-    if ((e.method == "POST" || e.method == "PUT") && resource_type_of(e.resource) != e.type)
-      return at_entry(e, Status(Err::invalid, "resource type " + resource_type_of(e.resource) +
+    if ((e.method == "POST" || e.method == "PUT") && fhir::resource_type_of(e.resource) != e.type)
+      return at_entry(e, Status(Err::invalid, "resource type " + fhir::resource_type_of(e.resource) +
                                                   " does not match request.url type " + e.type));
     out.push_back(std::move(e));
   }
@@ -159,7 +159,7 @@ static bool is_placeholder(const std::string& s) { return s.rfind("urn:uuid:", 0
 // "Type?search": a conditional reference (resolved by search), as Rewriter::reference reads it.
 static bool is_conditional_reference(const std::string& s) {
   size_t q = s.find('?');
-  return q != std::string::npos && s.find('/') > q && is_resource_type(s.substr(0, q));
+  return q != std::string::npos && s.find('/') > q && fhir::is_resource_type(s.substr(0, q));
 }
 
 static bool has_conditional_reference(const json::Value& v) {
@@ -280,7 +280,7 @@ Status BundleProcessor::rewrite_references(store::Conn& c, json::Value& res,
                                            const std::map<std::string, std::string>& refs,
                                            std::map<std::string, std::string>* cond_cache) {
   std::map<std::string, std::string> local;
-  Rewriter w{refs, cond_cache ? cond_cache : &local, resource_type_of(res), {}, {}};
+  Rewriter w{refs, cond_cache ? cond_cache : &local, fhir::resource_type_of(res), {}, {}};
   w.bp_resolve = [&](const std::string& type, const std::string& q) {
     return resolve_one(c, type, q, "conditional reference");
   };
@@ -320,7 +320,7 @@ static Status authorize(store::Conn& c, const BundleOptions& opt, const char* in
 static std::string urn_id(const EntryRequest& e) {
   if (e.full_url.rfind("urn:uuid:", 0) != 0) return {};
   std::string id = e.full_url.substr(9);
-  if (!valid_id(id)) return {};
+  if (!fhir::valid_id(id)) return {};
   std::transform(id.begin(), id.end(), id.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
   return id;
 }
@@ -377,7 +377,7 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
   // Conditional update.
   if (m->empty()) {
     *target = body_id ? *body_id : Repository::new_id();
-    if (!valid_id(*target)) return Status(Err::invalid, "'" + *target + "' is not a valid FHIR id");
+    if (!fhir::valid_id(*target)) return Status(Err::invalid, "'" + *target + "' is not a valid FHIR id");
     if (body_id) {  // update as create, but never of a resource the condition did not match
       auto cur = repo_.resources().current(c, e.type, *target);
       if (!cur) return cur.status();
@@ -432,7 +432,7 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
     json::Value patch_doc;
     if (!e.patch.is<picojson::null>()) {
       patch_doc = e.patch;
-    } else if (resource_type_of(e.resource) == "Binary") {
+    } else if (fhir::resource_type_of(e.resource) == "Binary") {
       std::string ct = json::string_or(e.resource, "contentType");
       if (ct.find("json-patch") == std::string::npos)
         return Status(Err::unsupported_media, "a PATCH Binary must have contentType application/json-patch+json");
@@ -454,7 +454,7 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
     auto w = repo_.patch(c, e.type, target, patch_doc, wo);
     if (!w) return w.status();
     if (opt.authorize && !w->unchanged) {
-      auto after = parse_resource(w->body);
+      auto after = fhir::parse_resource(w->body);
       if (!after) return Status(Err::internal, "patched resource cannot be parsed");
       st = authorize(c, opt, "patch", e.type, target, &*after, true);
       if (!st) return st;
@@ -537,18 +537,18 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
   if (e.id.empty()) {  // search
     Status st = authorize(c, opt, "search-type", e.type, "", nullptr);
     if (!st) return st;
-    auto params = parse_query_string(e.query, false);
+    auto params = fhir::parse_query_string(e.query, false);
     if (!params) return params.status();
-    SearchParseOptions po;
+    fhir::SearchParseOptions po;
     po.base_url = opt.base_url;
     po.now_ms = opt.now_ms;
-    auto q = parse_search(e.type, *params, po);
+    auto q = fhir::parse_search(e.type, *params, po);
     if (!q) return q.status();
     auto page = store::run_search(c, *q);
     if (!page) return page.status();
-    std::vector<BundleEntry> entries;
+    std::vector<fhir::BundleEntry> entries;
     auto add = [&](const store::SearchRow& row, const char* mode) {
-      BundleEntry be;
+      fhir::BundleEntry be;
       if (!opt.base_url.empty()) be.full_url = opt.base_url + "/" + row.type + "/" + row.id;
       be.resource_json = row.body;
       be.search_mode = mode;
@@ -557,7 +557,7 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
     for (const auto& row : page->matches) add(row, "match");
     for (const auto& row : page->included) add(row, "include");
     r.outcome = Outcome::read;
-    r.body = write_bundle("searchset", page->total, {}, entries, opt.now_ms, false, Repository::new_id());
+    r.body = fhir::write_bundle("searchset", page->total, {}, entries, opt.now_ms, false, Repository::new_id());
     return r;
   }
   const char* what = e.vid.empty() ? "read" : "vread";
@@ -646,7 +646,7 @@ bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const B
       return false;
     if (e.method == "POST") target[i] = urn_id(e);
     else if (e.method == "PUT") target[i] = e.id;
-    if (target[i].empty() || !valid_id(target[i])) return false;
+    if (target[i].empty() || !fhir::valid_id(target[i])) return false;
     if (!e.full_url.empty() && !urls.insert(e.full_url).second) return false;
     if (!targets.insert(e.type + "/" + target[i]).second) return false;
   }
@@ -660,12 +660,12 @@ bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const B
     if (!entries[i].full_url.empty()) refs[entries[i].full_url] = entries[i].type + "/" + target[i];
   for (size_t i = 0; i < entries.size(); ++i) {
     EntryRequest& e = entries[i];
-    Rewriter w{refs, &cache, resource_type_of(e.resource), {}, {}};
+    Rewriter w{refs, &cache, fhir::resource_type_of(e.resource), {}, {}};
     w.bp_resolve = [](const std::string&, const std::string&) -> Result<std::string> {
       return Status(Err::internal, "conditional reference");  // excluded by step 2
     };
     if (e.method == "POST") set_id(e.resource, target[i]);
-    if (!w.walk(e.resource) || !check_type_and_id(e.resource, e.type, target[i], true)) return false;
+    if (!w.walk(e.resource) || !fhir::check_type_and_id(e.resource, e.type, target[i], true)) return false;
   }
   // 4. Stamped, serialised and indexed, POSTs before PUTs (the processing order).
   out->clear();
@@ -706,7 +706,7 @@ Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vecto
     if (!*cur) {
       w = repo_.write_prepared(c, p, e.method);
     } else {  // an update (or a create over a deletion): the general path, from the prepared body
-      auto doc = parse_resource(p.body);
+      auto doc = fhir::parse_resource(p.body);
       if (!doc) return Status(Err::internal, "a prepared resource cannot be parsed again: " + doc.status().message);
       WriteOptions wo;
       wo.method = e.method;
@@ -830,4 +830,4 @@ Result<BundleResult> BundleProcessor::process(json::Value bundle, const BundleOp
   return out;
 }
 
-}  // namespace ef::fhir
+}  // namespace ef::service
