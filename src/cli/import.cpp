@@ -221,10 +221,7 @@ class Importer {
  public:
   Importer(http::App& app, std::ostream& err, bool progress)
       : app_(app), err_(err), progress_(err, progress, stats_),
-        bp_(*app.repo, [base = app.base_url](store::Conn& c, const std::string& type, const std::string& q,
-                                             size_t limit) {
-          return store::resolve_matches(c, type, q, limit, base);
-        }) {
+        bp_(app.service->processor()) {
     opt_.base_url = app.base_url;
     opt_.max_entries = app.cfg.limits.max_bundle_entries;
     opt_.limits.max_depth = app.cfg.limits.max_json_depth;
@@ -606,7 +603,7 @@ class Importer {
   Stats stats_;
   Progress progress_;
   service::BundleProcessor bp_;
-  service::BundleOptions opt_;
+  service::BundleOptions opt_{service::Access::unrestricted()};
   std::future<Loaded> ahead_;  // the next file, loading on another thread
   size_t ahead_index_ = 0;
   std::vector<std::string> problems_;

@@ -52,6 +52,7 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   app->repo = std::make_unique<service::Repository>(
       *app->db, *app->resources, *app->clock,
       [](const json::Value& r, fhir::IndexRows* out) { fhir::extract_index(r, out); });
+  app->service = std::make_unique<service::Service>(*app->db, *app->repo, app->base_url);
   return app;
 }
 

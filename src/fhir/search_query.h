@@ -112,9 +112,6 @@ struct SearchQuery {
   // Compartment search (GET Patient/123/Observation): matches must be in Patient/{id}'s
   // compartment.  Included resources are not limited by it.
   std::string compartment_patient;
-  // Authorization hook (SMART patient/ scopes): matches AND included resources must be in
-  // Patient/{id}'s compartment.
-  std::string restrict_patient;
   // The recognised parameters, as (name, value) in request order, for the self link.
   QueryParams canonical;
   // Unknown / unsupported parameters that were ignored (lenient handling), with why.

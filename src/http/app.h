@@ -11,6 +11,7 @@
 #include "auth/principal.h"
 #include "config.h"
 #include "service/repository.h"
+#include "service/service.h"
 #include "store/db.h"
 #include "store/resources.h"
 #include "util/clock.h"
@@ -43,6 +44,8 @@ struct App {
   std::unique_ptr<store::Database> db;
   std::unique_ptr<store::Resources> resources;
   std::unique_ptr<service::Repository> repo;
+  // The interaction layer: every handler reaches resource data through it (service/service.h).
+  std::unique_ptr<service::Service> service;
   // Validates the Authorization header value; unset = no authentication configured.
   std::function<AuthCheck(const std::string& authorization)> authenticate;
   std::string base_url;  // without trailing slash

@@ -3,48 +3,9 @@
 
 #include "auth/policy.h"
 #include "fhir/outcome.h"
-#include "http/restrict.h"
-#include "store/search.h"
 #include "util/time.h"
 
 namespace ef::http {
-
-service::MatchResolver match_resolver(App& app) {
-  std::string base = app.base_url;
-  return [base](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
-    return store::resolve_matches(c, type, q, limit, base);
-  };
-}
-
-std::function<Status(store::Conn&, const service::EntryAccess&)> entry_authorizer(Ctx& c) {
-  if (!c.principal || !c.app.policy) return {};
-  return [&c](store::Conn& conn, const service::EntryAccess& a) -> Status {
-    auth::Request r;
-    if (!auth::parse_interaction(a.interaction, &r.interaction))
-      return Status(Err::forbidden, "forbidden: interaction '" + a.interaction + "' cannot be authorized");
-    r.type = a.type;
-    r.id = a.id;
-    auth::Decision d = c.app.policy->decide(*c.principal, r);
-    if (!d.allowed) return Status(Err::forbidden, "forbidden: " + d.reason);
-    if (d.unrestricted()) return Status();
-    // Restricted (SMART patient/ or ?param scopes): check the content involved.
-    auth::Decision saved = c.decision;
-    c.decision = d;
-    Status st;
-    if (!restriction_supported(c, r.interaction)) {
-      st = Status(Err::forbidden, "forbidden: the token's scopes restrict access (" + d.reason + ") and " +
-                                      a.interaction + " inside a Bundle cannot apply that restriction");
-    } else {
-      if (!a.id.empty() && !a.after_write && a.interaction != "create") {
-        auto cur = c.app.resources->current(conn, a.type, a.id);
-        if (cur && *cur && !(*cur)->deleted) st = enforce_stored(c, a.type, a.id);
-      }
-      if (st.ok() && a.resource) st = enforce_proposed(c, *a.resource);
-    }
-    c.decision = saved;
-    return st;
-  };
-}
 
 std::string status_line(int s) {
   const char* t = "";
@@ -102,14 +63,12 @@ void handle_bundle(Ctx& c) {
   po.max_depth = c.app.cfg.limits.max_json_depth + 4;  // Bundle.entry[].resource
   auto doc = json::parse(c.req.body, po);
   if (!doc) return send_error(c, doc.status());
-  service::BundleOptions opt;
+  service::BundleOptions opt(*c.access);
   opt.max_entries = c.app.cfg.limits.max_bundle_entries;
   opt.base_url = c.app.base_url;
   opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
-  opt.authorize = entry_authorizer(c);
   opt.now_ms = c.app.clock->now_ms();
-  service::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
-  auto r = bp.process(std::move(*doc), opt);
+  auto r = c.app.service->bundle(std::move(*doc), opt);
   if (!r) return send_error(c, r.status());
   c.interaction = r->type;
   std::string prefer = c.header("Prefer");

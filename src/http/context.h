@@ -4,6 +4,7 @@
 #pragma once
 #include <httplib.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,11 @@ struct Ctx {
   auth::PrincipalPtr principal;
   // What the request did, for the audit trail, log and metrics.
   std::string interaction = "unknown";
-  auth::Decision decision;   // the authorization decision (allowed + restrictions)
+  auth::Decision decision;   // the authorization decision of the request's interaction (for messages)
+  // The caller as the interaction layer sees it (service/access.h): every call into
+  // app.service passes it.  Unrestricted unless a token was authenticated under a policy.
+  const service::Access* access = &service::Access::unrestricted();
+  std::unique_ptr<service::Access> own_access;
   std::string type, id;
   std::string auth_failure;  // reason when refused by auth
 

@@ -15,8 +15,9 @@
 // patients are walked in insertion order and each one's compartment fills the page, so a
 // page may span several patients.  A resource in two patients' compartments (rare: a
 // Group-like resource) is listed once per patient at type level.
-// A caller restricted to one patient's compartment (SMART patient/ scopes) only sees that
-// patient: instance level on another id is 403, type level returns just that patient.
+// This file parses the request and formats the Bundle; the work and the caller's view are in
+// the interaction layer (service/everything.cpp): a caller limited to one patient's
+// compartment only ever sees that patient (another id is "not known").
 #include <algorithm>
 
 #include "fhir/outcome.h"
@@ -24,7 +25,6 @@
 #include "fhir/search_query.h"
 #include "http/operations.h"
 #include "http/url.h"
-#include "store/search.h"
 #include "util/time.h"
 
 namespace ef::http {
@@ -102,36 +102,6 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
   return a;
 }
 
-// The compartment query of one patient, `count` rows, from `cursor`.
-Result<fhir::SearchQuery> patient_query(const EverythingArgs& a, const std::string& patient, int count,
-                                        const std::string& cursor, const std::string& restrict_patient) {
-  fhir::QueryParams qp;
-  if (a.since_ms >= 0) qp.emplace_back("_lastUpdated", "ge" + a.since_text);
-  auto q = fhir::parse_search("", qp);
-  if (!q) return q.status();
-  q->types = a.match_types;
-  q->compartment_patient = patient;
-  q->restrict_patient = restrict_patient;
-  q->count = count;
-  q->cursor = cursor;
-  q->total = fhir::Total::accurate;
-  if (a.all_support || !a.support_types.empty()) {
-    fhir::IncludeSpec inc;
-    inc.source_type = "*";
-    inc.code = "*";
-    q->includes.push_back(inc);
-  }
-  return q;
-}
-
-bool split_cursor(const std::string& cur, std::string* pc, std::string* ic) {
-  size_t dot = cur.find('.');
-  if (dot == std::string::npos || cur.find('.', dot + 1) != std::string::npos) return false;
-  *pc = cur.substr(0, dot);
-  *ic = cur.substr(dot + 1);
-  return true;
-}
-
 }  // namespace
 
 void handle_everything(Ctx& c, const std::string& patient_id) {
@@ -142,34 +112,20 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
   auto args = parse_args(c, *params);
   if (!args) return send_error(c, args.status());
   EverythingArgs& a = *args;
-  const std::string restrict_patient = c.decision.compartment_patient;
-  if (!c.decision.unrestricted() && restrict_patient.empty())
-    return send_error(c, Status(Err::forbidden, "forbidden: $everything cannot apply the token's restrictions (" +
-                                                    c.decision.reason + ")"));
-  if (!patient_id.empty() && !restrict_patient.empty() && patient_id != restrict_patient)
-    return send_error(c, Status(Err::forbidden, "forbidden: Patient/" + patient_id +
-                                                    " is outside what the token's scopes allow (" + c.decision.reason + ")"));
-
-  store::SearchRunOptions ro;
-  ro.include_type_allowed = [&](const std::string& t) {
-    if (patient_compartment_type(t)) return false;  // listed as matches (of this or another patient)
-    if (!a.all_support && std::find(a.support_types.begin(), a.support_types.end(), t) == a.support_types.end())
-      return false;
-    if (c.principal && c.app.policy) {
-      auth::Request r;
-      r.interaction = auth::Interaction::search_type;
-      r.type = t;
-      auth::Decision d = c.app.policy->decide(*c.principal, r);
-      if (!d.allowed) return false;
-    }
-    return true;
-  };
+  service::Service::EverythingQuery q;
+  q.patient_id = patient_id;
+  q.match_types = a.match_types;
+  q.support_types = a.support_types;
+  q.all_support = a.all_support;
+  q.since_ms = a.since_ms;
+  q.since_text = a.since_text;
+  q.count = a.count;
+  q.cursor = a.cursor;
+  auto page = c.app.service->everything(*c.access, q);
+  if (!page) return send_error(c, page.status());
 
   std::string path = c.app.base_url + "/Patient/" + (patient_id.empty() ? "" : patient_id + "/") + "$everything";
   std::vector<fhir::BundleEntry> entries;
-  std::string next_cursor;
-  int64_t total = -1;
-  bool truncated = false;
   auto add_rows = [&](std::vector<store::SearchRow>& rows, const char* mode) {
     for (store::SearchRow& r : rows) {
       fhir::BundleEntry e;
@@ -179,73 +135,11 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
       entries.push_back(std::move(e));
     }
   };
-
-  Status st = c.app.db->read([&](store::Conn& conn) -> Status {
-    if (!patient_id.empty()) {
-      auto cur = c.app.resources->current(conn, "Patient", patient_id);
-      if (!cur) return cur.status();
-      if (!cur->has_value()) return Status(Err::not_found, "Patient/" + patient_id + " is not known");
-      if ((*cur)->deleted) return Status(Err::gone, "Patient/" + patient_id + " was deleted");
-    }
-    if (a.match_types.empty()) {  // _type named only types outside the compartment
-      total = 0;
-      return Status();
-    }
-    if (!patient_id.empty()) {
-      auto q = patient_query(a, patient_id, a.count, a.cursor, restrict_patient);
-      if (!q) return q.status();
-      auto pg = store::run_search(conn, *q, ro);
-      if (!pg) return pg.status();
-      total = pg->total;
-      next_cursor = pg->next_cursor;
-      truncated = pg->includes_truncated;
-      add_rows(pg->matches, "match");
-      add_rows(pg->included, "include");
-      return Status();
-    }
-    // Type level: walk the patients (one at a time, in insertion order).
-    std::string pc, ic;
-    if (!a.cursor.empty() && !split_cursor(a.cursor, &pc, &ic))
-      return Status(Err::invalid, "_cursor: the paging token is not valid for this search (start again from the first page)",
-                    "_cursor");
-    int remaining = a.count;
-    for (int guard = 0; guard < 100000; ++guard) {
-      fhir::SearchQuery pq;
-      pq.types = {"Patient"};
-      pq.count = 1;
-      pq.cursor = pc;
-      pq.total = fhir::Total::none;
-      if (!restrict_patient.empty()) pq.restrict_patient = restrict_patient;
-      store::SearchRunOptions pro;
-      pro.bodies = false;
-      auto pp = store::run_search(conn, pq, pro);
-      if (!pp) return pp.status();
-      if (pp->matches.empty()) return Status();
-      const std::string& pid = pp->matches[0].id;
-      auto q = patient_query(a, pid, remaining, ic, restrict_patient);
-      if (!q) return q.status();
-      q->total = fhir::Total::none;
-      auto pg = store::run_search(conn, *q, ro);
-      if (!pg) return pg.status();
-      remaining -= int(pg->matches.size());
-      truncated = truncated || pg->includes_truncated;
-      add_rows(pg->matches, "match");
-      add_rows(pg->included, "include");
-      if (!pg->next_cursor.empty()) {
-        next_cursor = pc + "." + pg->next_cursor;
-        return Status();
-      }
-      if (pp->next_cursor.empty()) return Status();  // last patient
-      pc = pp->next_cursor;
-      ic.clear();
-      if (remaining <= 0) {
-        next_cursor = pc + ".";
-        return Status();
-      }
-    }
-    return Status();
-  });
-  if (!st) return send_error(c, st);
+  add_rows(page->matches, "match");
+  add_rows(page->included, "include");
+  const std::string& next_cursor = page->next_cursor;
+  const bool truncated = page->truncated;
+  const int64_t total = page->total;
 
   std::vector<fhir::BundleLink> links;
   auto self = a.link_params;

@@ -38,20 +38,11 @@ void handle_history(Ctx& c, const std::string& type, const std::string& id) {
       return send_error(c, Status(Err::invalid, "_cursor '" + cursor + "' is not valid"));
     q.before_seq = std::stoll(cursor);
   }
-  store::Conn& conn = c.app.db->reader();
-  if (!id.empty()) {
-    auto cur = c.app.resources->current(conn, type, id);
-    if (!cur) return send_error(c, cur.status());
-    if (!*cur) return send_error(c, Status(Err::not_found, type + "/" + id + " is not known"));
-  }
-  store::HistoryQuery probe = q;
-  probe.count = q.count + 1;  // one more tells whether there is a next page
-  auto rows = c.app.resources->history(conn, probe);
-  if (!rows) return send_error(c, rows.status());
-  auto total = c.app.resources->history_count(conn, q);
-  if (!total) return send_error(c, total.status());
-  bool more = int(rows->size()) > q.count;
-  if (more) rows->resize(size_t(q.count));
+  auto page = c.app.service->history(*c.access, q);
+  if (!page) return send_error(c, page.status());
+  std::vector<store::Version>* rows = &page->versions;
+  bool more = page->more;
+  int64_t total = page->total;
 
   std::string path = c.app.base_url + (type.empty() ? "" : "/" + type) + (id.empty() ? "" : "/" + id) + "/_history";
   std::vector<std::pair<std::string, std::string>> params;
@@ -81,7 +72,7 @@ void handle_history(Ctx& c, const std::string& type, const std::string& id) {
     e.response_last_modified = timefmt::format_instant(v.last_updated);
     entries.push_back(std::move(e));
   }
-  send_json(c, 200, fhir::write_bundle("history", *total, links, entries, c.app.clock->now_ms(), false));
+  send_json(c, 200, fhir::write_bundle("history", total, links, entries, c.app.clock->now_ms(), false));
 }
 
 }  // namespace ef::http

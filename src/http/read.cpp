@@ -31,7 +31,7 @@ static void send_version(Ctx& c, const store::Version& v) {
 
 void handle_read(Ctx& c, const std::string& type, const std::string& id) {
   c.interaction = "read";
-  auto v = c.app.resources->read(c.app.db->reader(), type, id);
+  auto v = c.app.service->read(*c.access, type, id);
   if (!v) return send_error(c, v.status());
   send_version(c, *v);
 }
@@ -40,7 +40,7 @@ void handle_vread(Ctx& c, const std::string& type, const std::string& id, const 
   c.interaction = "vread";
   auto e = parse_etag(vid);
   if (!e || !*e) return send_error(c, Status(Err::invalid, "'" + vid + "' is not a version id"));
-  auto v = c.app.resources->vread(c.app.db->reader(), type, id, **e);
+  auto v = c.app.service->vread(*c.access, type, id, **e);
   if (!v) return send_error(c, v.status());
   send_version(c, *v);
 }

@@ -6,7 +6,6 @@
 #include "fhir/search_query.h"
 #include "http/operations.h"
 #include "http/url.h"
-#include "store/search.h"
 
 namespace ef::http {
 
@@ -27,7 +26,7 @@ Result<fhir::QueryParams> request_params(Ctx& c) {
 bool strict_handling(const Ctx& c) { return prefer_strict(c); }
 
 // `path`: the search URL without query (for links).  `types`: searched type ("" = system).
-void run(Ctx& c, const std::string& type, const std::string& path,
+void run(Ctx& c, auth::Interaction interaction, const std::string& type, const std::string& path,
          const std::function<Status(fhir::SearchQuery&)>& adjust) {
   auto params = request_params(c);
   if (!params) return send_error(c, params.status());
@@ -42,44 +41,20 @@ void run(Ctx& c, const std::string& type, const std::string& path,
     Status st = adjust(q);
     if (!st) return send_error(c, st);
   }
-  // Authorization restrictions (SMART patient/ scopes).
-  if (!c.decision.compartment_patient.empty()) q.restrict_patient = c.decision.compartment_patient;
-  store::SearchRunOptions ro;
-  if (c.principal && c.app.policy) {
-    ro.include_type_allowed = [&c](const std::string& t) {
-      auth::Request r;
-      r.interaction = auth::Interaction::search_type;
-      r.type = t;
-      auth::Decision d = c.app.policy->decide(*c.principal, r);
-      if (!d.allowed) return false;
-      // included resources must satisfy the same compartment limit as the matches
-      return d.compartment_patient.empty() || d.compartment_patient == c.decision.compartment_patient ||
-             d.constraints.empty();
-    };
-  }
   bool count_only = q.summary == fhir::Summary::count;
   if (count_only) q.total = fhir::Total::accurate;
-
-  Result<store::SearchPage> page = Status();
-  Result<int64_t> total = int64_t(-1);
-  Status st = c.app.db->read([&](store::Conn& conn) -> Status {
-    if (count_only || q.count == 0) {
-      total = store::count_search(conn, q);
-      return total.status();
-    }
-    page = store::run_search(conn, q, ro);
-    return page.status();
-  });
-  if (!st) return send_error(c, st);
+  // The caller's view is applied by the interaction layer, in the SQL (service/reads.h).
+  auto found = c.app.service->search(*c.access, interaction, q);
+  if (!found) return send_error(c, found.status());
 
   std::vector<fhir::BundleLink> links;
   links.push_back({"self", with_query(path, q.canonical)});
   std::vector<fhir::BundleEntry> entries;
   int64_t bundle_total = -1;
-  if (count_only || q.count == 0) {
-    bundle_total = *total;
+  if (found->count >= 0) {
+    bundle_total = found->count;
   } else {
-    store::SearchPage& pg = *page;
+    store::SearchPage& pg = found->page;
     bundle_total = pg.total;
     if (!q.cursor.empty()) {
       auto self = q.canonical;
@@ -145,11 +120,11 @@ void run(Ctx& c, const std::string& type, const std::string& path,
 }  // namespace
 
 void handle_search(Ctx& c, const std::string& type) {
-  run(c, type, c.app.base_url + "/" + type, nullptr);
+  run(c, auth::Interaction::search_type, type, c.app.base_url + "/" + type, nullptr);
 }
 
 void handle_system_search(Ctx& c) {
-  run(c, "", c.app.base_url, nullptr);
+  run(c, auth::Interaction::search_system, "", c.app.base_url, nullptr);
 }
 
 void handle_compartment_search(Ctx& c, const std::string& ctype, const std::string& cid, const std::string& type) {
@@ -158,7 +133,7 @@ void handle_compartment_search(Ctx& c, const std::string& ctype, const std::stri
   const auto& reg = fhir::registry();
   std::string path = c.app.base_url + "/Patient/" + cid + "/" + type;
   if (type == "*") {
-    run(c, "", path, [&](fhir::SearchQuery& q) -> Status {
+    run(c, auth::Interaction::search_compartment, "", path, [&](fhir::SearchQuery& q) -> Status {
       if (q.types.empty()) {
         for (const std::string& t : reg.all_resource_types())
           if (patient_compartment_type(t)) q.types.push_back(t);
@@ -172,7 +147,7 @@ void handle_compartment_search(Ctx& c, const std::string& ctype, const std::stri
     return send_error(c, Status(Err::not_found, "'" + type + "' is not a FHIR R4 resource type"));
   if (type != "Patient" && reg.compartment_params(type).empty())
     return send_error(c, Status(Err::invalid, type + " resources are not in the Patient compartment"));
-  run(c, type, path, [&](fhir::SearchQuery& q) -> Status {
+  run(c, auth::Interaction::search_compartment, type, path, [&](fhir::SearchQuery& q) -> Status {
     q.compartment_patient = cid;
     return Status();
   });

@@ -21,7 +21,6 @@
 #include "http/metrics.h"
 #include "http/pool.h"
 #include "http/operations.h"
-#include "http/restrict.h"
 #include "http/search.h"
 #include "store/audit.h"
 #include "util/log.h"
@@ -44,7 +43,6 @@ struct Server::Impl {
   }
   void dispatch(const httplib::Request& req, httplib::Response& res);
   bool admit(Ctx& c, const struct Plan& plan);
-  bool exists(const std::string& type, const std::string& id);
   void audit(Ctx& c, const struct Plan& plan, int64_t start_ms);
 };
 
@@ -312,11 +310,12 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
   }
   c.principal = a.principal;
   if (!app.policy) return true;
-  auth::Request r;
-  r.interaction = plan.interaction;
-  r.type = c.type;
-  r.id = c.id;
-  c.decision = app.policy->decide(*c.principal, r);
+  c.own_access = std::make_unique<service::Access>(app.policy.get(), c.principal);
+  c.access = c.own_access.get();
+  // The request's own interaction, decided up front for the 403 and its WWW-Authenticate
+  // header.  What the caller may see or write is applied by the interaction layer (c.access),
+  // on this route and on every other one (Bundle entries, conditions, includes, ...).
+  c.decision = c.access->decide(plan.interaction, c.type, c.id);
   if (!c.decision.allowed) {
     c.auth_failure = c.decision.reason;
     metrics().auth_failure("insufficient_scope");
@@ -328,33 +327,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
     log::warn("authz.deny", {{"request_id", c.request_id}, {"reason", c.decision.reason}});
     return false;
   }
-  if (!restriction_supported(c, plan.interaction)) {
-    // Fail closed: a scope restriction (patient compartment, ?param constraints) that this
-    // interaction cannot enforce yet refuses the request rather than over-sharing.
-    c.auth_failure = "restricted scope cannot be enforced for " + std::string(auth::interaction_name(plan.interaction));
-    send_error(c, Status(Err::forbidden, "forbidden: the token's scopes restrict access (" + c.decision.reason +
-                                             ") and this interaction cannot apply that restriction"));
-    return false;
-  }
-  // Restricted tokens: the stored resource an interaction targets must be permitted.
-  using I = auth::Interaction;
-  I i = plan.interaction;
-  if (!c.decision.unrestricted() && !c.id.empty() &&
-      (i == I::read || i == I::vread || i == I::history_instance || i == I::patch || i == I::del ||
-       (i == I::update && exists(c.type, c.id)))) {
-    Status st = enforce_stored(c, c.type, c.id);
-    if (!st) {
-      c.auth_failure = st.message;
-      send_error(c, st);
-      return false;
-    }
-  }
   return true;
-}
-
-bool Server::Impl::exists(const std::string& type, const std::string& id) {
-  auto cur = app.resources->current(app.db->reader(), type, id);
-  return cur.ok() && cur->has_value() && !(*cur)->deleted;
 }
 
 void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {

@@ -70,7 +70,7 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
       return send_error(c, Status(Err::method_not_allowed, "POST the resource to " + type + "/$validate"));
     Status st = check_mode(mode, id);
     if (!st) return send_error(c, st);
-    auto v = c.app.resources->read(c.app.db->reader(), type, id);
+    auto v = c.app.service->read(*c.access, type, id);
     if (!v) return send_error(c, v.status());
     if (mode == "delete") return send_issues(c, notes);
     auto res = json::parse(v->body, po);
@@ -87,7 +87,7 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
   if (mode == "delete") {
     Status st = check_mode(mode, id);
     if (!st) return send_error(c, st);
-    auto cur = c.app.resources->read(c.app.db->reader(), type, id);
+    auto cur = c.app.service->read(*c.access, type, id);
     if (!cur) return send_error(c, cur.status());
     return send_issues(c, notes);
   }

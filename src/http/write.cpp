@@ -1,15 +1,20 @@
-// http/write.cpp — create, update, patch, delete:
-// https://hl7.org/fhir/R4/http.html#create #update #patch #delete
-// Bodies are checked (media type, size, strict JSON, FHIR JSON rules, type/id agreement)
-// before anything is written; a refused request changes nothing.
+// http/write.cpp — create, update, patch, delete and their conditional forms:
+// https://hl7.org/fhir/R4/http.html#create #update #patch #delete #cond-update #cdelete #ccreate
+// Each handler parses the request (media type, size, strict JSON, FHIR JSON rules, type/id
+// agreement, preconditions) into one service::EntryRequest and runs it through the
+// interaction layer (service::Service::execute): the same code a Bundle entry runs, inside
+// one write transaction, so a condition and the write it guards see the same state and the
+// caller's authorization is applied the same way.  A refused request changes nothing.
+#include "fhir/outcome.h"
 #include "fhir/resource.h"
-#include "fhir/json_patch.h"
+#include "http/conditional.h"
 #include "http/handlers.h"
-#include "http/restrict.h"
 
 namespace ef::http {
 
-static Result<json::Value> body_resource(Ctx& c) {
+namespace {
+
+Result<json::Value> body_resource(Ctx& c) {
   Status st = check_json_body(c);
   if (!st) return st;
   fhir::ParseLimits lim;
@@ -17,87 +22,203 @@ static Result<json::Value> body_resource(Ctx& c) {
   return fhir::parse_resource(c.req.body, lim);
 }
 
-static Result<service::WriteOptions> write_options(Ctx& c) {
-  service::WriteOptions o;
-  auto e = parse_etag(c.header("If-Match"));
-  if (!e) return e.status();
-  o.if_match = *e;
-  return o;
+Result<json::Value> body_patch(Ctx& c) {
+  Status st = check_json_body(c, true);
+  if (!st) return st;
+  if (c.header("Content-Type").find("json-patch") == std::string::npos)
+    return Status(Err::unsupported_media, "PATCH needs Content-Type application/json-patch+json");
+  json::ParseOptions po;
+  po.preserve_numbers = true;
+  po.max_depth = c.app.cfg.limits.max_json_depth;
+  return json::parse(c.req.body, po);
 }
 
-static void send_write(Ctx& c, const service::WriteResult& w) {
-  int status = w.created ? 201 : 200;
-  send_resource(c, status, w.type, w.id, w.version, w.last_updated, w.body, w.created);
+// The query string without the parameters that are not search criteria.
+std::string condition(const Ctx& c, std::string* count) {
+  const std::string& t = c.req.target;
+  size_t q = t.find('?');
+  if (q == std::string::npos) return {};
+  std::string out;
+  size_t i = q + 1;
+  while (i <= t.size()) {
+    size_t j = t.find('&', i);
+    if (j == std::string::npos) j = t.size();
+    std::string part = t.substr(i, j - i);
+    std::string name = part.substr(0, part.find('='));
+    if (name == "_count" && count) {
+      *count = part.size() > name.size() ? part.substr(name.size() + 1) : std::string();
+    } else if (!part.empty() && name != "_format" && name != "_pretty") {
+      if (!out.empty()) out += '&';
+      out += part;
+    }
+    i = j + 1;
+  }
+  return out;
 }
+
+Result<service::EntryResult> run(Ctx& c, service::EntryRequest& e) {
+  service::BundleOptions opt(*c.access);
+  opt.base_url = c.app.base_url;
+  opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
+  opt.now_ms = c.app.clock->now_ms();
+  return c.app.service->execute(e, opt);
+}
+
+void send_result(Ctx& c, const service::EntryResult& r) {
+  if (!r.id.empty()) c.id = r.id;
+  int status = r.outcome == service::Outcome::created ? 201 : 200;
+  send_resource(c, status, r.type, r.id, r.version, r.last_updated, r.body, r.outcome == service::Outcome::created);
+}
+
+void send_deleted(Ctx& c, const service::EntryResult& r) {
+  if (!r.deleted.empty() && r.version > 0) c.res.set_header("ETag", etag(r.version));
+  c.res.status = 204;
+}
+
+}  // namespace
 
 void handle_create(Ctx& c, const std::string& type) {
   c.interaction = "create";
-  auto r = body_resource(c);
+  auto res = body_resource(c);
+  if (!res) return send_error(c, res.status());
+  Status st = fhir::check_type_and_id(*res, type, "", false);
+  if (!st) return send_error(c, st);
+  service::EntryRequest e;
+  e.method = "POST";
+  e.url = e.type = type;
+  e.resource = std::move(*res);
+  e.if_none_exist = c.header("If-None-Exist");
+  auto r = run(c, e);
   if (!r) return send_error(c, r.status());
-  Status st = fhir::check_type_and_id(*r, type, "", false);
-  if (!st) return send_error(c, st);
-  st = enforce_proposed(c, *r);
-  if (!st) return send_error(c, st);
-  auto w = c.app.repo->create(std::move(*r));
-  if (!w) return send_error(c, w.status());
-  c.id = w->id;
-  send_write(c, *w);
+  send_result(c, *r);
 }
+
+void handle_create_conditional(Ctx& c, const std::string& type) { handle_create(c, type); }
 
 void handle_update(Ctx& c, const std::string& type, const std::string& id) {
   c.interaction = "update";
   if (!fhir::valid_id(id)) return send_error(c, Status(Err::invalid, "'" + id + "' is not a valid FHIR id"));
-  auto r = body_resource(c);
+  auto res = body_resource(c);
+  if (!res) return send_error(c, res.status());
+  if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
+  service::EntryRequest e;
+  e.method = "PUT";
+  e.type = type;
+  e.id = id;
+  e.url = type + "/" + id;
+  e.resource = std::move(*res);
+  e.if_match = c.header("If-Match");
+  e.if_none_match = c.header("If-None-Match");
+  auto r = run(c, e);
   if (!r) return send_error(c, r.status());
-  auto o = write_options(c);
-  if (!o) return send_error(c, o.status());
-  Status st = enforce_proposed(c, *r);
-  if (!st) return send_error(c, st);
-  auto w = c.app.repo->update(type, id, std::move(*r), *o);
-  if (!w) return send_error(c, w.status());
-  send_write(c, *w);
+  send_result(c, *r);
+}
+
+void handle_conditional_update(Ctx& c, const std::string& type) {
+  c.interaction = "update";
+  std::string q = condition(c, nullptr);
+  if (q.empty()) return send_error(c, Status(Err::invalid, "PUT on a type needs search parameters (conditional update)"));
+  auto res = body_resource(c);
+  if (!res) return send_error(c, res.status());
+  if (fhir::resource_type_of(*res) != type)
+    return send_error(c, Status(Err::invalid, "resourceType '" + fhir::resource_type_of(*res) +
+                                                  "' does not match the URL type '" + type + "'"));
+  service::EntryRequest e;
+  e.method = "PUT";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.resource = std::move(*res);
+  e.if_match = c.header("If-Match");
+  e.if_none_match = c.header("If-None-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
 }
 
 void handle_patch(Ctx& c, const std::string& type, const std::string& id) {
   c.interaction = "patch";
-  Status st = check_json_body(c, true);
-  if (!st) return send_error(c, st);
-  std::string ct = c.header("Content-Type");
-  if (ct.find("json-patch") == std::string::npos)
-    return send_error(c, Status(Err::unsupported_media, "PATCH needs Content-Type application/json-patch+json"));
-  json::ParseOptions po;
-  po.preserve_numbers = true;
-  po.max_depth = c.app.cfg.limits.max_json_depth;
-  auto p = json::parse(c.req.body, po);
+  auto p = body_patch(c);
   if (!p) return send_error(c, p.status());
-  auto o = write_options(c);
-  if (!o) return send_error(c, o.status());
-  if (!c.decision.unrestricted()) {
-    // Restricted token: the patched result must still be permitted.  Patch a copy of the
-    // current version, check it, then patch for real pinned to that version.
-    auto cur = c.app.resources->read(c.app.db->reader(), type, id);
-    if (!cur) return send_error(c, cur.status());
-    auto doc = fhir::parse_resource(cur->body);
-    if (!doc) return send_error(c, Status(Err::internal, "stored resource cannot be parsed"));
-    Status ps = fhir::apply_json_patch(*doc, *p);
-    if (!ps) return send_error(c, ps);
-    ps = enforce_proposed(c, *doc);
-    if (!ps) return send_error(c, ps);
-    if (!o->if_match) o->if_match = cur->version;
-  }
-  auto w = c.app.repo->patch(type, id, *p, *o);
-  if (!w) return send_error(c, w.status());
-  send_write(c, *w);
+  if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
+  service::EntryRequest e;
+  e.method = "PATCH";
+  e.type = type;
+  e.id = id;
+  e.url = type + "/" + id;
+  e.patch = std::move(*p);
+  e.if_match = c.header("If-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
+}
+
+void handle_conditional_patch(Ctx& c, const std::string& type) {
+  c.interaction = "patch";
+  std::string q = condition(c, nullptr);
+  if (q.empty()) return send_error(c, Status(Err::invalid, "PATCH on a type needs search parameters (conditional patch)"));
+  auto p = body_patch(c);
+  if (!p) return send_error(c, p.status());
+  service::EntryRequest e;
+  e.method = "PATCH";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.patch = std::move(*p);
+  e.if_match = c.header("If-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
 }
 
 void handle_delete(Ctx& c, const std::string& type, const std::string& id) {
   c.interaction = "delete";
-  auto o = write_options(c);
-  if (!o) return send_error(c, o.status());
-  auto w = c.app.repo->remove(type, id, *o);
-  if (!w) return send_error(c, w.status());
-  if (w->version > 0 && !w->unchanged) c.res.set_header("ETag", etag(w->version));
-  c.res.status = 204;
+  if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
+  service::EntryRequest e;
+  e.method = "DELETE";
+  e.type = type;
+  e.id = id;
+  e.url = type + "/" + id;
+  e.if_match = c.header("If-Match");
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_deleted(c, *r);
+}
+
+void handle_conditional_delete(Ctx& c, const std::string& type) {
+  c.interaction = "delete";
+  std::string count;
+  std::string q = condition(c, &count);
+  if (q.empty())
+    return send_error(c, Status(Err::invalid, "DELETE on a type needs search parameters (conditional delete)"));
+  service::EntryRequest e;
+  e.method = "DELETE";
+  e.url = type + "?" + q;
+  e.type = type;
+  e.query = q;
+  e.if_match = c.header("If-Match");
+  bool multiple = !count.empty();
+  if (multiple) {
+    if (count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos || std::stoul(count) < 1 ||
+        std::stoul(count) > kMaxConditionalDeletes)
+      return send_error(c, Status(Err::invalid, "_count of a conditional delete must be 1.." +
+                                                    std::to_string(kMaxConditionalDeletes)));
+    e.max_deletes = std::stoul(count);
+  }
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  if (!multiple) {
+    if (r->deleted.size() == 1) c.id = r->id;
+    return send_deleted(c, *r);
+  }
+  fhir::Issue i;
+  i.severity = "information";
+  i.code = "informational";
+  i.diagnostics = "deleted " + std::to_string(r->deleted.size()) + " resource(s)";
+  for (size_t k = 0; k < r->deleted.size() && k < 100; ++k)
+    i.diagnostics += (k ? ", " : ": ") + r->deleted[k].first + "/" + r->deleted[k].second;
+  if (r->deleted.size() > 100) i.diagnostics += ", ...";
+  send_json(c, 200, json::write(fhir::operation_outcome(i)));
 }
 
 }  // namespace ef::http

@@ -11,6 +11,7 @@
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
 #include "fhir/search_query.h"
+#include "service/reads.h"
 #include "store/search.h"
 #include "util/base64url.h"
 #include "util/time.h"
@@ -140,10 +141,11 @@ Result<std::vector<EntryRequest>> BundleProcessor::parse(json::Value bundle, con
 // ---------------------------------------------------------------------------------------
 // References
 
-Result<std::string> BundleProcessor::resolve_one(store::Conn& c, const std::string& type, const std::string& query,
-                                                 const char* what) {
+Result<std::string> BundleProcessor::resolve_one(store::Conn& c, const Access& a, const std::string& type,
+                                                 const std::string& query, const char* what) {
   if (!resolve_) return Status(Err::not_supported, std::string(what) + " needs search, which is not available");
-  auto m = resolve_(c, type, query, 2);
+  // Only what the caller could find by searching: anything else is no match.
+  auto m = resolve_(c, type, query, 2, a.view(auth::Interaction::search_type));
   if (!m) return m.status();
   if (m->size() != 1) {
     Status st(Err::precondition, std::string(what) + " '" + type + "?" + query + "' matches " +
@@ -276,13 +278,13 @@ struct Rewriter {
 };
 }  // namespace
 
-Status BundleProcessor::rewrite_references(store::Conn& c, json::Value& res,
+Status BundleProcessor::rewrite_references(store::Conn& c, const Access& a, json::Value& res,
                                            const std::map<std::string, std::string>& refs,
                                            std::map<std::string, std::string>* cond_cache) {
   std::map<std::string, std::string> local;
   Rewriter w{refs, cond_cache ? cond_cache : &local, fhir::resource_type_of(res), {}, {}};
   w.bp_resolve = [&](const std::string& type, const std::string& q) {
-    return resolve_one(c, type, q, "conditional reference");
+    return resolve_one(c, a, type, q, "conditional reference");
   };
   return w.walk(res);
 }
@@ -304,16 +306,30 @@ static void set_id(json::Value& res, const std::string& id) {
   if (json::Object* o = json::as_object_mut(res)) (*o)["id"] = json::Value(id);
 }
 
-static Status authorize(store::Conn& c, const BundleOptions& opt, const char* interaction, const std::string& type,
-                        const std::string& id, const json::Value* res, bool after = false) {
-  if (!opt.authorize) return Status();
-  EntryAccess a;
-  a.interaction = interaction;
-  a.type = type;
-  a.id = id;
-  a.resource = res;
-  a.after_write = after;
-  return opt.authorize(c, a);
+using auth::Interaction;
+
+// The stored target of a write must be inside the caller's view for that interaction; outside
+// it, it behaves as absent (`visible` false).  Unrestricted callers see everything that exists.
+Status BundleProcessor::check_target(store::Conn& c, const Access& a, Interaction i, const std::string& type,
+                                     const std::string& id, bool* visible) {
+  if (Status st = a.require(i, type, id); !st) return st;
+  if (!a.restricted(i, type)) {  // no view to check: the repository handles absence
+    *visible = true;
+    return Status();
+  }
+  auto v = store::visible(c, type, id, a.view(i));
+  if (!v) return v.status();
+  *visible = *v;
+  return Status();
+}
+
+Status BundleProcessor::check_content(const Access& a, Interaction i, const json::Value& res, const std::string& id,
+                                      bool creating) const {
+  const std::string& type = fhir::resource_type_of(res);
+  if (!a.restricted(i, type)) return a.require(i, type, id);
+  fhir::IndexRows rows;
+  repo_.index(res, &rows);
+  return a.check_write(i, type, id, rows, creating);
 }
 
 // The id an import derives from a urn:uuid fullUrl (lower-case uuid), "" when there is none.
@@ -329,14 +345,18 @@ static std::string urn_id(const EntryRequest& e) {
 // `exists`: POST whose ifNoneExist matched (nothing is written).
 Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOptions& opt, std::string* target,
                                bool* exists) {
+  const Access& a = *opt.access;
   *exists = false;
+  const Interaction wi = e.method == "POST" ? Interaction::create : e.method == "PATCH" ? Interaction::patch
+                                                                                        : Interaction::update;
+  if (Status st = a.require(wi, e.type); !st) return st;
   if (e.method == "POST") {
     if (!e.if_none_exist.empty()) {
       std::string q = e.if_none_exist;
       size_t p = q.find('?');
       if (p != std::string::npos) q = q.substr(p + 1);  // "Patient?identifier=x" or "identifier=x"
       if (!resolve_) return Status(Err::not_supported, "ifNoneExist needs search, which is not available");
-      auto m = resolve_(c, e.type, q, 2);
+      auto m = resolve_(c, e.type, q, 2, a.view(wi));  // matches outside the caller's view do not count
       if (!m) return m.status();
       if (m->size() > 1)
         return Status(Err::precondition, "ifNoneExist '" + e.if_none_exist + "' matches more than one resource");
@@ -364,7 +384,7 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
     return Status();
   }
   if (!resolve_) return Status(Err::not_supported, "conditional " + e.method + " needs search, which is not available");
-  auto m = resolve_(c, e.type, e.query, 2);
+  auto m = resolve_(c, e.type, e.query, 2, a.view(wi));
   if (!m) return m.status();
   if (m->size() > 1)
     return Status(Err::precondition, "the condition '" + e.type + "?" + e.query + "' matches more than one resource");
@@ -381,9 +401,16 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
     if (body_id) {  // update as create, but never of a resource the condition did not match
       auto cur = repo_.resources().current(c, e.type, *target);
       if (!cur) return cur.status();
-      if (*cur && !(*cur)->deleted)
+      if (*cur && !(*cur)->deleted) {
+        if (a.restricted(wi, e.type)) {
+          // The caller must not learn whether an id outside its view exists.
+          bool vis = false;
+          if (Status st = check_target(c, a, wi, e.type, *target, &vis); !st) return st;
+          if (!vis) return not_known(e.type, *target);
+        }
         return Status(Err::conflict, e.type + "/" + *target + " exists but does not match the condition '" + e.type +
                                          "?" + e.query + "'");
+      }
     }
     return Status();
   }
@@ -410,9 +437,8 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
                                            const std::map<std::string, std::string>& refs,
                                            std::map<std::string, std::string>* cache) {
   store::Resources& res = repo_.resources();
-  if (exists) {  // ifNoneExist matched: report the existing resource
-    Status st = authorize(c, opt, "read", e.type, target, nullptr);
-    if (!st) return st;
+  const Access& a = *opt.access;
+  if (exists) {  // ifNoneExist matched (inside the caller's view): report the existing resource
     auto v = res.read(c, e.type, target);
     if (!v) return v.status();
     EntryResult r;
@@ -448,23 +474,24 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
       return Status(Err::not_supported, "PATCH entries must carry a Binary with a JSON Patch (FHIRPath Patch "
                                         "Parameters are not supported)");
     }
-    Status st = authorize(c, opt, "patch", e.type, target, nullptr);
-    if (!st) return st;
+    bool vis = false;
+    if (Status st = check_target(c, a, Interaction::patch, e.type, target, &vis); !st) return st;
+    if (!vis) return not_known(e.type, target);
     wo.method = "PATCH";
     auto w = repo_.patch(c, e.type, target, patch_doc, wo);
     if (!w) return w.status();
-    if (opt.authorize && !w->unchanged) {
+    if (a.restricted(Interaction::patch, e.type) && !w->unchanged) {
+      // The result must still be the caller's to write (else the caller's transaction rolls back).
       auto after = fhir::parse_resource(w->body);
       if (!after) return Status(Err::internal, "patched resource cannot be parsed");
-      st = authorize(c, opt, "patch", e.type, target, &*after, true);
-      if (!st) return st;
+      if (Status st = check_content(a, Interaction::patch, *after, target, false); !st) return st;
     }
     return from_write(*w);
   }
-  Status st = rewrite_references(c, e.resource, refs, cache);
+  Status st = rewrite_references(c, a, e.resource, refs, cache);
   if (!st) return st;
   if (e.method == "POST") {
-    st = authorize(c, opt, "create", e.type, "", &e.resource);
+    st = check_content(a, Interaction::create, e.resource, target, true);
     if (!st) return st;
     if (opt.ids_from_urn && !urn_id(e).empty() && target == urn_id(e)) {
       // Import: Type/<uuid> as update-or-create, so a second run finds it unchanged.
@@ -488,8 +515,21 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
       return Status(Err::precondition, e.type + "/" + target + " already exists (ifNoneMatch: *)");
   }
   if (e.conditional()) set_id(e.resource, target);
-  st = authorize(c, opt, "update", e.type, target, &e.resource);
-  if (!st) return st;
+  {
+    bool vis = false;
+    st = check_target(c, a, Interaction::update, e.type, target, &vis);
+    if (!st) return st;
+    if (!vis) {
+      // No update-as-create for a caller limited by scopes (so the answer cannot tell an id
+      // outside its view from an unused one), except the patient's own Patient record.
+      bool own = e.type == "Patient" && target == a.only_patient(Interaction::update, "Patient");
+      auto cur = res.current(c, e.type, target);
+      if (!cur) return cur.status();
+      if (!own || (*cur && !(*cur)->deleted)) return not_known(e.type, target);
+    }
+    st = check_content(a, Interaction::update, e.resource, target, false);
+    if (!st) return st;
+  }
   auto w = repo_.update(c, e.type, target, std::move(e.resource), wo);
   if (!w) return w.status();
   return from_write(*w);
@@ -500,11 +540,13 @@ Result<EntryResult> BundleProcessor::remove(store::Conn& c, EntryRequest& e, con
   if (!im) return im.status();
   WriteOptions wo;
   wo.if_match = *im;
+  const Access& a = *opt.access;
+  if (Status st = a.require(Interaction::del, e.type, e.id); !st) return st;
   std::vector<std::pair<std::string, std::string>> targets;
   if (e.conditional()) {
     if (!resolve_) return Status(Err::not_supported, "conditional delete needs search, which is not available");
     size_t max = std::max<size_t>(e.max_deletes, 1);
-    auto m = resolve_(c, e.type, e.query, max + 1);
+    auto m = resolve_(c, e.type, e.query, max + 1, a.view(Interaction::del));
     if (!m) return m.status();
     if (m->size() > max)
       return Status(Err::precondition, "the condition '" + e.type + "?" + e.query + "' matches more than " +
@@ -518,8 +560,9 @@ Result<EntryResult> BundleProcessor::remove(store::Conn& c, EntryRequest& e, con
   r.type = e.type;
   if (!e.conditional()) r.id = e.id;
   for (const auto& t : targets) {
-    Status st = authorize(c, opt, "delete", t.first, t.second, nullptr);
-    if (!st) return st;
+    bool vis = false;
+    if (Status st = check_target(c, a, Interaction::del, t.first, t.second, &vis); !st) return st;
+    if (!vis) continue;  // outside the caller's view: as if absent
     auto w = repo_.remove(c, t.first, t.second, wo);
     if (!w) return w.status();
     if (!w->unchanged) r.deleted.push_back(t);
@@ -531,12 +574,10 @@ Result<EntryResult> BundleProcessor::remove(store::Conn& c, EntryRequest& e, con
 }
 
 Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const BundleOptions& opt) {
-  store::Resources& res = repo_.resources();
+  const Access& a = *opt.access;
   EntryResult r;
   r.type = e.type;
   if (e.id.empty()) {  // search
-    Status st = authorize(c, opt, "search-type", e.type, "", nullptr);
-    if (!st) return st;
     auto params = fhir::parse_query_string(e.query, false);
     if (!params) return params.status();
     fhir::SearchParseOptions po;
@@ -544,8 +585,14 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
     po.now_ms = opt.now_ms;
     auto q = fhir::parse_search(e.type, *params, po);
     if (!q) return q.status();
-    auto page = store::run_search(c, *q);
-    if (!page) return page.status();
+    auto found = search(c, a, Interaction::search_type, *q);
+    if (!found) return found.status();
+    if (found->count >= 0) {
+      r.outcome = Outcome::read;
+      r.body = fhir::write_bundle("searchset", found->count, {}, {}, opt.now_ms, false, Repository::new_id());
+      return r;
+    }
+    store::SearchPage* page = &found->page;
     std::vector<fhir::BundleEntry> entries;
     auto add = [&](const store::SearchRow& row, const char* mode) {
       fhir::BundleEntry be;
@@ -560,18 +607,15 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
     r.body = fhir::write_bundle("searchset", page->total, {}, entries, opt.now_ms, false, Repository::new_id());
     return r;
   }
-  const char* what = e.vid.empty() ? "read" : "vread";
-  Status st = authorize(c, opt, what, e.type, e.id, nullptr);
-  if (!st) return st;
   store::Version v;
   if (e.vid.empty()) {
-    auto x = res.read(c, e.type, e.id);
+    auto x = read_current(c, a, repo_, e.type, e.id);
     if (!x) return x.status();
     v = std::move(*x);
   } else {
     if (e.vid.empty() || e.vid.size() > 18 || e.vid.find_first_not_of("0123456789") != std::string::npos)
       return Status(Err::not_found, "'" + e.vid + "' is not a version of " + e.type + "/" + e.id);
-    auto x = res.vread(c, e.type, e.id, std::stoll(e.vid));
+    auto x = read_version(c, a, repo_, e.type, e.id, std::stoll(e.vid));
     if (!x) return x.status();
     v = std::move(*x);
   }
@@ -634,7 +678,7 @@ static void tally(BundleResult& out) {
 
 bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const BundleOptions& opt, int64_t now_ms,
                                      std::vector<PreparedEntry>* out) const {
-  if (!opt.ids_from_urn || opt.authorize) return false;
+  if (!opt.ids_from_urn || !opt.access->is_unrestricted()) return false;
   // 1. Only creates the importer can decide alone, each target once (else transaction()
   //    decides, and reports what is wrong).
   std::vector<std::string> target(entries.size());

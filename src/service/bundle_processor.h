@@ -22,6 +22,14 @@
 //
 // Matches for conditions come from an injected resolver (store::resolve_matches in the
 // server), so tests can substitute a fake.
+//
+// Authorization (issue 14): BundleOptions cannot be built without the caller's Access
+// (service/access.h), and every entry kind applies it here, the same way a direct request
+// does (HTTP requests run through execute() and service/reads.h too): GET entries read
+// through service/reads.h; conditions, ifNoneExist and conditional references are resolved
+// inside the caller's view (a match outside it is no match); a write needs its permission,
+// a stored target inside the view (outside it behaves as absent), and proposed content that
+// Access::check_write allows.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -30,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "service/access.h"
 #include "service/repository.h"
 #include "fhir/resource.h"
 #include "store/db.h"
@@ -40,9 +49,10 @@ namespace ef::service {
 
 using fhir::ParseLimits;
 
-// (type, id) of current resources of `type` matching `query` ("identifier=s|v"), at most `limit`.
+// (type, id) of current resources of `type` inside `view` (null: all) matching `query`
+// ("identifier=s|v"), at most `limit`.
 using MatchResolver = std::function<Result<std::vector<std::pair<std::string, std::string>>>(
-    store::Conn& c, const std::string& type, const std::string& query, size_t limit)>;
+    store::Conn& c, const std::string& type, const std::string& query, size_t limit, const store::View* view)>;
 
 // One interaction, as found in Bundle.entry.request (or built from an HTTP request).
 struct EntryRequest {
@@ -81,23 +91,15 @@ struct EntryResult {
   std::vector<std::pair<std::string, std::string>> deleted;  // conditional delete: what went
 };
 
-// What an entry is about to do, for the authorization hook.
-struct EntryAccess {
-  std::string interaction;  // create update patch delete read vread search-type
-  std::string type, id;     // id empty for create and search
-  const json::Value* resource = nullptr;  // proposed content (create/update) or the patch result
-  bool after_write = false;  // true: `resource` is the stored result (patch); still rollback-able
-};
-
 struct BundleOptions {
+  explicit BundleOptions(const Access& a) : access(&a) {}
+  const Access* access;        // the caller (never null)
   size_t max_entries = 10000;
   std::string base_url;        // our base: absolute URLs under it are local
   // Import: a POST with a urn:uuid fullUrl creates Type/<uuid>, or, when that exists already,
   // leaves it alone (Outcome::exists), so loading the same Bundles again writes nothing.
   bool ids_from_urn = false;
   ParseLimits limits;
-  // Called before each entry runs (and after a patch with the result); non-ok refuses it.
-  std::function<Status(store::Conn&, const EntryAccess&)> authorize;
   int64_t now_ms = 0;          // for search `ap`
 };
 
@@ -155,7 +157,8 @@ class BundleProcessor {
 
   // Rewrites every member named "reference" (and urn placeholders inside "div") in `res`.
   // Exposed for tests.
-  Status rewrite_references(store::Conn& c, json::Value& res, const std::map<std::string, std::string>& refs,
+  Status rewrite_references(store::Conn& c, const Access& a, json::Value& res,
+                            const std::map<std::string, std::string>& refs,
                             std::map<std::string, std::string>* cond_cache);
 
  private:
@@ -165,8 +168,13 @@ class BundleProcessor {
                             std::map<std::string, std::string>* cond_cache);
   Result<EntryResult> remove(store::Conn& c, EntryRequest& e, const BundleOptions& opt);
   Result<EntryResult> get(store::Conn& c, EntryRequest& e, const BundleOptions& opt);
-  Result<std::string> resolve_one(store::Conn& c, const std::string& type, const std::string& query,
+  Result<std::string> resolve_one(store::Conn& c, const Access& a, const std::string& type, const std::string& query,
                                   const char* what);
+  // A write's target: refuses when the caller may not write it (outside the view: as absent).
+  Status check_target(store::Conn& c, const Access& a, auth::Interaction i, const std::string& type,
+                      const std::string& id, bool* visible);
+  Status check_content(const Access& a, auth::Interaction i, const json::Value& res, const std::string& id,
+                       bool creating) const;
 
   Repository& repo_;
   MatchResolver resolve_;

@@ -88,6 +88,10 @@ struct Builder {
   // Set by Matcher::where for a plain parameter criterion that does not drive the query: it is
   // then written as a correlated [NOT] EXISTS reached by rid (see Matcher::driver).
   bool correlated = false;
+  // The caller's view (search.h): ANDed into every resource the statement looks at.  Null:
+  // unrestricted.  Cleared while the view's own criteria are written (they are the policy's,
+  // not the caller's, and must not recurse into the view).
+  const View* view = nullptr;
 
   std::string alias(const char* base) { return std::string(base) + std::to_string(++alias_n); }
   void b(Bind v) { binds.push_back(std::move(v)); }
@@ -282,6 +286,10 @@ struct Builder {
           if (i) sql += " OR ";
           sql += "(" + t + ".type=? AND ";
           b(cr.chain[i].first);
+          if (view) {  // a chain may only look at resources the caller can see
+            view_pred(t, {cr.chain[i].first});
+            sql += " AND ";
+          }
           criterion(t, *cr.chain[i].second);
           sql += ")";
         }
@@ -301,6 +309,10 @@ struct Builder {
           sql += " AND " + x + ".ref_type=" + a + ".type";
         }
         sql += " AND " + o + ".deleted=0 AND ";
+        if (view) {  // _has may only count referring resources the caller can see
+          view_pred(o, {cr.has_type});
+          sql += " AND ";
+        }
         criterion(o, *cr.next);
         sql += ")";
         return;
@@ -403,6 +415,83 @@ struct Builder {
     }
     if (!any) sql += "0";
     sql += ")";
+  }
+
+  // Resource alias `a` (of one of `types`; empty = any type) is inside the caller's view.
+  // Types fully visible become one type list; types limited to one patient's compartment are
+  // grouped by patient; types with ?param constraints get a clause of their own.
+  void view_pred(const std::string& a, const std::vector<std::string>& types) {
+    if (!view) {
+      sql += "1";
+      return;
+    }
+    const View* v = view;
+    view = nullptr;  // the view's criteria are written without the view
+    const auto& reg = fhir::registry();
+    const std::vector<std::string>& all = types.empty() ? reg.all_resource_types() : types;
+    std::vector<std::string> open;
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_patient;
+    std::vector<std::pair<std::string, const TypeView*>> complex;
+    for (const std::string& t : all) {
+      const TypeView& tv = v->type_view(t);
+      if (!tv.visible) continue;
+      if (tv.alts.empty()) {
+        open.push_back(t);
+      } else if (tv.alts.size() == 1 && tv.alts[0].criteria.empty() && !tv.alts[0].patient.empty()) {
+        auto it = std::find_if(by_patient.begin(), by_patient.end(),
+                               [&](const auto& g) { return g.first == tv.alts[0].patient; });
+        if (it == by_patient.end()) by_patient.push_back({tv.alts[0].patient, {t}});
+        else it->second.push_back(t);
+      } else {
+        complex.emplace_back(t, &tv);
+      }
+    }
+    if (open.size() == all.size()) {
+      sql += "1";
+      view = v;
+      return;
+    }
+    sql += "(";
+    bool any = false;
+    auto sep = [&] {
+      if (any) sql += " OR ";
+      any = true;
+    };
+    if (!open.empty()) {
+      sep();
+      type_pred(a, open);
+    }
+    for (const auto& g : by_patient) {
+      sep();
+      sql += "(";
+      type_pred(a, g.second);
+      sql += " AND ";
+      compartment(a, g.second, g.first);
+      sql += ")";
+    }
+    for (const auto& [t, tv] : complex) {
+      sep();
+      sql += "(" + a + ".type=? AND (";
+      b(t);
+      for (size_t i = 0; i < tv->alts.size(); ++i) {
+        const ViewAlt& alt = tv->alts[i];
+        if (i) sql += " OR ";
+        sql += "(1";
+        if (!alt.patient.empty()) {
+          sql += " AND ";
+          compartment(a, {t}, alt.patient);
+        }
+        for (const Criterion& cr : alt.criteria) {
+          sql += " AND ";
+          criterion(a, cr);
+        }
+        sql += ")";
+      }
+      sql += "))";
+    }
+    if (!any) sql += "0";
+    sql += ")";
+    view = v;
   }
 };
 
@@ -589,9 +678,9 @@ struct Matcher {
       B.sql += " AND ";
       B.compartment("r", q.types, q.compartment_patient);
     }
-    if (!q.restrict_patient.empty()) {
+    if (B.view) {
       B.sql += " AND ";
-      B.compartment("r", q.types, q.restrict_patient);
+      B.view_pred("r", q.types);
     }
   }
 };
@@ -661,6 +750,7 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
     for (const fhir::IncludeSpec& inc : q.includes) {
       if (round > 0 && !inc.iterate) continue;
       Builder B{c, {}, {}, 0, &pids};
+      B.view = opt.view;
       if (!inc.reverse) {
         std::vector<int64_t> rids;
         for (const SearchRow* r : frontier)
@@ -679,10 +769,9 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
           B.b(inc.target_type);
         }
         B.sql += " AND t.deleted=0";
-        if (!q.restrict_patient.empty()) {
+        if (B.view) {
           B.sql += " AND ";
-          B.compartment("t", inc.target_type.empty() ? std::vector<std::string>{} : std::vector<std::string>{inc.target_type},
-                        q.restrict_patient);
+          B.view_pred("t", inc.target_type.empty() ? std::vector<std::string>{} : std::vector<std::string>{inc.target_type});
         }
         std::vector<SearchRow> rows;
         std::vector<int64_t> seqs;
@@ -703,6 +792,7 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
         }
         for (const auto& kv : ids_by_type) {
           Builder B2{c, {}, {}, 0, &pids};
+          B2.view = opt.view;
           B2.sql = "SELECT DISTINCT s.rid, s.type, s.id, s.version, s.last_updated, s.seq FROM idx_reference x JOIN resource s "
                    "ON s.rid=x.rid WHERE x.ref_type=? AND x.ref_id IN (SELECT value FROM json_each(?))";
           B2.b(kv.first);
@@ -716,10 +806,9 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
             B2.b(inc.source_type);
           }
           B2.sql += " AND s.deleted=0";
-          if (!q.restrict_patient.empty()) {
+          if (B2.view) {
             B2.sql += " AND ";
-            B2.compartment("s", inc.source_type == "*" ? std::vector<std::string>{} : std::vector<std::string>{inc.source_type},
-                           q.restrict_patient);
+            B2.view_pred("s", inc.source_type == "*" ? std::vector<std::string>{} : std::vector<std::string>{inc.source_type});
           }
           std::vector<SearchRow> rows;
           std::vector<int64_t> seqs;
@@ -753,9 +842,10 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
 
 }  // namespace
 
-Result<int64_t> count_search(Conn& c, const fhir::SearchQuery& q) {
+Result<int64_t> count_search(Conn& c, const fhir::SearchQuery& q, const View* view) {
   Matcher M{c, q, {}};
   Builder B{c, "SELECT COUNT(*) FROM resource r WHERE ", {}, 0, &M.pids};
+  B.view = view;
   M.where(B);
   Stmt& s = c.prepare(B.sql);
   bind_all(s, B.binds);
@@ -780,6 +870,7 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
   for (const auto& k : q.sort) kinds.push_back(key_kind(k));
   const bool back = has_cursor && cur.before;
   Builder B{c, {}, {}, 0, &M.pids};
+  B.view = opt.view;
   if (q.sort.empty()) {
     B.sql = "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.seq FROM resource r WHERE ";
     M.where(B);
@@ -858,7 +949,7 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
     if (!has_cursor && !more) {
       page.total = int64_t(page.matches.size());
     } else {
-      auto n = count_search(c, q);
+      auto n = count_search(c, q, opt.view);
       if (!n) return n.status();
       page.total = *n;
     }
@@ -877,7 +968,7 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
 
 Result<std::vector<std::pair<std::string, std::string>>> resolve_matches(Conn& c, const std::string& type,
                                                                          const std::string& query_string, size_t limit,
-                                                                         const std::string& base_url) {
+                                                                         const std::string& base_url, const View* view) {
   std::string qs = query_string;
   if (!qs.empty() && qs[0] == '?') qs.erase(0, 1);
   auto params = fhir::parse_query_string(qs, false);
@@ -895,11 +986,28 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_matches(Conn& c
   q->total = fhir::Total::none;
   SearchRunOptions ro;
   ro.bodies = false;
+  ro.view = view;
   auto page = run_search(c, *q, ro);
   if (!page) return page.status();
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& r : page->matches) out.emplace_back(r.type, r.id);
   return out;
+}
+
+Result<bool> visible(Conn& c, const std::string& type, const std::string& id, const View* view) {
+  std::map<std::pair<std::string, std::string>, int64_t> pids;
+  Builder B{c, "SELECT 1 FROM resource r WHERE r.type=? AND r.id=? AND r.deleted=0 AND ", {}, 0, &pids};
+  B.b(type);
+  B.b(id);
+  B.view = view;
+  B.view_pred("r", {type});
+  Stmt& s = c.prepare(B.sql);
+  bind_all(s, B.binds);
+  bool found = s.step();
+  Status st = s.status();
+  s.reset();
+  if (!st) return st;
+  return found;
 }
 
 }  // namespace ef::store

@@ -48,9 +48,34 @@ struct SearchPage {
   bool includes_truncated = false;
 };
 
+// ---- the caller's view (authorization, applied in the SQL) ----
+// What one caller may see of one resource type.  The interaction layer (service/access.h)
+// builds it from the authorization decision; this file turns it into a predicate that every
+// statement touching resources ANDs in: the matches, the count, every _include/_revinclude
+// (:iterate) round, the resources a chain looks at and the referring resources of _has.  So
+// totals, paging, includes and conditional matches are right by construction, and nothing
+// outside the view can influence an answer.
+struct ViewAlt {
+  std::string patient;                    // "": no compartment limit; else Patient/{patient}'s compartment
+  std::vector<fhir::Criterion> criteria;  // all must hold (SMART v2 ?param constraints, parsed for the type)
+};
+struct TypeView {
+  bool visible = false;       // false: nothing of this type is visible
+  std::vector<ViewAlt> alts;  // visible and empty: the whole type; else a resource matching any one alt
+};
+class View {
+ public:
+  virtual ~View() = default;
+  // Must return the same answer for the same type during one statement's construction.
+  virtual const TypeView& type_view(const std::string& type) const = 0;
+};
+
 struct SearchRunOptions {
   bool bodies = true;  // load the stored JSON of each row
-  // Authorization hook for included resources: false = leave resources of this type out.
+  // The caller's view; null = everything (unauthenticated configuration, CLI, sync).
+  const View* view = nullptr;
+  // A filter on included resources by type that is part of the query, not of authorization
+  // (Patient/$everything leaves compartment types out of its includes): false = leave out.
   std::function<bool(const std::string& type)> include_type_allowed;
 };
 
@@ -61,16 +86,22 @@ constexpr size_t kMaxIncludes = 1000;
 Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions& opt = {});
 
 // Only the number of matches (for _summary=count).
-Result<int64_t> count_search(Conn& c, const fhir::SearchQuery& q);
+Result<int64_t> count_search(Conn& c, const fhir::SearchQuery& q, const View* view = nullptr);
+
+// Whether the current, non-deleted resource type/id is inside `view` (true when view is null).
+Result<bool> visible(Conn& c, const std::string& type, const std::string& id, const View* view);
 
 // For conditional create/update/delete and transactions: the (type, id) of current,
 // non-deleted resources of `type` matching `query_string` ("identifier=http://x|1&active=true"),
 // in insertion order, at most `limit`.  Unknown parameters are an error here (strict): a
 // conditional operation must not match more than was asked.  `base_url` (optional) is stripped
 // from absolute references.
+// Only resources inside `view` are considered (null: all): outside the caller's view a match
+// behaves as no match.
 Result<std::vector<std::pair<std::string, std::string>>> resolve_matches(Conn& c, const std::string& type,
                                                                          const std::string& query_string,
                                                                          size_t limit,
-                                                                         const std::string& base_url = {});
+                                                                         const std::string& base_url = {},
+                                                                         const View* view = nullptr);
 
 }  // namespace ef::store

@@ -93,20 +93,24 @@ class AuthzE2E(unittest.TestCase):
         self.assertEqual(self.s.request("GET", "/Patient/p1", token=t).status, 200)
         self.assertEqual(self.s.request("GET", "/Observation/o1", token=t).status, 200)
         self.assertEqual(self.s.request("GET", "/Observation/o1/_history/1", token=t).status, 200)
+        # Outside the view a resource is answered exactly like one that does not exist (issue 14).
         r = self.s.request("GET", "/Observation/o2", token=t)
-        self.assertEqual(r.status, 403)
+        self.assertEqual(r.status, 404)
         self.assertNotIn(b"Patient/p2", r.body)
-        self.assertEqual(self.s.request("GET", "/Observation/o2/_history", token=t).status, 403)
-        self.assertEqual(self.s.request("GET", "/Observation/o2/_history/1", token=t).status, 403)
-        self.assertEqual(self.s.request("GET", "/Patient/p2", token=t).status, 403)
-        self.assertEqual(self.s.request("GET", "/Patient/p2/_history", token=t).status, 403)
+        missing = self.s.request("GET", "/Observation/o9", token=t)
+        self.assertEqual(missing.status, 404)
+        self.assertEqual(r.json()["issue"][0]["diagnostics"].replace("o2", "o9"), missing.json()["issue"][0]["diagnostics"])
+        self.assertEqual(self.s.request("GET", "/Observation/o2/_history", token=t).status, 404)
+        self.assertEqual(self.s.request("GET", "/Observation/o2/_history/1", token=t).status, 404)
+        self.assertEqual(self.s.request("GET", "/Patient/p2", token=t).status, 404)
+        self.assertEqual(self.s.request("GET", "/Patient/p2/_history", token=t).status, 404)
         self.assertEqual(self.s.request("GET", "/Observation/_history", token=t).status, 403)
         self.assertEqual(self.s.request("GET", "/_history", token=t).status, 403)
-        self.assertEqual(self.s.request("GET", "/Observation/missing", token=t).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/missing", token=t).status, 404)
         # the fhirUser claim gives the patient context too
         tf = self.tok(scope="patient/Observation.rs", extra=["--claim", "fhirUser=https://x.example/fhir/Patient/p2"])
         self.assertEqual(self.s.request("GET", "/Observation/o2", token=tf).status, 200)
-        self.assertEqual(self.s.request("GET", "/Observation/o1", token=tf).status, 403)
+        self.assertEqual(self.s.request("GET", "/Observation/o1", token=tf).status, 404)
         # writes: only inside the compartment
         tw = self.tok(scope="patient/Observation.cruds", extra=["--claim", "patient=p1"])
         obs = {"resourceType": "Observation", "status": "final", "code": {"text": "y"}}
@@ -117,11 +121,12 @@ class AuthzE2E(unittest.TestCase):
         r = self.s.request("PUT", "/Observation/o1", dict(obs, id="o1", subject={"reference": "Patient/p2"}), token=tw)
         self.assertEqual(r.status, 403)
         r = self.s.request("PUT", "/Observation/o2", dict(obs, id="o2", subject={"reference": "Patient/p1"}), token=tw)
-        self.assertEqual(r.status, 403)  # o2 belongs to p2: cannot be taken over
+        self.assertEqual(r.status, 404)  # o2 belongs to p2: cannot be taken over, and is not known to tw
         patch = json.dumps([{"op": "replace", "path": "/subject/reference", "value": "Patient/p2"}])
         r = self.s.request("PATCH", "/Observation/o1", patch, token=tw, headers={"Content-Type": "application/json-patch+json"})
         self.assertEqual(r.status, 403)
-        self.assertEqual(self.s.request("DELETE", "/Observation/o2", token=tw).status, 403)
+        # a delete outside the view is answered like a delete of nothing, and deletes nothing
+        self.assertEqual(self.s.request("DELETE", "/Observation/o2", token=tw).status, 204)
         self.assertEqual(self.s.request("GET", "/Observation/o2", token=w).status, 200)
         self.assertEqual(self.s.request("GET", "/Observation/o1", token=w).json()["subject"]["reference"], "Patient/p1")
 

@@ -35,10 +35,7 @@ struct World {
     auto a = cli::open_app(cfg);
     FUZZ_CHECK(a.ok(), "cannot open the fuzz database");
     app = std::move(*a);
-    bp = std::make_unique<service::BundleProcessor>(
-        *app->repo, [](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
-          return store::resolve_matches(c, type, q, limit, kBase);
-        });
+    bp = std::make_unique<service::BundleProcessor>(app->service->processor());
   }
   int64_t versions() {
     int64_t n = -1;
@@ -63,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   po.max_depth = 64;
   auto doc = json::parse(std::string_view(reinterpret_cast<const char*>(data), size), po);
   if (!doc) return 0;
-  service::BundleOptions opt;
+  service::BundleOptions opt(service::Access::unrestricted());
   opt.base_url = kBase;
   opt.max_entries = 50;
   bool transaction = json::string_or(*doc, "type") == "transaction";

@@ -1,4 +1,4 @@
-// Tests for fhir/bundle_processor: transaction and batch Bundles on a temporary database built
+// Tests for service/bundle_processor: transaction and batch Bundles on a temporary database built
 // the way the server builds it (cli::open_app: real repository, indexer and match resolver):
 // entry checks, all-or-nothing, processing order, urn:uuid / absolute / conditional reference
 // rewriting (also inside narrative), ifNoneExist / ifMatch / ifNoneMatch / ifModifiedSince,
@@ -25,7 +25,7 @@ struct Env {
   std::string path;
   std::unique_ptr<http::App> app;
   std::unique_ptr<service::BundleProcessor> bp;
-  service::BundleOptions opt;
+  service::BundleOptions opt{service::Access::unrestricted()};
 
   Env() {
     static int n = 0;
@@ -37,10 +37,7 @@ struct Env {
     auto a = cli::open_app(cfg);
     REQUIRE(a.ok());
     app = std::move(*a);
-    bp = std::make_unique<service::BundleProcessor>(
-        *app->repo, [](store::Conn& c, const std::string& type, const std::string& q, size_t limit) {
-          return store::resolve_matches(c, type, q, limit, kBase);
-        });
+    bp = std::make_unique<service::BundleProcessor>(app->service->processor());
     opt.base_url = kBase;
   }
   ~Env() {

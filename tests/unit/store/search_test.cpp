@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "fhir/indexer.h"
@@ -71,6 +72,27 @@ IndexRow ref(const char* p, const std::string& type, const std::string& id, cons
   return r;
 }
 
+// A view limited to one patient's compartment for every type (what a patient/*.rs scope gives),
+// optionally with criteria on one type (a v2 ?param constraint).
+struct PatientView : store::View {
+  std::string patient;
+  std::string constrained_type;
+  std::vector<fhir::Criterion> criteria;
+  mutable std::map<std::string, store::TypeView> cache;
+  explicit PatientView(std::string p) : patient(std::move(p)) {}
+  const store::TypeView& type_view(const std::string& t) const override {
+    auto it = cache.find(t);
+    if (it != cache.end()) return it->second;
+    store::TypeView tv;
+    tv.visible = t == "Patient" || !fhir::registry().compartment_params(t).empty();
+    store::ViewAlt alt;
+    alt.patient = patient;
+    if (t == constrained_type) alt.criteria = criteria;
+    tv.alts.push_back(alt);
+    return cache[t] = tv;
+  }
+};
+
 struct Db {
   std::string path;
   std::unique_ptr<store::Database> db;
@@ -129,10 +151,12 @@ struct Db {
     return *q;
   }
 
-  store::SearchPage page(const fhir::SearchQuery& q) {
+  store::SearchPage page(const fhir::SearchQuery& q, const store::View* view = nullptr) {
     Result<store::SearchPage> out = Status();
     Status st = db->read([&](store::Conn& c) {
-      out = store::run_search(c, q);
+      store::SearchRunOptions ro;
+      ro.view = view;
+      out = store::run_search(c, q, ro);
       return out.status();
     });
     INFO(st.message);
@@ -443,16 +467,15 @@ TEST_CASE("_include, _revinclude (:iterate) and compartments", "[search]") {
   for (auto& r : d.page(all).matches) ids.push_back(r.type + "/" + r.id);
   std::sort(ids.begin(), ids.end());
   CHECK(ids == V{"Encounter/e1", "Observation/o1", "Patient/p1", "Provenance/prov"});
-  // restrict_patient limits the included resources too
+  // the caller's view limits the included resources too
+  PatientView v1("p1"), v2("p2");
   fhir::SearchQuery r = d.query("Encounter", "_include=Encounter:subject&_include=Encounter:practitioner");
-  r.restrict_patient = "p1";
-  store::SearchPage rp = d.page(r);
+  store::SearchPage rp = d.page(r, &v1);
   REQUIRE(rp.matches.size() == 1);
   REQUIRE(rp.included.size() == 1);  // Patient/p1, not the Practitioner (outside the compartment)
   CHECK(rp.included[0].id == "p1");
   fhir::SearchQuery r2 = d.query("Observation", "");
-  r2.restrict_patient = "p2";
-  store::SearchPage rp2 = d.page(r2);
+  store::SearchPage rp2 = d.page(r2, &v2);
   REQUIRE(rp2.matches.size() == 1);
   CHECK(rp2.matches[0].id == "o2");
   // bodies are the stored JSON
@@ -494,4 +517,67 @@ TEST_CASE("totals, _total=none, count_search and resolve_matches", "[search]") {
     return Status();
   });
   CHECK_FALSE(m.ok());  // conditional operations are strict
+}
+
+TEST_CASE("the caller's view applies to matches, totals, chains, _has, includes and conditional matches", "[search][authz]") {
+  Db d("view");
+  d.put("Patient", "pa", {str("family", "Alpha", "alpha")});
+  d.put("Patient", "pb", {str("family", "Beta", "beta")});
+  d.put("Observation", "oa-lab", {ref("subject", "Patient", "pa"), ref("patient", "Patient", "pa"),
+                                  tok("category", "cat", "laboratory"), tok("code", "loinc", "1")});
+  d.put("Observation", "oa-vit", {ref("subject", "Patient", "pa"), ref("patient", "Patient", "pa"),
+                                  tok("category", "cat", "vital-signs"), tok("code", "loinc", "2")});
+  d.put("Observation", "ob-vit", {ref("subject", "Patient", "pb"), ref("patient", "Patient", "pb"),
+                                  tok("category", "cat", "vital-signs"), tok("code", "loinc", "3")});
+  d.put("Organization", "org", {});
+  using V = std::vector<std::string>;
+  auto ids = [](const std::vector<store::SearchRow>& rows) {
+    V out;
+    for (const auto& r : rows) out.push_back(r.type + "/" + r.id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  PatientView a("pa");
+  // matches and totals
+  store::SearchPage p = d.page(d.query("Observation", ""), &a);
+  CHECK(ids(p.matches) == V{"Observation/oa-lab", "Observation/oa-vit"});
+  CHECK(p.total == 2);
+  // a chain only looks at visible targets; _has only counts visible referrers
+  CHECK(d.page(d.query("Observation", "subject:Patient.family=Beta"), &a).matches.empty());
+  CHECK(d.page(d.query("Observation", "subject:Patient.family=Beta")).matches.size() == 1);
+  CHECK(d.page(d.query("Patient", "_has:Observation:subject:code=3")).matches.size() == 1);
+  CHECK(d.page(d.query("Patient", "_has:Observation:subject:code=3"), &a).matches.empty());
+  // the shared Organization is outside a patient compartment view
+  CHECK(d.page(d.query("Organization", ""), &a).matches.empty());
+  // system search
+  fhir::SearchQuery all = d.query("", "");
+  CHECK(ids(d.page(all, &a).matches) == V{"Observation/oa-lab", "Observation/oa-vit", "Patient/pa"});
+  // a ?param constraint (patient/Observation.rs?category=laboratory) applies to matches and includes
+  PatientView lab("pa");
+  lab.constrained_type = "Observation";
+  lab.criteria = d.query("Observation", "category=laboratory").criteria;
+  CHECK(ids(d.page(d.query("Observation", ""), &lab).matches) == V{"Observation/oa-lab"});
+  store::SearchPage rev = d.page(d.query("Patient", "_revinclude=Observation:subject"), &lab);
+  CHECK(ids(rev.matches) == V{"Patient/pa"});
+  CHECK(ids(rev.included) == V{"Observation/oa-lab"});
+  CHECK(d.page(d.query("Patient", "_has:Observation:subject:category=vital-signs"), &lab).matches.empty());
+  // count_search, resolve_matches and visible() see the same view
+  Status st = d.db->read([&](store::Conn& c) -> Status {
+    auto n = store::count_search(c, d.query("Observation", "category=vital-signs"), &a);
+    REQUIRE(n.ok());
+    CHECK(*n == 1);
+    auto m = store::resolve_matches(c, "Observation", "code=3", 2, "", &a);
+    REQUIRE(m.ok());
+    CHECK(m->empty());
+    m = store::resolve_matches(c, "Observation", "code=3", 2, "", nullptr);
+    REQUIRE(m.ok());
+    CHECK(m->size() == 1);
+    CHECK(*store::visible(c, "Observation", "oa-vit", &a));
+    CHECK_FALSE(*store::visible(c, "Observation", "ob-vit", &a));
+    CHECK_FALSE(*store::visible(c, "Observation", "oa-vit", &lab));
+    CHECK(*store::visible(c, "Observation", "ob-vit", nullptr));
+    CHECK_FALSE(*store::visible(c, "Observation", "nope", nullptr));
+    return Status();
+  });
+  CHECK(st.ok());
 }

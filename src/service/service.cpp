@@ -1,0 +1,78 @@
+// service/service.cpp — see service.h.
+#include "service/service.h"
+
+#include "store/search.h"
+
+namespace ef::service {
+
+Service::Service(store::Database& db, Repository& repo, std::string base_url)
+    : db_(db), repo_(repo), base_url_(std::move(base_url)) {}
+
+MatchResolver Service::resolver() const {
+  std::string base = base_url_;
+  return [base](store::Conn& c, const std::string& type, const std::string& q, size_t limit, const store::View* view) {
+    return store::resolve_matches(c, type, q, limit, base, view);
+  };
+}
+
+Result<store::Version> Service::read(const Access& a, const std::string& type, const std::string& id) {
+  Result<store::Version> out = Status(Err::internal, "not run");
+  Status st = db_.read([&](store::Conn& c) -> Status {
+    out = read_current(c, a, repo_, type, id);
+    return Status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<store::Version> Service::vread(const Access& a, const std::string& type, const std::string& id,
+                                      int64_t version) {
+  Result<store::Version> out = Status(Err::internal, "not run");
+  Status st = db_.read([&](store::Conn& c) -> Status {
+    out = read_version(c, a, repo_, type, id, version);
+    return Status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<HistoryPage> Service::history(const Access& a, const store::HistoryQuery& q) {
+  Result<HistoryPage> out = Status(Err::internal, "not run");
+  Status st = db_.read([&](store::Conn& c) -> Status {
+    out = service::history(c, a, repo_, q);
+    return Status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<SearchResult> Service::search(const Access& a, auth::Interaction i, const fhir::SearchQuery& q,
+                                     const store::SearchRunOptions& ro) {
+  Result<SearchResult> out = Status(Err::internal, "not run");
+  Status st = db_.read([&](store::Conn& c) -> Status {
+    out = service::search(c, a, i, q, ro);
+    return Status();
+  });
+  if (!st) return st;
+  return out;
+}
+
+Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) {
+  BundleProcessor bp(repo_, resolver());
+  Result<EntryResult> out = Status(Err::internal, "not run");
+  auto run = [&](store::Conn& c) -> Status {
+    out = bp.execute(c, e, opt);
+    return out.ok() ? Status() : out.status();  // a failure rolls the write back
+  };
+  Status st = (e.method == "GET" || e.method == "HEAD") ? db_.read(run) : db_.write(run);
+  if (!out.ok()) return out;
+  if (!st) return st;  // the commit itself failed
+  return out;
+}
+
+Result<BundleResult> Service::bundle(json::Value bundle, const BundleOptions& opt) {
+  BundleProcessor bp(repo_, resolver());
+  return bp.process(std::move(bundle), opt);
+}
+
+}  // namespace ef::service
