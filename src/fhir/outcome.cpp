@@ -31,27 +31,6 @@ json::Value operation_outcome(const std::vector<Issue>& issues) {
 
 json::Value operation_outcome(const Issue& issue) { return operation_outcome(std::vector<Issue>{issue}); }
 
-std::string issue_code_for(const Status& st) {
-  if (!st.issue_code.empty()) return st.issue_code;
-  switch (st.code) {
-    case Err::invalid: return "invalid";
-    case Err::not_found: return "not-found";
-    case Err::gone: return "deleted";
-    case Err::conflict: return "conflict";
-    case Err::precondition: return "conflict";
-    case Err::unprocessable: return "processing";
-    case Err::too_large: return "too-costly";
-    case Err::unsupported_media: return "not-supported";
-    case Err::not_acceptable: return "not-supported";
-    case Err::not_supported: return "not-supported";
-    case Err::method_not_allowed: return "not-supported";
-    case Err::unauthorized: return "login";
-    case Err::forbidden: return "forbidden";
-    case Err::too_many: return "throttled";
-    case Err::unavailable: return "transient";
-    default: return "exception";
-  }
-}
 
 static void str(std::string& out, const std::string& s) { json::write_to(out, json::Value(s)); }
 

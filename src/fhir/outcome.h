@@ -18,8 +18,6 @@ struct Issue {
 
 json::Value operation_outcome(const std::vector<Issue>& issues);
 json::Value operation_outcome(const Issue& issue);
-// The issue-type code that fits a status category (invalid, not-found, conflict ...).
-std::string issue_code_for(const Status& st);
 
 // A Bundle entry as raw JSON text (resource bodies are spliced in verbatim, never re-parsed).
 struct BundleEntry {

@@ -1,46 +1,13 @@
 // http/bundle.cpp — see bundle.h.
 #include "http/bundle.h"
 
+#include "http/errors.h"
+
 #include "auth/policy.h"
 #include "fhir/outcome.h"
 #include "util/time.h"
 
 namespace ef::http {
-
-std::string status_line(int s) {
-  const char* t = "";
-  switch (s) {
-    case 200: t = "OK"; break;
-    case 201: t = "Created"; break;
-    case 204: t = "No Content"; break;
-    case 304: t = "Not Modified"; break;
-    case 400: t = "Bad Request"; break;
-    case 401: t = "Unauthorized"; break;
-    case 403: t = "Forbidden"; break;
-    case 404: t = "Not Found"; break;
-    case 405: t = "Method Not Allowed"; break;
-    case 409: t = "Conflict"; break;
-    case 410: t = "Gone"; break;
-    case 412: t = "Precondition Failed"; break;
-    case 413: t = "Payload Too Large"; break;
-    case 415: t = "Unsupported Media Type"; break;
-    case 422: t = "Unprocessable Entity"; break;
-    case 429: t = "Too Many Requests"; break;
-    case 500: t = "Internal Server Error"; break;
-    case 501: t = "Not Implemented"; break;
-    case 503: t = "Service Unavailable"; break;
-  }
-  return std::to_string(s) + (*t ? std::string(" ") + t : std::string());
-}
-
-static std::string outcome_json(const Status& st, const char* severity = nullptr) {
-  fhir::Issue i;
-  i.severity = severity ? severity : st.code == Err::internal ? "fatal" : "error";
-  i.code = st.ok() ? "informational" : fhir::issue_code_for(st);
-  i.diagnostics = st.message;
-  i.expression = st.expression;
-  return json::write(fhir::operation_outcome(i));
-}
 
 static int status_of(const service::EntryResult& r) {
   using O = service::Outcome;
@@ -49,9 +16,31 @@ static int status_of(const service::EntryResult& r) {
     case O::updated: case O::unchanged: case O::exists: case O::read: return 200;
     case O::deleted: return 204;
     case O::not_modified: return 304;
-    case O::failed: return http_status_for(r.error);
+    case O::failed: return http_status(r.error);
   }
   return 500;
+}
+
+// The audit record of one entry: the interaction it was decided as, its target and status.
+static void audit_entry(Ctx& c, const service::EntryRequest* e, const service::EntryResult& x) {
+  Ctx::EntryAudit a;
+  if (e) {
+    const std::string& m = e->method;
+    a.interaction = m == "POST"    ? "create"
+                    : m == "PUT"   ? "update"
+                    : m == "PATCH" ? "patch"
+                    : m == "DELETE" ? "delete"
+                    : !e->vid.empty() ? "vread"
+                    : !e->id.empty()  ? "read"
+                                      : "search-type";
+    a.type = e->type;
+    a.id = e->id;
+    a.query = e->query;
+  }
+  if (a.id.empty()) a.id = x.id;
+  a.status = status_of(x);
+  if (x.outcome == service::Outcome::failed) a.outcome = x.error.message;
+  c.entry_audits.push_back(std::move(a));
 }
 
 void handle_bundle(Ctx& c) {
@@ -78,11 +67,12 @@ void handle_bundle(Ctx& c) {
   out.reserve(r->results.size());
   for (size_t i = 0; i < r->results.size(); ++i) {
     const service::EntryResult& x = r->results[i];
+    audit_entry(c, i < r->requests.size() ? &r->requests[i] : nullptr, x);
     fhir::BundleEntry be;
     int s = status_of(x);
     be.response_status = status_line(s);
     if (x.outcome == service::Outcome::failed) {
-      be.response_outcome_json = outcome_json(x.error);
+      be.response_outcome_json = outcome_json(x.error, c.request_id);
       out.push_back(std::move(be));
       continue;
     }
@@ -106,7 +96,7 @@ void handle_bundle(Ctx& c) {
       Status info(Err::ok, x.outcome == service::Outcome::unchanged ? "no change: identical to the current version"
                            : x.outcome == service::Outcome::exists   ? "ifNoneExist matched an existing resource"
                                                                     : "ok");
-      be.response_outcome_json = outcome_json(info, "information");
+      be.response_outcome_json = outcome_json(info, c.request_id, "information");
     }
     out.push_back(std::move(be));
   }

@@ -18,7 +18,5 @@ namespace ef::http {
 
 void handle_bundle(Ctx& c);
 
-// "201 Created" etc.
-std::string status_line(int status);
 
 }  // namespace ef::http

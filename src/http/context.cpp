@@ -1,6 +1,8 @@
 // http/context.cpp — see context.h.  Also the Err → HTTP status table.
 #include "http/context.h"
 
+#include "http/errors.h"
+
 #include <zlib.h>
 
 #include "fhir/outcome.h"
@@ -13,28 +15,6 @@ std::string Ctx::param(const std::string& name) const {
   return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : std::string();
 }
 
-int http_status_for(const Status& st) {
-  switch (st.code) {
-    case Err::ok: return 200;
-    case Err::invalid: return 400;
-    case Err::not_found: return 404;
-    case Err::gone: return 410;
-    case Err::conflict: return 409;
-    case Err::precondition: return 412;
-    case Err::unprocessable: return 422;
-    case Err::too_large: return 413;
-    case Err::unsupported_media: return 415;
-    case Err::not_acceptable: return 406;
-    case Err::not_supported: return 501;
-    case Err::method_not_allowed: return 405;
-    case Err::unauthorized: return 401;
-    case Err::forbidden: return 403;
-    case Err::too_many: return 429;
-    case Err::unavailable: return 503;
-    case Err::internal: return 500;
-  }
-  return 500;
-}
 
 static bool accepts_gzip(const Ctx& c) {
   std::string ae = c.header("Accept-Encoding");
@@ -96,13 +76,8 @@ void send_json(Ctx& c, int status, const std::string& body) {
 }
 
 void send_error(Ctx& c, const Status& st) {
-  fhir::Issue i;
-  i.severity = st.code == Err::internal ? "fatal" : "error";
-  i.code = fhir::issue_code_for(st);
-  i.diagnostics = st.message;
-  i.expression = st.expression;
   if (st.code == Err::method_not_allowed) c.res.set_header("Allow", "GET, POST, PUT, PATCH, DELETE");
-  send_json(c, http_status_for(st), json::write(fhir::operation_outcome(i)));
+  send_json(c, http_status(st), outcome_json(st, c.request_id));
 }
 
 std::string etag(int64_t version) { return "W/\"" + std::to_string(version) + "\""; }

@@ -30,6 +30,12 @@ struct Ctx {
   std::unique_ptr<service::Access> own_access;
   std::string type, id;
   std::string auth_failure;  // reason when refused by auth
+  // Bundle entries, audited each as its own interaction after the Bundle's own event.
+  struct EntryAudit {
+    std::string interaction, type, id, query, outcome;
+    int status = 0;
+  };
+  std::vector<EntryAudit> entry_audits;
 
   Ctx(const httplib::Request& q, httplib::Response& s, App& a) : req(q), res(s), app(a) {}
   std::string param(const std::string& name) const;  // first value or ""
@@ -40,9 +46,8 @@ struct Ctx {
 // Sends a FHIR JSON body (already serialised, compact).  Pretty-prints when asked, gzips
 // when the client accepts it and the body is large enough.
 void send_json(Ctx& c, int status, const std::string& body);
-// Maps a Status to its HTTP code and an OperationOutcome (the one place that does this).
+// Sends the OperationOutcome of `st` with its HTTP code (the table is http/errors.h).
 void send_error(Ctx& c, const Status& st);
-int http_status_for(const Status& st);
 // Sends a stored resource with ETag / Last-Modified / Location as appropriate.
 void send_resource(Ctx& c, int status, const std::string& type, const std::string& id, int64_t version,
                    int64_t last_updated, const std::string& body, bool location);

@@ -15,6 +15,7 @@
 #include "fhir/resource_types.h"
 #include "fhir/search_params.h"
 #include "http/context.h"
+#include "http/errors.h"
 #include "http/bundle.h"
 #include "http/conditional.h"
 #include "http/handlers.h"
@@ -300,11 +301,8 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
     c.auth_failure = a.missing ? "missing token" : a.reason;
     metrics().auth_failure(a.missing ? "missing_token" : a.status_code);
     www_authenticate(c, a);
-    fhir::Issue i;
-    i.code = "login";
-    i.diagnostics = a.missing ? "authentication required: send Authorization: Bearer <access token>"
-                              : "invalid access token: " + a.reason;
-    send_json(c, 401, json::write(fhir::operation_outcome(i)));
+    send_error(c, Status(Err::unauthorized, a.missing ? "authentication required: send Authorization: Bearer <access token>"
+                                                      : "invalid access token: " + a.reason));
     log::warn("auth.reject", {{"request_id", c.request_id}, {"reason", c.auth_failure}, {"code", a.status_code}});
     return false;
   }
@@ -342,6 +340,17 @@ void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {
   ev.query = c.req.target.size() > c.req.path.size() ? c.req.target.substr(c.req.target.find('?') + 1) : "";
   ev.status = c.res.status;
   ev.outcome = c.auth_failure;
+  // Each Bundle entry is an interaction of its own (issue 14): same caller and request id.
+  for (const Ctx::EntryAudit& e : c.entry_audits) {
+    store::AuditEvent x = ev;
+    x.interaction = e.interaction;
+    x.type = e.type;
+    x.id = e.id;
+    x.query = e.query;
+    x.status = e.status;
+    x.outcome = e.outcome;
+    app.audit->append(std::move(x));
+  }
   app.audit->append(std::move(ev));
 }
 
@@ -357,13 +366,8 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     res.set_header("Connection", "close");
     plan = error_plan(st);
   } else if (req.target.size() > app.cfg.limits.max_url_bytes) {
-    Status st(Err::invalid, "the request URL is " + std::to_string(req.target.size()) + " bytes; the limit is " +
-                                std::to_string(app.cfg.limits.max_url_bytes));
-    plan = error_plan(st);
-    plan.run = [st](Ctx& c) {
-      send_error(c, st);
-      c.res.status = 414;  // URI Too Long
-    };
+    plan = error_plan(Status(Err::uri_too_long, "the request URL is " + std::to_string(req.target.size()) +
+                                                    " bytes; the limit is " + std::to_string(app.cfg.limits.max_url_bytes)));
   } else if (req.params.size() > app.cfg.limits.max_query_params) {
     plan = error_plan(Status(Err::invalid, "the request has " + std::to_string(req.params.size()) +
                                                " query parameters; the limit is " +
@@ -422,13 +426,13 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
     if (!res.body.empty()) return;
     Ctx c(req, res, self->app);
     int status = res.status;
-    Status st(status == 413 ? Err::too_large : status == 414 ? Err::invalid : status == 404 ? Err::not_found : Err::invalid,
+    Status st(err_for_http(status),
               status == 413 ? "the request body is larger than the limit of " + std::to_string(self->app.cfg.limits.max_body_bytes) + " bytes"
               : status == 414 ? "the request URL is too long"
               : status == 404 ? "no FHIR interaction at " + req.path
                               : "the request could not be processed (HTTP " + std::to_string(status) + ")");
     send_error(c, st);
-    res.status = status;
+    res.status = status;  // e.g. 400 for a malformed request line, whatever the category's usual code
     metrics().observe_request("invalid", status, 0);
   });
   srv.set_exception_handler([self](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -439,9 +443,10 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
       what = e.what();
     } catch (...) {
     }
-    log::error("request.exception", {{"path", req.path}, {"error", what}});
     Ctx c(req, res, self->app);
-    send_error(c, Status(Err::internal, "internal error"));
+    c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
+    res.set_header("X-Request-Id", c.request_id);
+    send_error(c, Status(Err::internal, "exception on " + req.path + ": " + what));  // logged, not sent
   });
 }
 

@@ -20,6 +20,7 @@ enum class Err {
   precondition,        // If-Match / conditional with several matches (412)
   unprocessable,       // well-formed but violates FHIR rules (422)
   too_large,           // body or other size limit exceeded (413)
+  uri_too_long,        // request target over the limit (414)
   unsupported_media,   // Content-Type not accepted (415)
   not_acceptable,      // _format / Accept not producible (406)
   not_supported,       // valid FHIR we do not implement (501 or 400 depending on context)
