@@ -1,0 +1,411 @@
+"""Authorization matrix (issue 14): every FHIR interaction x route (direct HTTP, batch entry,
+transaction entry) x caller (authz_common.CALLERS) x data (alpha's = A, beta's = B, B's deleted,
+the shared Organization/Practitioner), with the expected outcome of each cell computed from the
+tables below by a few small rule functions. The tables are the policy a reviewer reads; adding
+an interaction or a route means adding a row here (see tests/e2e/AUTHZ_MATRIX.md).
+
+For every cell whose caller may not see B, no response header, body or error text may contain
+any of B's ids or markers (authz_common.B_NEEDLES: "beta", B's MRN and birth date; echoes of the
+request itself excepted). By-id access to anything outside the caller's view must be
+indistinguishable from a never-existing id (same status, issue code and diagnostics with the id
+substituted). One server per class, data written once, tokens minted once per process."""
+import json
+import unittest
+
+import authz_common as C
+
+DIRECT, BATCH, TX = "direct", "batch", "transaction"
+ALL_ROUTES = (DIRECT, BATCH, TX)
+NEVER = "zz-never-existed"
+
+
+def S(s):
+    return set(s.split())
+
+
+# ------------------------------------------------------------------------------------------------
+# Route runner: performs one interaction through one route and normalises the answer to
+# (status, body dict, raw HTTP response). A Bundle route answers with the entry's status and its
+# resource or outcome; a failed transaction (or a refused Bundle) with the HTTP status and body.
+# ------------------------------------------------------------------------------------------------
+class Result:
+    def __init__(self, status, body, raw):
+        self.status, self.body, self.raw = status, body, raw
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, json.dumps(self.body)[:400] if self.body is not None else self.raw)
+
+
+def perform(s, tok, route, method, url, resource=None, headers=None, if_none_exist=None, raw_body=None):
+    """One interaction; url is relative without the leading slash."""
+    if route == DIRECT:
+        h = dict(headers or {})
+        if if_none_exist:
+            h["If-None-Exist"] = if_none_exist
+        body = raw_body if raw_body is not None else resource
+        r = s.request(method, "/" + url, body, token=tok, headers=h)
+        return Result(r.status, C.body_json(r), r)
+    if raw_body is not None:  # a JSON Patch travels as a Binary in a Bundle
+        resource = C.patch_binary(json.loads(raw_body))
+    b = C.bundle(route, [C.entry(method, url, resource, if_none_exist=if_none_exist)])
+    r = s.request("POST", "/", b, token=tok)
+    j = C.body_json(r)
+    if r.status != 200 or not j or j.get("resourceType") != "Bundle":
+        return Result(r.status, j, r)
+    e = (j.get("entry") or [{}])[0]
+    resp = e.get("response") or {}
+    return Result(C.status_code(resp.get("status")), e.get("resource") or resp.get("outcome"), r)
+
+
+def request_text(url, resource=None, if_none_exist=None, raw_body=None):
+    return " ".join(x for x in (url, json.dumps(resource) if resource else "", if_none_exist or "", raw_body or "") if x)
+
+
+class MatrixCase(unittest.TestCase):
+    """Assertions shared by the matrix classes."""
+
+    def check_refused(self, cell, caller, res):
+        self.assertEqual(res.status, 403, cell)
+        if caller.names:
+            self.assertIn(caller.names, json.dumps(res.body), cell + ": the 403 must name the malformed scope")
+
+    def check_no_leak(self, cell, caller, res, req_text):
+        if caller.kind == "open":
+            return
+        found = C.leaks(res.raw, req_text)
+        self.assertFalse(found, "%s: response names B (%s): ...%s..." % (cell, found, C.leak_context(res.raw, req_text)))
+
+    def check_like_never(self, cell, res, never_res, ident):
+        """res (for `ident`) must look exactly like never_res (for NEVER)."""
+        self.assertEqual(res.status, never_res.status, "%s: status differs from a never-existing id (%r vs %r)"
+                         % (cell, res, never_res))
+        self.assertEqual(C.outcome_sig(res.body, ident, NEVER), C.outcome_sig(never_res.body, NEVER, NEVER),
+                         "%s: outcome differs from a never-existing id" % cell)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reads by id: interaction x target x route x caller
+# ------------------------------------------------------------------------------------------------
+BY_ID = [
+    # interaction   url template                  routes
+    ("read",        "{key}",                      ALL_ROUTES),
+    ("vread",       "{key}/_history/1",           ALL_ROUTES),
+    ("history",     "{key}/_history",             ALL_ROUTES),
+    ("validate",    "{key}/$validate",            (DIRECT,)),
+    ("everything",  "{key}/$everything",          (DIRECT,)),   # Patient targets only
+]
+TARGETS = [
+    # data label          key
+    ("A",                 "Observation/alpha-lab"),
+    ("A-vital",           "Observation/alpha-vital"),   # outside pAcat's category constraint
+    ("A-patient",         "Patient/alpha"),
+    ("A-deleted",         "Condition/alpha-cond-del"),
+    ("A-condition",       "Condition/alpha-cond"),
+    ("B",                 "Observation/beta-lab"),
+    ("B-patient",         "Patient/beta"),
+    ("B-condition",       "Condition/beta-cond"),
+    ("B-deleted",         "Condition/beta-cond-del"),
+    ("shared-org",        "Organization/org-shared"),
+    ("shared-prac",       "Practitioner/prac-shared"),
+]
+
+
+class Exp:
+    """Expected outcome of a cell: allowed statuses; like_never = must equal the never-existing
+    id's answer; alt403 = a uniform 403 (the interaction refused for this caller whatever the
+    target) is also acceptable."""
+
+    def __init__(self, codes, like_never=False, alt403=False):
+        self.codes, self.like_never, self.alt403 = set(codes), like_never, alt403
+
+    def __repr__(self):
+        return "Exp(%s%s%s)" % (sorted(self.codes), " like-never" if self.like_never else "",
+                                " or-403" if self.alt403 else "")
+
+
+def expect_by_id(caller, inter, key):
+    rtype = key.split("/")[0]
+    if caller.kind == "refused":
+        return Exp({403})
+    need = "validate" if inter == "validate" else "read"
+    if need not in caller.perms or not caller.may_type(rtype):
+        return Exp({403})
+    # a restricted caller may be refused $validate / a type-limited one $everything outright
+    alt = caller.restricted and (inter == "validate" or (inter == "everything" and caller.types is not None))
+    if not C.in_view(caller, key, include_deleted=True):
+        return Exp({404}, like_never=True, alt403=alt)
+    if C.DATA[key][2] and inter in ("read", "validate", "everything"):
+        return Exp({410}, alt403=alt)
+    return Exp({200}, alt403=alt)
+
+
+def check_status(tc, cell, exp, res):
+    if exp.alt403 and res.status == 403:
+        return False
+    tc.assertIn(res.status, exp.codes, "%s: expected %s, got %r" % (cell, exp, res))
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# Searches: every search feature. Expected matches/includes are over ALL data; a caller gets the
+# intersection with its view (includes too; totals count the view only).
+# ------------------------------------------------------------------------------------------------
+OBS = "Observation/alpha-lab Observation/alpha-vital Observation/beta-lab Observation/beta-vital"
+PATS = "Patient/alpha Patient/beta"
+CONDS = "Condition/alpha-cond Condition/beta-cond"
+ENCS = "Encounter/alpha-enc Encounter/beta-enc"
+SEARCH = [
+    # label              query                                                  matches                                      includes            check
+    ("type",             "Observation",                                         OBS,                                         "",                 ""),
+    ("token",            "Observation?category=laboratory",                     "Observation/alpha-lab Observation/beta-lab", "",                ""),
+    ("token-not",        "Observation?category:not=vital-signs",                "Observation/alpha-lab Observation/beta-lab", "",                ""),
+    ("string-B",         "Patient?family=Beta",                                 "Patient/beta",                              "",                 ""),
+    ("identifier-B",     "Patient?identifier=MRN-B-SECRET",                     "Patient/beta",                              "",                 ""),
+    ("date-B",           "Patient?birthdate=1911-11-11",                        "Patient/beta",                              "",                 ""),
+    ("reference-B",      "Observation?subject=Patient/beta",                    "Observation/beta-lab Observation/beta-vital", "",               ""),
+    ("id-list",          "Observation?_id=alpha-lab,beta-lab",                  "Observation/alpha-lab Observation/beta-lab", "",                ""),
+    ("missing",          "Observation?encounter:missing=false",                 OBS,                                         "",                 ""),
+    ("sort",             "Observation?_sort=-code",                             OBS,                                         "",                 ""),
+    ("include",          "Observation?_include=Observation:subject",            OBS,                                         PATS,               ""),
+    ("include-B",        "Observation?code=beta-lab&_include=Observation:subject", "Observation/beta-lab",                   "Patient/beta",     ""),
+    ("include-*",        "Observation?_include=*",                              OBS,                                         PATS + " " + ENCS + " Practitioner/prac-shared", ""),
+    ("revinclude",       "Patient?_revinclude=Observation:subject",             PATS,                                        OBS,                ""),
+    ("revinclude-*",     "Patient?_revinclude=*",                               PATS,                                        OBS + " " + CONDS + " " + ENCS, ""),
+    ("include-iterate",  "Observation?category=laboratory&_include=Observation:subject&_include:iterate=Patient:organization",
+                                                                                "Observation/alpha-lab Observation/beta-lab", PATS + " Organization/org-shared", ""),
+    ("revinc-iterate",   "Encounter?_revinclude=Observation:encounter&_include:iterate=Observation:subject",
+                                                                                ENCS,                                        OBS + " " + PATS,   ""),
+    ("revinclude-org",   "Organization?_revinclude=Patient:organization",       "Organization/org-shared",                   PATS,               ""),
+    ("has",              "Patient?_has:Observation:subject:category=vital-signs", PATS,                                      "",                 ""),
+    ("has-B",            "Patient?_has:Observation:subject:code=beta-lab",      "Patient/beta",                              "",                 ""),
+    ("has-org",          "Organization?_has:Patient:organization:family=Beta",  "Organization/org-shared",                   "",                 ""),
+    ("chain-B",          "Observation?subject:Patient.family=Beta",             "Observation/beta-lab Observation/beta-vital", "",               ""),
+    ("chain-A",          "Observation?subject.family=Alpha",                    "Observation/alpha-lab Observation/alpha-vital", "",             ""),
+    ("chain-2",          "Observation?encounter.subject:Patient.family=Beta",   "Observation/beta-lab Observation/beta-vital", "",               ""),
+    ("summary-count",    "Observation?_summary=count",                          OBS,                                         "",                 "count"),
+    ("total",            "Observation?_total=accurate&_count=1",                OBS,                                         "",                 "total"),
+    ("elements",         "Observation?_elements=code",                          OBS,                                         "",                 ""),
+    ("condition",        "Condition",                                           CONDS,                                       "",                 ""),
+    ("encounter-B",      "Encounter?subject=Patient/beta",                      "Encounter/beta-enc",                        "",                 ""),
+    ("organization",     "Organization",                                        "Organization/org-shared",                   "",                 ""),
+    ("practitioner",     "Practitioner",                                        "Practitioner/prac-shared",                  "",                 ""),
+    # system search
+    ("system",           "?_type=Patient,Observation",                          PATS + " " + OBS,                            "",                 ""),
+    ("system-B",         "?_type=Observation&code=beta-lab",                    "Observation/beta-lab",                      "",                 ""),
+    ("system-all-types", "?_id=alpha,beta,org-shared",                          PATS + " Organization/org-shared",           "",                 ""),
+    # compartment search
+    ("compartment-A",    "Patient/alpha/Observation",                           "Observation/alpha-lab Observation/alpha-vital", "",             ""),
+    ("compartment-B",    "Patient/beta/Observation",                            "Observation/beta-lab Observation/beta-vital", "",               "other-compartment"),
+    ("compartment-B-*",  "Patient/beta/*",                                      "Patient/beta Observation/beta-lab Observation/beta-vital Condition/beta-cond Encounter/beta-enc",
+                                                                                                                             "",                 "other-compartment"),
+    ("compartment-A-*",  "Patient/alpha/*",                                     "Patient/alpha Observation/alpha-lab Observation/alpha-vital Condition/alpha-cond Encounter/alpha-enc",
+                                                                                                                             "",                 ""),
+]
+SEARCH_ROUTES = (DIRECT, "post-_search", BATCH, TX)
+
+
+def search_types(query):
+    """(resource types the search reads as main type, whether the type set is open-ended)."""
+    path, _, qs = query.partition("?")
+    if not path:  # system search
+        for p in qs.split("&"):
+            if p.startswith("_type="):
+                return set(p[6:].split(",")), False
+        return set(), True
+    parts = path.split("/")
+    if len(parts) == 3:
+        return ({parts[2]} if parts[2] != "*" else set()), parts[2] == "*"
+    return {parts[0]}, False
+
+
+def expect_search(caller, query, check):
+    """Exp for the status; the result sets are checked by check_search_body."""
+    if caller.kind == "refused" or "read" not in caller.perms:
+        return Exp({403})
+    types, open_ended = search_types(query)
+    if caller.types is not None:
+        if open_ended or not types <= caller.types:
+            # a type outside the scopes: 403 for one type; a filtered answer is also fine for a
+            # system / compartment search over several types
+            return Exp({403}, alt403=True) if len(types) == 1 and not open_ended else Exp({200}, alt403=True)
+    if caller.restricted and check == "other-compartment":
+        return Exp({200, 404})
+    return Exp({200})
+
+
+class AuthzMatrixReads(MatrixCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = C.start_server()
+        C.write_matrix_data(cls.s)
+        cls.tokens = {c.name: C.token(c) for c in C.CALLERS}
+        cls.never_cache = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def never(self, caller, route, url):
+        k = (caller.name, route, url)
+        if k not in self.never_cache:
+            self.never_cache[k] = perform(self.s, self.tokens[caller.name], route, "GET", url)
+        return self.never_cache[k]
+
+    def test_reads_by_id(self):
+        for inter, tmpl, routes in BY_ID:
+            for label, key in TARGETS:
+                if inter == "everything" and not key.startswith("Patient/"):
+                    continue
+                for route in routes:
+                    for caller in C.CALLERS:
+                        cell = "[%s %s %s via %s as %s]" % (inter, label, key, route, caller.name)
+                        with self.subTest(cell=cell):
+                            self.by_id_cell(cell, caller, inter, tmpl, key, route)
+
+    def by_id_cell(self, cell, caller, inter, tmpl, key, route):
+        exp = expect_by_id(caller, inter, key)
+        url = tmpl.format(key=key)
+        res = perform(self.s, self.tokens[caller.name], route, "GET", url)
+        self.check_no_leak(cell, caller, res, url)  # the requested id itself may be echoed
+        if exp.codes == {403} and not exp.alt403:
+            return self.check_refused(cell, caller, res) if caller.kind == "refused" else \
+                self.assertEqual(res.status, 403, "%s: %r" % (cell, res))
+        if not check_status(self, cell, exp, res):
+            return
+        rtype, rid = key.split("/")
+        if exp.like_never:
+            self.check_like_never(cell, res, self.never(caller, route, tmpl.format(key=rtype + "/" + NEVER)), rid)
+        if res.status == 200 and caller.restricted:
+            got = set()
+            if res.body.get("resourceType") == "Bundle":
+                for e in res.body.get("entry") or []:
+                    r = e.get("resource")
+                    if r and r.get("resourceType") != "OperationOutcome":
+                        got.add("%s/%s" % (r["resourceType"], r["id"]))
+            elif inter != "validate":
+                got.add("%s/%s" % (res.body["resourceType"], res.body["id"]))
+            for k in got:
+                self.assertTrue(k in C.DATA and C.in_view(caller, k, include_deleted=True),
+                                "%s: returned %s outside the caller's view" % (cell, k))
+            if inter == "everything":
+                want = {k for k in C.DATA if C.in_view(caller, k)}
+                self.assertEqual(got, want, cell + ": $everything must return exactly the view")
+        if inter == "everything" and res.status == 200:  # for any caller: nothing of the other patient
+            other = "beta" if rid == "alpha" else "alpha"
+            for e in res.body.get("entry") or []:
+                k = "%s/%s" % (e["resource"]["resourceType"], e["resource"]["id"])
+                self.assertNotIn(other, k, cell + ": another patient's resource in $everything")
+
+    def test_search(self):
+        for label, query, matches, includes, check in SEARCH:
+            for route in SEARCH_ROUTES:
+                if route == "post-_search" and query.startswith("Patient/") and "/" in query[8:]:
+                    continue  # compartment searches have no POST form here
+                for caller in C.CALLERS:
+                    cell = "[search %s %s via %s as %s]" % (label, query, route, caller.name)
+                    with self.subTest(cell=cell):
+                        self.search_cell(cell, caller, query, route, S(matches), S(includes), check)
+
+    def search_cell(self, cell, caller, query, route, matches, includes, check):
+        tok = self.tokens[caller.name]
+        if route == "post-_search":
+            path, _, qs = query.partition("?")
+            r = self.s.request("POST", "/%s_search" % (path + "/" if path else ""), qs, token=tok,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+            res = Result(r.status, C.body_json(r), r)
+        else:
+            res = perform(self.s, tok, route, "GET", query)
+        self.check_no_leak(cell, caller, res, query)
+        exp = expect_search(caller, query, check)
+        if exp.codes == {403} and not exp.alt403:
+            return self.check_refused(cell, caller, res) if caller.kind == "refused" else \
+                self.assertEqual(res.status, 403, "%s: %r" % (cell, res))
+        if not check_status(self, cell, exp, res) or res.status != 200:
+            return
+        self.assertEqual(res.body.get("resourceType"), "Bundle", cell)
+        got_m, got_i = C.search_entries(res.body)
+        want_m = {k for k in matches if C.in_view(caller, k)}
+        # includes come from visible matches only: none when no match is visible
+        want_i = {k for k in includes if C.in_view(caller, k)} - want_m if want_m else set()
+        if caller.types is not None and res.status == 200:
+            # a type-limited caller answered 200 for a search over types it lacks: filtered
+            want_m = {k for k in want_m if caller.may_type(k.split("/")[0])}
+        for k in got_m | got_i:
+            self.assertTrue(k in C.DATA and C.in_view(caller, k), "%s: returned %s outside the view" % (cell, k))
+        if check == "count":
+            self.assertEqual(res.body.get("total"), len(want_m), cell + ": _summary=count total")
+            self.assertEqual(got_m, set(), cell + ": _summary=count has no entries")
+            return
+        if check == "total":
+            self.assertEqual(res.body.get("total"), len(want_m), cell + ": _total=accurate")
+            self.assertTrue(got_m <= want_m and len(got_m) == min(1, len(want_m)), "%s: %s" % (cell, got_m))
+            return
+        self.assertEqual(got_m, want_m, cell + ": matches")
+        self.assertEqual(got_i, want_i, cell + ": includes")
+        if "total" in res.body:
+            self.assertEqual(res.body["total"], len(want_m), cell + ": total counts the view only")
+
+    def test_history_type_and_system(self):
+        for label, url in (("type-history", "Observation/_history"), ("type-history-Condition", "Condition/_history"),
+                           ("system-history", "_history")):
+            for route in ALL_ROUTES:
+                for caller in C.CALLERS:
+                    cell = "[%s %s via %s as %s]" % (label, url, route, caller.name)
+                    with self.subTest(cell=cell):
+                        res = perform(self.s, self.tokens[caller.name], route, "GET", url)
+                        self.check_no_leak(cell, caller, res, url)
+                        rtype = url.split("/")[0] if "/" in url else None
+                        if caller.kind == "refused" or (rtype and not caller.may_type(rtype)):
+                            self.check_refused(cell, caller, res) if caller.kind == "refused" else \
+                                self.assertEqual(res.status, 403, cell)
+                            continue
+                        if caller.restricted:  # filtered to the view, or refused
+                            self.assertIn(res.status, (200, 403), "%s: %r" % (cell, res))
+                        else:
+                            self.assertEqual(res.status, 200, "%s: %r" % (cell, res))
+                        if res.status == 200 and caller.restricted:
+                            for e in res.body.get("entry") or []:
+                                r = e.get("resource")
+                                url_parts = ((e.get("request") or {}).get("url") or e.get("fullUrl") or "")
+                                key = "%s/%s" % (r["resourceType"], r["id"]) if r else \
+                                    "/".join(url_parts.split("/_history")[0].split("?")[0].split("/")[-2:])
+                                self.assertTrue(key in C.DATA and C.in_view(caller, key, True),
+                                                "%s: history names %s" % (cell, key))
+
+    def test_export_kickoff(self):
+        for caller in C.CALLERS:
+            for url in ("$export", "Patient/$export"):
+                cell = "[export %s as %s]" % (url, caller.name)
+                with self.subTest(cell=cell):
+                    r = self.s.request("GET", "/" + url, token=self.tokens[caller.name],
+                                       headers={"Prefer": "respond-async"})
+                    res = Result(r.status, C.body_json(r), r)
+                    self.check_no_leak(cell, caller, res, url)
+                    if caller.kind == "refused":
+                        self.check_refused(cell, caller, res)
+                    elif "export" in caller.perms and not caller.restricted:
+                        self.assertEqual(r.status, 202, "%s: %r" % (cell, res))
+                        loc = r.header("content-location")
+                        self.s.request("DELETE", "/" + loc.split("/", 3)[3], token=self.tokens[caller.name])
+                    else:
+                        self.assertEqual(r.status, 403, "%s: %r" % (cell, res))
+
+    def test_validate_posted_resource(self):
+        body = C.observation("new", "alpha", "laboratory", "x", "x")
+        del body["id"]
+        for caller in C.CALLERS:
+            cell = "[validate POST Observation/$validate as %s]" % caller.name
+            with self.subTest(cell=cell):
+                r = self.s.request("POST", "/Observation/$validate", body, token=self.tokens[caller.name])
+                res = Result(r.status, C.body_json(r), r)
+                self.check_no_leak(cell, caller, res, "")
+                if caller.kind == "refused":
+                    self.check_refused(cell, caller, res)
+                elif "validate" in caller.perms and caller.may_type("Observation"):
+                    self.assertIn(r.status, (200,) + ((403,) if caller.restricted else ()), "%s: %r" % (cell, res))
+                else:
+                    self.assertEqual(r.status, 403, "%s: %r" % (cell, res))
+
+
+if __name__ == "__main__":
+    unittest.main()
