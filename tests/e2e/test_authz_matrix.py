@@ -42,6 +42,8 @@ def perform(s, tok, route, method, url, resource=None, headers=None, if_none_exi
         h = dict(headers or {})
         if if_none_exist:
             h["If-None-Exist"] = if_none_exist
+        if raw_body is not None:
+            h["Content-Type"] = "application/json-patch+json"
         body = raw_body if raw_body is not None else resource
         r = s.request(method, "/" + url, body, token=tok, headers=h)
         return Result(r.status, C.body_json(r), r)
@@ -409,3 +411,245 @@ class AuthzMatrixReads(MatrixCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ------------------------------------------------------------------------------------------------
+# Writes: interaction x target kind x route x caller. Each cell writes to its own fresh target
+# (created by the Contributor just before), so an allowed write never changes the data another
+# cell reads. Kinds: A (alpha's Observation), B (beta's), Bdel (beta's, deleted), Org (a shared
+# Organization), new (no target). Outcomes: a set of statuses, NEVER = exactly like the same
+# request on a never-existing id / a condition matching nothing (with those statuses).
+# ------------------------------------------------------------------------------------------------
+OK = {200}
+CREATED = {201}
+GONE_OK = {200, 204}
+N404 = ("never", {404})
+N404_403 = ("never", {403, 404})
+NDEL = ("never", {200, 204})
+NDEL_403 = ("never", {200, 204, 403})
+
+
+def _obs_body(n, code, subject="Patient/alpha", performers=None, rid=None):
+    o = C.observation(rid or "x", subject.split("/")[1], "laboratory", code, "w%d" % n, performers=performers)
+    o["subject"] = C.ref(subject)
+    if rid is None:
+        del o["id"]
+    return o
+
+
+def _org_body(n, code, rid=None):
+    o = {"resourceType": "Organization", "name": "w%d" % n,
+         "identifier": [{"system": "http://example.org/org", "value": code}]}
+    if rid:
+        o["id"] = rid
+    return o
+
+
+def _patch(ops):
+    return json.dumps(ops)
+
+
+# request builders: (kind, target key, target code, n) -> (method, url, resource, raw_body, if_none_exist)
+def _body_for(key, code, n, **kw):
+    rtype, rid = key.split("/")
+    return _org_body(n, code, rid) if rtype == "Organization" else _obs_body(n, code, rid=rid, **kw)
+
+
+def _cond_query(key, code):
+    rtype = key.split("/")[0]
+    return "%s?%s=%s" % (rtype, "identifier" if rtype == "Organization" else "code", code)
+
+
+def _cond_body(key, n):
+    return _org_body(n, "new-w%d" % n) if key.startswith("Organization") else _obs_body(n, "new-w%d" % n)
+
+
+WRITES = [
+    # label                 perm      kinds                       request builder
+    #                                                             restricted writer per kind / open writer per kind
+    ("create",              "write",  ["new"],                    lambda k, c, n: ("POST", "Observation", _obs_body(n, "new-w%d" % n), None, None),
+                                                                  {"new": CREATED}, {"new": CREATED}),
+    ("create-subject-B",    "write",  ["new"],                    lambda k, c, n: ("POST", "Observation", _obs_body(n, "new-w%d" % n, "Patient/beta"), None, None),
+                                                                  {"new": {403}}, {"new": CREATED}),
+    ("create-performer-B",  "write",  ["new"],                    lambda k, c, n: ("POST", "Observation", _obs_body(n, "new-w%d" % n, performers=["Patient/beta"]), None, None),
+                                                                  {"new": {403}}, {"new": CREATED}),
+    ("create-Patient",      "write",  ["new"],                    lambda k, c, n: ("POST", "Patient", {"resourceType": "Patient", "id": C.PA, "identifier": [{"value": "new-w%d" % n}]}, None, None),
+                                                                  {"new": {403}}, {"new": CREATED}),
+    ("create-Organization", "write",  ["new"],                    lambda k, c, n: ("POST", "Organization", _org_body(n, "new-w%d" % n), None, None),
+                                                                  {"new": {403}}, {"new": CREATED}),
+    ("update",              "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PUT", k, _body_for(k, c, n), None, None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {200, 201}, "Org": OK}),
+    ("update-move-to-B",    "write",  ["A"],                      lambda k, c, n: ("PUT", k, _body_for(k, c, n, subject="Patient/beta"), None, None),
+                                                                  {"A": {403}}, {"A": OK}),
+    ("update-own-Patient",  "write",  ["new"],                    lambda k, c, n: ("PUT", "Patient/alpha", C.patient("alpha", "Alpha", "1980-01-01", "MRN-A-1", C.A_MARK), None, None),
+                                                                  {"new": OK}, {"new": OK}),
+    ("update-other-Patient", "write", ["new"],                    lambda k, c, n: ("PUT", "Patient/zz-new-w%d" % n, {"resourceType": "Patient", "id": "zz-new-w%d" % n}, None, None),
+                                                                  {"new": {403, 404}}, {"new": CREATED}),
+    ("patch",               "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PATCH", k, None, _patch([{"op": "replace", "path": "/name" if k.startswith("Org") else "/status", "value": "amended" if not k.startswith("Org") else "x%d" % n}]), None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {410}, "Org": OK}),
+    ("patch-move-to-B",     "write",  ["A"],                      lambda k, c, n: ("PATCH", k, None, _patch([{"op": "replace", "path": "/subject/reference", "value": "Patient/beta"}]), None),
+                                                                  {"A": {403}}, {"A": OK}),
+    ("delete",              "delete", ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("DELETE", k, None, None, None),
+                                                                  {"A": GONE_OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": GONE_OK, "B": GONE_OK, "Bdel": {200, 204, 410}, "Org": GONE_OK}),
+    ("cond-create",         "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("POST", k.split("/")[0], _cond_body(k, n), None, _cond_query(k, c).split("?")[1]),
+                                                                  {"A": OK, "B": CREATED, "Bdel": CREATED, "Org": {403}},
+                                                                  {"A": OK, "B": OK, "Bdel": CREATED, "Org": OK}),
+    ("cond-create-multiple", "write", ["new"],                    lambda k, c, n: ("POST", "Observation", _obs_body(n, "new-w%d" % n), None, "subject=Patient/alpha"),
+                                                                  {"new": {412}}, {"new": {412}}),
+    ("cond-update",         "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PUT", _cond_query(k, c), _cond_body(k, n), None, None),
+                                                                  {"A": OK, "B": CREATED, "Bdel": CREATED, "Org": {403}},
+                                                                  {"A": OK, "B": OK, "Bdel": CREATED, "Org": OK}),
+    ("cond-patch",          "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PATCH", _cond_query(k, c), None, _patch([{"op": "add", "path": "/language", "value": "en"}]), None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {404}, "Org": OK}),
+    ("cond-delete",         "delete", ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("DELETE", _cond_query(k, c), None, None, None),
+                                                                  {"A": GONE_OK, "B": NDEL, "Bdel": NDEL, "Org": NDEL_403},
+                                                                  {"A": GONE_OK, "B": GONE_OK, "Bdel": GONE_OK, "Org": GONE_OK}),
+]
+
+
+def expect_write(caller, perm, kind, restricted_out, open_out):
+    """(statuses, like_never, may_change_target)."""
+    if caller.kind == "refused" or perm not in caller.perms:
+        return {403}, False, False
+    out = (restricted_out if caller.restricted else open_out)[kind]
+    if isinstance(out, tuple):
+        return out[1], True, False
+    return out, False, caller.kind == "open" or kind == "A" or kind == "new"
+
+
+class AuthzMatrixWrites(MatrixCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = C.start_server()
+        C.write_matrix_data(cls.s)
+        cls.tokens = {c.name: C.token(c) for c in C.CALLERS}
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def make_targets(self, specs):
+        """specs: [(n, kind)] -> {n: (key, code)}; written in one transaction, Bdel ones deleted."""
+        out, entries, dels = {}, [], []
+        for n, kind in specs:
+            if kind == "new":
+                out[n] = (None, "new-w%d" % n)
+                continue
+            if kind == "Org":
+                key, code = "Organization/org-w%d" % n, "org-w%d" % n
+                body = _org_body(n, code, "org-w%d" % n)
+            else:
+                who = "alpha" if kind == "A" else "beta"
+                rid = "%s-w%d" % (who, n)
+                key, code = "Observation/" + rid, rid
+                body = _obs_body(n, code, "Patient/" + who, rid=rid)
+                body["note"] = [{"text": C.B_MARK if who == "beta" else C.A_MARK}]
+                if kind == "Bdel":
+                    dels.append(key)
+            entries.append(C.entry("PUT", key, body))
+            out[n] = (key, code)
+        if entries:
+            r = self.s.request("POST", "/", C.bundle("transaction", entries), token=C.admin_token())
+            assert r.status == 200, r
+        for k in dels:
+            r = self.s.request("DELETE", "/" + k, token=C.admin_token())
+            assert r.status in (200, 204), r
+        return out
+
+    def target_state(self, key):
+        r = self.s.request("GET", "/" + key, token=C.admin_token())
+        return r.status, (C.body_json(r) or {}).get("meta", {}).get("versionId")
+
+    def test_writes(self):
+        for label, perm, kinds, build, r_out, o_out in WRITES:
+            cells = []
+            for kind in kinds:
+                for route in ALL_ROUTES:
+                    for caller in C.CALLERS:
+                        type(self).n += 1
+                        cells.append((type(self).n, kind, route, caller))
+            targets = self.make_targets([(n, kind) for n, kind, _, _ in cells])
+            for n, kind, route, caller in cells:
+                key, code = targets[n]
+                cell = "[%s %s%s via %s as %s]" % (label, kind, " " + key if key else "", route, caller.name)
+                with self.subTest(cell=cell):
+                    self.write_cell(cell, caller, perm, kind, route, build, key, code, n, r_out, o_out)
+
+    def write_cell(self, cell, caller, perm, kind, route, build, key, code, n, r_out, o_out):
+        tok = self.tokens[caller.name]
+        before = self.target_state(key) if key else None
+        method, url, resource, raw, ine = build(key, code, n)
+        res = perform(self.s, tok, route, method, url, resource, if_none_exist=ine, raw_body=raw)
+        self.check_no_leak(cell, caller, res, request_text(url, resource, ine, raw))
+        codes, like_never, may_change = expect_write(caller, perm, kind, r_out, o_out)
+        if codes == {403} and caller.kind == "refused":
+            self.check_refused(cell, caller, res)
+        else:
+            self.assertIn(res.status, codes, "%s: expected %s, got %r" % (cell, sorted(codes), res))
+        if like_never:
+            nkey = key.split("/")[0] + "/zz-never-w%d" % n
+            ncode = "zz-never-w%d" % n
+            m2, url2, res2, raw2, ine2 = build(nkey, ncode, n)
+            never_res = perform(self.s, tok, route, m2, url2, res2, if_none_exist=ine2, raw_body=raw2)
+            # the answer may name the requested id/code; substitute both before comparing
+            sig = C.outcome_sig(res.body, key.split("/")[1], "zz-never-w%d" % n)
+            sig = (sig[0], sig[1].replace(code, ncode)) if sig else sig
+            self.assertEqual(res.status, never_res.status, "%s: status differs from a never-existing target (%r vs %r)"
+                             % (cell, res, never_res))
+            self.assertEqual(sig, C.outcome_sig(never_res.body, "", ""), "%s: outcome differs from a never-existing target" % cell)
+        if key and not may_change:
+            self.assertEqual(self.target_state(key), before, cell + ": the target must be unchanged")
+        if res.status not in (200, 201) and kind == "new":
+            r = self.s.request("GET", "/%s?%s=new-w%d" % (url.split("/")[0].split("?")[0],
+                               "identifier" if url.startswith(("Organization", "Patient")) else "code", n),
+                               token=C.admin_token())
+            self.assertEqual((C.body_json(r) or {}).get("total"), 0, cell + ": a refused create stored something")
+
+    def test_transaction_conditional_references(self):
+        """A conditional reference resolves over the caller's view only: one matching only B fails
+        exactly like one matching nothing, and stores nothing."""
+        writers = [c for c in C.CALLERS if "write" in c.perms]
+        for caller in writers:
+            for field in ("focus", "subject"):
+                for query in ("Patient?family=Beta", "Patient?identifier=MRN-B-SECRET", "Patient?family=Alpha"):
+                    type(self).n += 1
+                    n = type(self).n
+                    cell = "[tx conditional reference %s=%s as %s]" % (field, query, caller.name)
+                    with self.subTest(cell=cell):
+                        self.cond_ref_cell(cell, caller, field, query, n)
+
+    def cond_ref_cell(self, cell, caller, field, query, n):
+        def tx(q, code):
+            o = _obs_body(n, code)
+            if field == "focus":
+                o["focus"] = [C.ref(q)]
+            else:
+                o["subject"] = C.ref(q)
+            return C.bundle("transaction", [C.entry("POST", "Observation", o, full_url="urn:uuid:00000000-0000-0000-0000-%012d" % n)])
+        code = "cref-w%d" % n
+        r = self.s.request("POST", "/", tx(query, code), token=self.tokens[caller.name])
+        res = Result(r.status, C.body_json(r), r)
+        self.check_no_leak(cell, caller, res, query)
+        stored = C.body_json(self.s.request("GET", "/Observation?code=" + code, token=C.admin_token()))
+        stored_refs = [e["resource"][field] for e in stored.get("entry") or []]
+        stored_refs = [x[0]["reference"] if isinstance(x, list) else x["reference"] for x in stored_refs]
+        target_is_a = query.endswith("Alpha")
+        if caller.restricted and not target_is_a:
+            never_q = query.replace("Beta", "Nonexistent").replace("MRN-B-SECRET", "MRN-NONEXISTENT")
+            r2 = self.s.request("POST", "/", tx(never_q, "cref-never-w%d" % n), token=self.tokens[caller.name])
+            self.assertEqual(r.status, r2.status, "%s: differs from a query matching nothing (%r vs %r)" % (cell, res, r2))
+            self.assertNotEqual(r.status, 200, "%s: a query matching nothing must fail the transaction" % cell)
+            sig = C.outcome_sig(res.body, query.split("=")[1], never_q.split("=")[1])
+            self.assertEqual(sig, C.outcome_sig(C.body_json(r2), "", ""), cell + ": outcome text differs")
+            self.assertEqual(stored_refs, [], cell + ": nothing may be stored")
+            return
+        # resolvable in the caller's view: rewritten and stored (an open caller's B reference in
+        # `subject` is stored too; a restricted caller's reference to A is what it may write)
+        self.assertEqual(r.status, 200, "%s: %r" % (cell, res))
+        self.assertEqual(stored_refs, ["Patient/alpha" if target_is_a else "Patient/beta"],
+                         cell + ": the conditional reference is rewritten")
