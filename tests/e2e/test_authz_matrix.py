@@ -653,3 +653,211 @@ class AuthzMatrixWrites(MatrixCase):
         self.assertEqual(r.status, 200, "%s: %r" % (cell, res))
         self.assertEqual(stored_refs, ["Patient/alpha" if target_is_a else "Patient/beta"],
                          cell + ": the conditional reference is rewritten")
+
+
+# ------------------------------------------------------------------------------------------------
+# The nine cases of issue 14, each with the exact request of the issue text ("pw" = pA:
+# scp "patient/*.read patient/*.write", patient=alpha; B = beta).
+# ------------------------------------------------------------------------------------------------
+class Issue14Regressions(MatrixCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = C.start_server(audit=True)
+        C.write_matrix_data(cls.s)
+        cls.pw = C.token("pA")
+        cls.admin = C.admin_token()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def req(self, method, path, body=None, headers=None, token=None):
+        r = self.s.request(method, path, body, token=token or self.pw, headers=headers)
+        return Result(r.status, C.body_json(r), r)
+
+    def assert_clean(self, what, res, req_text=""):
+        found = C.leaks(res.raw, req_text)
+        self.assertFalse(found, "%s: names B (%s): ...%s..." % (what, found, C.leak_context(res.raw, req_text)))
+
+    def assert_in_view(self, what, bundle_body, caller=C.BY_NAME["pA"]):
+        m, i = C.search_entries(bundle_body)
+        for k in m | i:
+            self.assertTrue(k in C.DATA and C.in_view(caller, k), "%s: returned %s" % (what, k))
+
+    def b_unchanged(self, key="Observation/beta-lab"):
+        r = self.s.request("GET", "/" + key, token=self.admin)
+        self.assertEqual(r.status, 200, key + " must still exist")
+        self.assertEqual(r.json()["meta"]["versionId"], "1", key + " must be unchanged")
+
+    def test_issue14_case1_batch_search_entries(self):
+        urls = ["Observation", "Patient?family=Beta", "Observation?subject=Patient/beta",
+                "Observation?_include=Observation:subject", "Patient?_revinclude=Observation:subject"]
+        res = self.req("POST", "/", C.bundle("batch", [C.entry("GET", u) for u in urls]))
+        self.assertEqual(res.status, 200, res)
+        self.assert_clean("batch of searches", res, " ".join(urls))
+        for u, e in zip(urls, res.body["entry"]):
+            self.assertEqual(C.status_code(e["response"]["status"]), 200, u)
+            self.assert_in_view(u, e["resource"])
+
+    def test_issue14_case2_conditional_oracle(self):
+        # If-None-Exist matching only B: no match -> created in A's compartment
+        body = _obs_body(1, "c2-create")
+        res = self.req("POST", "/Observation", body, headers={"If-None-Exist": "code=beta-lab"})
+        self.assert_clean("If-None-Exist code=beta-lab", res, "code=beta-lab")
+        self.assertEqual(res.status, 201, res)
+        # matches outside the view never count: one match in view -> 200 (A's), not 412
+        res = self.req("POST", "/Observation", body, headers={"If-None-Exist": "code=alpha-lab,beta-lab"})
+        self.assert_clean("If-None-Exist over A and B", res, "")
+        self.assertEqual(res.status, 200, res)
+        # conditional update / patch / delete on a query matching only B
+        res = self.req("PUT", "/Observation?code=beta-lab", _obs_body(2, "c2-update"))
+        self.assert_clean("conditional update", res, "code=beta-lab")
+        self.assertEqual(res.status, 201, res)
+        res = self.req("PATCH", "/Observation?code=beta-lab", _patch([{"op": "add", "path": "/language", "value": "en"}]),
+                       headers={"Content-Type": "application/json-patch+json"})
+        self.assert_clean("conditional patch", res, "code=beta-lab")
+        self.assertEqual(res.status, 404, res)
+        res = self.req("DELETE", "/Observation?code=beta-lab")
+        self.assert_clean("conditional delete", res, "code=beta-lab")
+        self.assertIn(res.status, (200, 204), res)
+        self.b_unchanged()
+        # the same inside a batch
+        entries = [C.entry("POST", "Observation", _obs_body(3, "c2-batch"), if_none_exist="code=beta-lab"),
+                   C.entry("PUT", "Observation?code=beta-lab", _obs_body(4, "c2-batch-u")),
+                   C.entry("PATCH", "Observation?code=beta-lab", C.patch_binary([{"op": "add", "path": "/language", "value": "en"}])),
+                   C.entry("DELETE", "Observation?code=beta-lab")]
+        res = self.req("POST", "/", C.bundle("batch", entries))
+        self.assert_clean("batch of conditionals", res, "code=beta-lab")
+        self.assertEqual([C.status_code(e["response"]["status"]) for e in res.body["entry"]][:3], [201, 201, 404], res)
+        self.assertIn(C.status_code(res.body["entry"][3]["response"]["status"]), (200, 204), res)
+        self.b_unchanged()
+        # POST /Patient with If-None-Exist: B's birth date, another date, a query matching A and B:
+        # one and the same answer (no oracle, no count)
+        answers = []
+        for q in ("birthdate=1911-11-11", "birthdate=1955-05-05", "birthdate=ge1900-01-01"):
+            res = self.req("POST", "/Patient", {"resourceType": "Patient", "birthDate": "2000-01-01"}, headers={"If-None-Exist": q})
+            self.assert_clean("POST /Patient If-None-Exist " + q, res, q)
+            answers.append((res.status, C.outcome_sig(res.body, q, "Q")))
+        self.assertEqual(len(set(answers)), 1, "If-None-Exist on POST /Patient is an oracle: %s" % answers)
+
+    def cleanup_code(self, *codes):
+        """Removes what a failing case stored (so it cannot pollute the other cases)."""
+        for c in codes:
+            self.s.request("DELETE", "/Observation?code=%s&_count=100" % c, token=self.admin)
+
+    def cleanup_decoys(self):
+        r = self.s.request("GET", "/Patient?identifier=" + C.B_MRN, token=self.admin).json()
+        for e in r.get("entry") or []:
+            if e["resource"]["id"] != "beta":
+                self.s.request("DELETE", "/Patient/" + e["resource"]["id"], token=self.admin)
+
+    def test_issue14_case3_transaction_conditional_reference(self):
+        self.addCleanup(self.cleanup_code, "c3-beta", "c3-none", "c3-alpha")
+
+        def tx(q, code):
+            o = _obs_body(5, code)
+            o["focus"] = [C.ref(q)]
+            return C.bundle("transaction", [C.entry("POST", "Observation", o, full_url="urn:uuid:c3c3c3c3-0000-0000-0000-000000000001")])
+        beta = self.req("POST", "/", tx("Patient?family=Beta", "c3-beta"))
+        none = self.req("POST", "/", tx("Patient?family=Nonexistent", "c3-none"))
+        self.assert_clean("conditional reference to B", beta, "Patient?family=Beta")
+        self.assertNotEqual(beta.status, 200, "a reference resolving only outside the view must fail: %r" % beta)
+        self.assertEqual(beta.status, none.status)
+        self.assertEqual(C.outcome_sig(beta.body, "Beta", "Nonexistent"), C.outcome_sig(none.body, "", ""))
+        stored = self.s.request("GET", "/Observation?code=c3-beta", token=self.admin).json()
+        self.assertEqual(stored.get("total"), 0, "nothing may be stored")
+        alpha = self.req("POST", "/", tx("Patient?family=Alpha", "c3-alpha"))
+        self.assertEqual(alpha.status, 200, alpha)
+        stored = self.s.request("GET", "/Observation?code=c3-alpha", token=self.admin).json()
+        self.assertEqual(stored["entry"][0]["resource"]["focus"][0]["reference"], "Patient/alpha")
+
+    def test_issue14_case4_deleted_resources_of_b(self):
+        key, never = "Condition/beta-cond-del", "Condition/zz-never-c4"
+        for route in (BATCH, TX, DIRECT):
+            res = perform(self.s, self.pw, route, "GET", key + "/_history/1")
+            nres = perform(self.s, self.pw, route, "GET", never + "/_history/1")
+            self.assert_clean("vread of B's deleted via " + route, res, key)
+            self.assertEqual(res.status, 404, "%s: %r" % (route, res))
+            self.assertEqual(C.outcome_sig(res.body, "beta-cond-del", "zz-never-c4"), C.outcome_sig(nres.body, "", ""))
+        # PUT of a new resource (subject A) under B's deleted id: no update-as-create
+        body = C.condition("beta-cond-del", "alpha", "c4", C.A_MARK)
+        res = self.req("PUT", "/" + key, body)
+        self.assert_clean("PUT under B's deleted id", res, key)
+        self.assertEqual(res.status, 404, res)
+        # a Writer reuses the id for A: pw then sees only the new versions
+        r = self.s.request("PUT", "/" + key, body, token=self.admin)
+        self.assertIn(r.status, (200, 201), r)
+        res = self.req("GET", "/" + key + "/_history")
+        self.assert_clean("history of a reused id", res, key)
+        self.assertEqual(res.status, 200, res)
+        versions = [e["resource"]["meta"]["versionId"] for e in res.body.get("entry", []) if e.get("resource")]
+        self.assertEqual(versions, ["3"], "only the version in A's compartment: %r" % res)
+        for v in ("1", "2"):
+            res = self.req("GET", "/%s/_history/%s" % (key, v))
+            self.assert_clean("vread v%s of a reused id" % v, res, key)
+            self.assertEqual(res.status, 404, res)
+
+    def test_issue14_case5_v2_constraints_through_includes(self):
+        cat = C.token("pAcat")
+        for q in ("Patient?_revinclude=Observation:subject", "Patient?_revinclude=*"):
+            res = self.req("GET", "/" + q, token=cat)
+            self.assertEqual(res.status, 200, res)
+            self.assert_clean(q, res)
+            m, inc = C.search_entries(res.body)
+            self.assertEqual(m, {"Patient/alpha"}, q)
+            self.assertIn("Observation/alpha-lab", inc, q)
+            self.assertNotIn("Observation/alpha-vital", inc, q + ": a vital-signs Observation through an include")
+            for k in inc:  # only laboratory Observations of A (other cases may have added some)
+                r = self.s.request("GET", "/" + k, token=self.admin).json()
+                self.assertEqual((r["resourceType"], r["subject"]["reference"], r["category"][0]["coding"][0]["code"]),
+                                 ("Observation", "Patient/alpha", "laboratory"), q + ": included " + k)
+        vs = self.req("GET", "/Patient?_has:Observation:subject:category=vital-signs&_total=accurate", token=cat)
+        lab = self.req("GET", "/Patient?_has:Observation:subject:category=laboratory&_total=accurate", token=cat)
+        self.assertEqual((vs.status, vs.body.get("total")), (200, 0), vs)
+        self.assertEqual((lab.status, lab.body.get("total")), (200, 1), lab)
+
+    def test_issue14_case6_writes_into_another_patients_record(self):
+        self.addCleanup(self.cleanup_code, "c6-obs")
+        self.addCleanup(self.cleanup_decoys)
+        o = _obs_body(6, "c6-obs", subject="Patient/beta", performers=["Patient/alpha"])
+        res = self.req("POST", "/Observation", o)
+        self.assertEqual(res.status, 403, res)
+        self.assertEqual(self.s.request("GET", "/Observation?code=c6-obs", token=self.admin).json()["total"], 0)
+        decoy = {"resourceType": "Patient", "id": "alpha", "identifier": [{"system": "http://example.org/mrn", "value": C.B_MRN}]}
+        res = self.req("POST", "/Patient", decoy)
+        self.assertEqual(res.status, 403, res)
+        self.assertEqual(self.s.request("GET", "/Patient?identifier=" + C.B_MRN, token=self.admin).json()["total"], 1,
+                         "no decoy Patient with B's MRN")
+
+    def test_issue14_case7_malformed_scopes_fail_closed(self):
+        for name in ("malQ", "malSR", "malEq", "malUp", "malTab"):
+            c = C.BY_NAME[name]
+            res = self.req("GET", "/Observation", token=C.token(c))
+            self.assertEqual(res.status, 403, "%s: %r" % (name, res))
+            self.assertIn(c.names, json.dumps(res.body), name + ": the 403 names the scope")
+            self.assert_clean(name, res)
+        # scp "openid" + scope "patient/*.rs": the scope claim is read -> restricted to A
+        res = self.req("GET", "/Observation", token=C.token("pAscope"))
+        self.assertEqual(res.status, 200, res)
+        self.assert_clean("scope claim", res)
+        self.assertEqual(C.search_entries(res.body)[0], {"Observation/alpha-lab", "Observation/alpha-vital"})
+
+    def test_issue14_case8_user_scope_with_unparsable_patient_fhiruser(self):
+        for name in ("fuSlash", "fuHist", "fuQuery"):
+            res = self.req("GET", "/Observation", token=C.token(name))
+            self.assertEqual(res.status, 403, "%s: %r" % (name, res))
+            self.assert_clean(name, res)
+
+    def test_issue14_case9_batch_entries_audited(self):
+        entries = [C.entry("GET", "Observation/alpha-lab"), C.entry("GET", "Observation/beta-lab"),
+                   C.entry("GET", "Observation?code=alpha-lab")]
+        res = self.req("POST", "/", C.bundle("batch", entries), headers={"X-Request-Id": "issue14-case9"})
+        self.assertEqual(res.status, 200, res)
+
+        def mine(evs):
+            return [e for e in evs if e.get("request_id") == "issue14-case9"]
+        events = mine(C.wait_audit(self.s, lambda evs: len([e for e in mine(evs) if e.get("id") or e.get("type")]) >= 3))
+        got = {(e.get("interaction"), e.get("type"), e.get("id"), e.get("status")) for e in events}
+        self.assertIn(("read", "Observation", "alpha-lab", 200), got, events)
+        self.assertTrue(any(i == "read" and t == "Observation" and rid == "beta-lab" and st != 200 for i, t, rid, st in got), events)
+        self.assertTrue(any(i == "search-type" and t == "Observation" and st == 200 for i, t, rid, st in got), events)
