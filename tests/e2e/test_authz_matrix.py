@@ -272,11 +272,11 @@ class AuthzMatrixReads(MatrixCase):
         if exp.codes == {403} and not exp.alt403:
             return self.check_refused(cell, caller, res) if caller.kind == "refused" else \
                 self.assertEqual(res.status, 403, "%s: %r" % (cell, res))
+        rtype, rid = key.split("/")
+        if exp.like_never:  # also when refused outright: a 403 here must be a 403 for any id
+            self.check_like_never(cell, res, self.never(caller, route, tmpl.format(key=rtype + "/" + NEVER)), rid)
         if not check_status(self, cell, exp, res):
             return
-        rtype, rid = key.split("/")
-        if exp.like_never:
-            self.check_like_never(cell, res, self.never(caller, route, tmpl.format(key=rtype + "/" + NEVER)), rid)
         if res.status == 200 and caller.restricted:
             got = set()
             if res.body.get("resourceType") == "Bundle":
