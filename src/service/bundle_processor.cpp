@@ -10,6 +10,7 @@
 #include "fhir/json_patch.h"
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
+#include "fhir/search_params.h"
 #include "fhir/search_query.h"
 #include "service/reads.h"
 #include "store/search.h"
@@ -55,11 +56,30 @@ Status BundleProcessor::parse_url(EntryRequest& e, const std::string& base_url) 
     if (j > i) seg.push_back(path.substr(i, j - i));
     i = j + 1;
   }
+  const bool get = e.method == "GET" || e.method == "HEAD";
+  if (get && (seg.empty() || (seg.size() == 1 && seg[0] == "_history"))) {
+    // system search ("?_type=..." or no type) and system history
+    e.history = !seg.empty();
+    return Status();
+  }
   if (seg.empty()) return Status(Err::invalid, "request.url '" + e.url + "' names no resource type");
   e.type = seg[0];
   if (!fhir::is_resource_type(e.type)) return Status(Err::invalid, "'" + e.type + "' is not a FHIR R4 resource type");
+  if (get && seg.size() == 2 && seg[1] == "_history") {
+    e.history = true;
+    return Status();
+  }
   if (seg.size() >= 2) e.id = seg[1];
   if (seg.size() == 4 && seg[2] == "_history") e.vid = seg[3];
+  else if (get && seg.size() == 3 && seg[2] == "_history") e.history = true;
+  else if (get && seg.size() == 3 && e.type == "Patient" && (seg[2] == "*" || fhir::is_resource_type(seg[2]))) {
+    e.compartment_id = e.id;
+    e.id.clear();
+    e.type = seg[2] == "*" ? "" : seg[2];
+    if (!fhir::valid_id(e.compartment_id))
+      return Status(Err::invalid, "'" + e.compartment_id + "' is not a valid FHIR id");
+    return Status();
+  }
   else if (seg.size() > 2) return Status(Err::invalid, "request.url '" + e.url + "' is not a supported interaction");
   if (!e.id.empty() && !fhir::valid_id(e.id)) return Status(Err::invalid, "'" + e.id + "' is not a valid FHIR id");
   const std::string& m = e.method;
@@ -72,7 +92,7 @@ Status BundleProcessor::parse_url(EntryRequest& e, const std::string& base_url) 
     if (!e.id.empty() && !e.query.empty())
       return Status(Err::invalid, m + " takes Type/id or Type?search, not both (" + e.url + ")");
   } else if (m == "GET" || m == "HEAD") {
-    if (!e.id.empty() && !e.query.empty() && e.vid.empty()) {
+    if (!e.id.empty() && !e.query.empty() && e.vid.empty() && !e.history) {
       // read with parameters such as _format: ignore them
       e.query.clear();
     }
@@ -396,6 +416,7 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
   }
   // Conditional update.
   if (m->empty()) {
+    e.new_id = !body_id;
     *target = body_id ? *body_id : Repository::new_id();
     if (!fhir::valid_id(*target)) return Status(Err::invalid, "'" + *target + "' is not a valid FHIR id");
     if (body_id) {  // update as create, but never of a resource the condition did not match
@@ -519,7 +540,7 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
     bool vis = false;
     st = check_target(c, a, Interaction::update, e.type, target, &vis);
     if (!st) return st;
-    if (!vis) {
+    if (!vis && !e.new_id) {
       // No update-as-create for a caller limited by scopes (so the answer cannot tell an id
       // outside its view from an unused one), except the patient's own Patient record.
       bool own = e.type == "Patient" && target == a.only_patient(Interaction::update, "Patient");
@@ -527,7 +548,7 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
       if (!cur) return cur.status();
       if (!own || (*cur && !(*cur)->deleted)) return not_known(e.type, target);
     }
-    st = check_content(a, Interaction::update, e.resource, target, false);
+    st = check_content(a, Interaction::update, e.resource, target, e.new_id);
     if (!st) return st;
   }
   auto w = repo_.update(c, e.type, target, std::move(e.resource), wo);
@@ -577,7 +598,20 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
   const Access& a = *opt.access;
   EntryResult r;
   r.type = e.type;
-  if (e.id.empty()) {  // search
+  if (e.history) {
+    auto params = fhir::parse_query_string(e.query, false);
+    if (!params) return params.status();
+    auto hq = parse_history_query(e.type, e.id, *params);
+    if (!hq) return hq.status();
+    auto page = history(c, a, repo_, *hq);
+    if (!page) return page.status();
+    r.outcome = Outcome::read;
+    r.id = e.id;
+    r.body = fhir::write_bundle("history", page->total, {}, history_entries(page->versions, opt.base_url), opt.now_ms,
+                               false, Repository::new_id());
+    return r;
+  }
+  if (e.id.empty()) {  // search: type, system, compartment
     auto params = fhir::parse_query_string(e.query, false);
     if (!params) return params.status();
     fhir::SearchParseOptions po;
@@ -585,7 +619,17 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
     po.now_ms = opt.now_ms;
     auto q = fhir::parse_search(e.type, *params, po);
     if (!q) return q.status();
-    auto found = search(c, a, Interaction::search_type, *q);
+    Interaction si = e.type.empty() ? Interaction::search_system : Interaction::search_type;
+    if (!e.compartment_id.empty()) {
+      si = Interaction::search_compartment;
+      q->compartment_patient = e.compartment_id;
+      if (e.type.empty() && q->types.empty())
+        for (const std::string& t : fhir::registry().all_resource_types())
+          if (t == "Patient" || !fhir::registry().compartment_params(t).empty()) q->types.push_back(t);
+      if (!e.type.empty() && e.type != "Patient" && fhir::registry().compartment_params(e.type).empty())
+        return Status(Err::invalid, e.type + " resources are not in the Patient compartment");
+    }
+    auto found = search(c, a, si, *q);
     if (!found) return found.status();
     if (found->count >= 0) {
       r.outcome = Outcome::read;

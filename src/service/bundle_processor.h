@@ -67,7 +67,10 @@ struct EntryRequest {
 
   // Filled by parsing url.
   std::string type, id, vid, query;
-  bool conditional() const { return !query.empty(); }
+  bool history = false;            // GET [Type[/id]]/_history (type and id may be empty)
+  std::string compartment_id;      // GET Patient/{compartment_id}/{type or "*"} (type "" for "*")
+  bool new_id = false;             // set by the processor: a conditional update that creates
+  bool conditional() const { return !query.empty() && method != "GET" && method != "HEAD"; }
 };
 
 enum class Outcome {

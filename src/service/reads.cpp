@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "fhir/resource.h"
+#include "util/time.h"
 
 namespace ef::service {
 
@@ -152,10 +153,62 @@ Result<HistoryPage> history(store::Conn& c, const Access& a, Repository& repo, c
   return out;
 }
 
+Result<store::HistoryQuery> parse_history_query(const std::string& type, const std::string& id,
+                                                const fhir::QueryParams& params) {
+  store::HistoryQuery q;
+  q.type = type;
+  q.id = id;
+  for (const auto& [name, v] : params) {
+    if (name == "_since") {
+      auto t = timefmt::parse_fhir_time(v);
+      if (!t) return Status(Err::invalid, "_since '" + v + "' is not a FHIR instant", "_since");
+      q.since_ms = t->lo_ms;
+    } else if (name == "_at") {
+      auto t = timefmt::parse_fhir_time(v);
+      if (!t) return Status(Err::invalid, "_at '" + v + "' is not a FHIR date/time", "_at");
+      q.at_or_before_ms = t->hi_ms - 1;
+    } else if (name == "_count") {
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6)
+        return Status(Err::invalid, "_count '" + v + "' is not a whole number", "_count");
+      q.count = std::min(std::max(std::stoi(v), 0), 1000);
+    } else if (name == "_cursor") {
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
+        return Status(Err::invalid, "_cursor '" + v + "' is not valid", "_cursor");
+      q.before_seq = std::stoll(v);
+    }
+  }
+  return q;
+}
+
+std::vector<fhir::BundleEntry> history_entries(const std::vector<store::Version>& versions, const std::string& base_url) {
+  std::vector<fhir::BundleEntry> entries;
+  entries.reserve(versions.size());
+  for (const store::Version& v : versions) {
+    fhir::BundleEntry e;
+    e.full_url = base_url + "/" + v.type + "/" + v.id;
+    e.resource_json = v.body;
+    e.request_method = v.method;
+    e.request_url = v.method == "POST" ? v.type : v.type + "/" + v.id;
+    if (v.is_delete()) e.response_status = "204 No Content";
+    else e.response_status = v.version == 1 ? "201 Created" : "200 OK";
+    e.response_etag = "W/\"" + std::to_string(v.version) + "\"";
+    e.response_last_modified = timefmt::format_instant(v.last_updated);
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
 Result<SearchResult> search(store::Conn& c, const Access& a, Interaction i, const fhir::SearchQuery& q,
                             store::SearchRunOptions ro) {
   const std::string type = i == Interaction::search_system || q.types.size() != 1 ? std::string() : q.types[0];
-  if (Status st = a.require(i, type); !st) return st;
+  if (i == Interaction::search_system && !q.types.empty()) {
+    // _type names the types: searching each of them is what must be allowed (a token with
+    // patient/Observation.rs may search ?_type=Observation without a wildcard scope).
+    for (const std::string& t : q.types)
+      if (Status st = a.require(Interaction::search_type, t); !st) return st;
+  } else if (Status st = a.require(i, type); !st) {
+    return st;
+  }
   // Every resource is judged by the search permission on its own type.
   ro.view = a.view(Interaction::search_type);
   SearchResult out;

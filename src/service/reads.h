@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fhir/outcome.h"
 #include "fhir/search_query.h"
 #include "service/access.h"
 #include "service/repository.h"
@@ -33,6 +34,13 @@ struct HistoryPage {
   bool more = false;  // a next page exists
 };
 Result<HistoryPage> history(store::Conn& c, const Access& a, Repository& repo, const store::HistoryQuery& q);
+
+// The history query of GET [Type[/id]]/_history?_since=&_at=&_count=&_cursor= (other
+// parameters are ignored).  Errors name the parameter.
+Result<store::HistoryQuery> parse_history_query(const std::string& type, const std::string& id,
+                                                const fhir::QueryParams& params);
+// The entries of a history Bundle (fullUrl, resource, request, response per version).
+std::vector<fhir::BundleEntry> history_entries(const std::vector<store::Version>& versions, const std::string& base_url);
 
 // `i`: search_type (q.types has the one type), search_system, search_compartment.  Every
 // matched and included resource is judged by decide(search_type, its type).
