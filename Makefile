@@ -73,6 +73,7 @@ e2e: $(BUILD)/edgefhir
 	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
 
 test: $(BUILD)/unit_tests $(BUILD)/edgefhir
+	python3 tools/check_layers.py
 	$(BUILD)/unit_tests
 	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
 

@@ -8,7 +8,6 @@
 #include <set>
 
 #include "auth/static_keys.h"
-#include "store/key_cache.h"
 #include "util/log.h"
 
 namespace ef::auth {
@@ -35,7 +34,7 @@ struct KeyStore::Held {
 struct KeyStore::IssuerData {
   const IssuerConfig* cfg = nullptr;
   std::vector<Held> keys;
-  store::IssuerState state;
+  IssuerState state;
   std::atomic<uint64_t> fetches{0}, fetch_errors{0}, unknown_kid{0}, unknown_kid_refreshes{0}, rate_limited{0};
 };
 
@@ -56,7 +55,7 @@ std::string describe_key(const Key& k) {
   }
 }
 
-KeyStore::KeyStore(const AuthConfig& cfg, store::Database* db, const Clock& clock)
+KeyStore::KeyStore(const AuthConfig& cfg, KeyPersistence* db, const Clock& clock)
     : cfg_(cfg), db_(db), clock_(clock) {
   for (const IssuerConfig& ic : cfg_.issuers) {
     auto d = std::make_unique<IssuerData>();
@@ -107,15 +106,15 @@ Status KeyStore::load() {
   }
 
   bool from_db = false;
-  std::vector<store::CachedKey> rows;
-  std::vector<store::IssuerState> states;
+  std::vector<CachedKey> rows;
+  std::vector<IssuerState> states;
   if (db_) {
-    store::KeyCache cache(*db_);
+    KeyPersistence& cache = *db_;
     bool synced = true;
     for (auto& [issuer, pins] : config_pins) {
-      std::vector<store::CachedKey> pr;
+      std::vector<CachedKey> pr;
       for (const Held& h : pins)
-        pr.push_back(store::CachedKey{issuer, h.key->kid, h.key->thumbprint, "pinned", "config", h.key->alg,
+        pr.push_back(CachedKey{issuer, h.key->kid, h.key->thumbprint, "pinned", "config", h.key->alg,
                                       h.key->jwk_json, now, now});
       Status st = cache.sync_pins(issuer, "config", pr);
       if (!st) {
@@ -139,7 +138,7 @@ Status KeyStore::load() {
   db_ok_ = from_db;
   for (auto& [issuer, d] : issuers_) d->keys.clear();
   if (from_db) {
-    for (const store::CachedKey& row : rows) {
+    for (const CachedKey& row : rows) {
       IssuerData* d = data(row.issuer);
       if (!d) continue;  // an issuer no longer configured: kept in the database, trusted for nothing
       auto k = key_from_jwk_text(row.jwk);
@@ -152,7 +151,7 @@ Status KeyStore::load() {
       d->keys.push_back(Held{finish(std::move(*k), row.issuer, source_from(row.source)), row.origin, row.fetched_at,
                              row.last_seen_at});
     }
-    for (const store::IssuerState& s : states) {
+    for (const IssuerState& s : states) {
       IssuerData* d = data(s.issuer);
       if (!d) continue;
       d->state = s;
@@ -261,10 +260,10 @@ void KeyStore::apply_fetch_success(const std::string& issuer, const std::string&
   if (d->cfg->max_staleness_seconds > 0) limit = std::min(limit, d->cfg->max_staleness_seconds);
   int64_t prune_before = now - limit * 1000;
   if (db_) {
-    std::vector<store::CachedKey> rows;
+    std::vector<CachedKey> rows;
     for (const Key* k : uniq)
-      rows.push_back(store::CachedKey{issuer, k->kid, k->thumbprint, "discovered", "", k->alg, k->jwk_json, now, now});
-    Status st = store::KeyCache(*db_).record_success(issuer, jwks_uri, rows, now, prune_before, next_refresh);
+      rows.push_back(CachedKey{issuer, k->kid, k->thumbprint, "discovered", "", k->alg, k->jwk_json, now, now});
+    Status st = db_->record_success(issuer, jwks_uri, rows, now, prune_before, next_refresh);
     if (!st) log::error("auth.key_cache_error", {{"issuer", issuer}, {"operation", "save keys"}, {"error", st.message}});
   }
   std::lock_guard<std::mutex> lk(mu_);
@@ -310,7 +309,7 @@ void KeyStore::apply_fetch_error(const std::string& issuer, const std::string& j
   d->fetches.fetch_add(1);
   d->fetch_errors.fetch_add(1);
   if (db_) {
-    Status st = store::KeyCache(*db_).record_error(issuer, jwks_uri, error, now, next_refresh);
+    Status st = db_->record_error(issuer, jwks_uri, error, now, next_refresh);
     if (!st) log::error("auth.key_cache_error", {{"issuer", issuer}, {"operation", "save state"}, {"error", st.message}});
   }
   std::lock_guard<std::mutex> lk(mu_);
@@ -362,9 +361,9 @@ void KeyStore::sync_pins_from_db() {
     std::lock_guard<std::mutex> lk(mu_);
     if (!db_ || !db_ok_) return;
   }
-  auto rows = store::KeyCache(*db_).keys();
+  auto rows = db_->keys();
   if (!rows.ok()) return;
-  std::map<std::string, std::vector<const store::CachedKey*>> pins;
+  std::map<std::string, std::vector<const CachedKey*>> pins;
   for (const auto& r : *rows)
     if (r.source != "discovered" && data(r.issuer)) pins[r.issuer].push_back(&r);
   std::lock_guard<std::mutex> lk(mu_);
@@ -411,9 +410,9 @@ Status KeyStore::add_keys(const std::string& issuer, const std::vector<Key>& key
     built.push_back(finish(k, issuer, source));
   }
   if (db_) {
-    store::KeyCache cache(*db_);
+    KeyPersistence& cache = *db_;
     for (const KeyPtr& k : built) {
-      Status st = cache.put(store::CachedKey{issuer, k->kid, k->thumbprint, key_source_name(source), origin, k->alg,
+      Status st = cache.put(CachedKey{issuer, k->kid, k->thumbprint, key_source_name(source), origin, k->alg,
                                              k->jwk_json, now, now});
       if (!st) return st;
     }
@@ -434,7 +433,7 @@ Status KeyStore::add_keys(const std::string& issuer, const std::vector<Key>& key
 Result<int> KeyStore::remove_keys(const std::string& issuer, const std::string& kid) {
   int n = 0;
   if (db_) {
-    auto r = store::KeyCache(*db_).remove_pinned(issuer, kid);
+    auto r = db_->remove_pinned(issuer, kid);
     if (!r.ok()) return r.status();
     n = *r;
   }

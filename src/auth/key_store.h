@@ -35,7 +35,7 @@
 #include "auth/config.h"
 #include "auth/jwks.h"
 #include "auth/key.h"
-#include "store/db.h"
+#include "auth/key_persistence.h"
 #include "util/clock.h"
 #include "util/status.h"
 
@@ -78,7 +78,7 @@ struct KeyInfo {
 class KeyStore : public KeyProvider {
  public:
   // cfg, db and clock must outlive the store.  db may be null (memory only: tests).
-  KeyStore(const AuthConfig& cfg, store::Database* db, const Clock& clock = SystemClock::instance());
+  KeyStore(const AuthConfig& cfg, KeyPersistence* db, const Clock& clock = SystemClock::instance());
   ~KeyStore() override;
 
   // Loads config pins and HMAC secrets (files), persists the pins, then loads every cached
@@ -137,7 +137,7 @@ class KeyStore : public KeyProvider {
   int64_t expires_at(const IssuerData& d, const Held& h) const;
 
   const AuthConfig& cfg_;
-  store::Database* db_;
+  KeyPersistence* db_;  // null: keys live in memory only
   const Clock& clock_;
   mutable std::mutex mu_;  // guards the IssuerData contents (not the map, fixed at construction)
   std::map<std::string, std::unique_ptr<IssuerData>> issuers_;

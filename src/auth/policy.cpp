@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "store/audit.h"
 
 namespace ef::auth {
 
@@ -500,11 +499,8 @@ std::string patient_context(const Principal& who) {
   return fhir_user_patient(who.fhir_user);
 }
 
-void describe_caller(const Principal& who, store::AuditEvent* ev) {
-  ev->subject = !who.object_id.empty() ? who.object_id : who.subject;
-  ev->client_id = who.client_id;
-  ev->tenant = who.tenant_id;
-  ev->issuer = who.issuer;
+CallerNames caller_names(const Principal& who) {
+  return CallerNames{!who.object_id.empty() ? who.object_id : who.subject, who.client_id, who.tenant_id, who.issuer};
 }
 
 }  // namespace ef::auth

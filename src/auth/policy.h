@@ -86,9 +86,6 @@
 #include "util/json.h"
 #include "util/status.h"
 
-namespace ef::store {
-struct AuditEvent;
-}
 
 namespace ef::auth {
 
@@ -196,8 +193,11 @@ std::string fhir_user_patient(const std::string& fhir_user);
 // "/_history/<vid>"; false for anything else (the policy then refuses the token).
 bool parse_fhir_user(const std::string& fhir_user, std::string* type, std::string* id);
 
-// Fills the "who" columns of an audit event: subject (oid, else sub), client id, tenant,
-// issuer.  Never copies the token or claims beyond those.
-void describe_caller(const Principal& who, store::AuditEvent* ev);
+// The "who" of an audit event: subject (oid, else sub), client id, tenant, issuer.  Never the
+// token or claims beyond those.
+struct CallerNames {
+  std::string subject, client_id, tenant, issuer;
+};
+CallerNames caller_names(const Principal& who);
 
 }  // namespace ef::auth

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "auth/audit_cli.h"
+#include "cli/audit_cli.h"
 #include "cli/commands.h"
 #include "store/db.h"
 

@@ -1,6 +1,8 @@
 // cli/auth_setup.cpp — see auth_setup.h.
 #include "cli/auth_setup.h"
 
+#include "store/key_cache.h"
+
 #include "auth/config.h"
 #include "auth/policy.h"
 #include "auth/key_store.h"
@@ -22,7 +24,8 @@ Status setup_auth(http::App& app) {
   auto acfg = std::make_shared<auth::AuthConfig>(std::move(*cfg));
   // Keys: pins and HMAC secrets from the config, the issuers' keys cached in the database
   // (so a restart works offline), and a refresher following discovery and rotation.
-  auto keys = std::make_shared<auth::KeyStore>(*acfg, app.db.get(), *app.clock);
+  auto key_rows = std::make_shared<store::KeyCache>(*app.db);
+  auto keys = std::make_shared<auth::KeyStore>(*acfg, key_rows.get(), *app.clock);
   Status st = keys->load();
   if (!st) return Status(Err::invalid, where + ": " + st.message);
   auto refresher = std::make_shared<auth::Refresher>(*keys);
@@ -33,6 +36,7 @@ Status setup_auth(http::App& app) {
   // Destroyed in reverse: the validator, then the refresher (stops its threads), then the
   // store and the config they point into.
   app.keep_alive.push_back(acfg);
+  app.keep_alive.push_back(key_rows);
   app.keep_alive.push_back(keys);
   app.keep_alive.push_back(refresher);
   app.keep_alive.push_back(validator);

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "auth/token_cli.h"
-#include "sync/cli.h"
+#include "cli/sync_cli.h"
 #include "version.h"
 
 namespace ef::cli {

@@ -1,7 +1,7 @@
 // cli/keys.cpp — `edgefhir keys ...`: the signing-key cache of the configured issuers
-// (auth/keys_cli.h does the work; this file loads the config and opens the database).
+// (cli/keys_cli.h does the work; this file loads the config and opens the database).
 #include "auth/config.h"
-#include "auth/keys_cli.h"
+#include "cli/keys_cli.h"
 #include "cli/commands.h"
 #include "store/db.h"
 

@@ -1,14 +1,14 @@
 // http/health.cpp — GET /health (public): liveness and readiness in the
 // application/health+json shape (status pass | warn | fail, with checks).
 //   database: a read and a write transaction succeed
-//   sync:queue: the store-and-forward queue (sync/observe.h; warn above max_queue)
+//   sync:queue: the store-and-forward queue (http/sync_observe.h; warn above max_queue)
 //   keys:<issuer>: the issuer has trusted keys (pass), serves cached keys because its
 //     provider is unreachable (warn), or has none so every token fails (fail)
 // Also GET /metrics (the Prometheus exposition of http/metrics.h).
 #include "auth/key_store.h"
 #include "http/handlers.h"
 #include "http/metrics.h"
-#include "sync/observe.h"
+#include "http/sync_observe.h"
 #include "util/time.h"
 
 namespace ef::http {

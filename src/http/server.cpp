@@ -335,7 +335,13 @@ void Server::Impl::audit(Ctx& c, const Plan& plan, int64_t start_ms) {
   store::AuditEvent ev;
   ev.ts_ms = start_ms;
   ev.request_id = c.request_id;
-  if (c.principal) auth::describe_caller(*c.principal, &ev);
+  if (c.principal) {
+    auth::CallerNames who = auth::caller_names(*c.principal);
+    ev.subject = who.subject;
+    ev.client_id = who.client_id;
+    ev.tenant = who.tenant;
+    ev.issuer = who.issuer;
+  }
   ev.interaction = auth::interaction_name(plan.interaction);
   ev.type = c.type;
   ev.id = c.id;

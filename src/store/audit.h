@@ -4,7 +4,7 @@
 // Owns: the AuditEvent record; AuditLog, which buffers events in memory and writes them
 // in batches (one transaction per batch) on a background thread so the request path
 // only takes a mutex and a vector push; retention pruning; and the read-side query used
-// by `edgefhir audit` (auth/audit_cli.h).
+// by `edgefhir audit` (cli/audit_cli.h).
 //
 // Never stored: the bearer token or any other secret.  append() itself scrubs the query
 // string (redact_query) and anything that looks like a JWT in the free-text columns, so a
@@ -29,7 +29,7 @@ struct AuditEvent {
   int64_t seq = 0;          // set when read back
   int64_t ts_ms = 0;        // when the request arrived; 0 = now (AuditLog's clock)
   std::string request_id;
-  std::string subject;      // oid, else sub (auth::describe_caller fills the who columns)
+  std::string subject;      // oid, else sub (from auth::caller_names)
   std::string client_id;    // azp / appid / client_id
   std::string tenant;       // tid
   std::string issuer;

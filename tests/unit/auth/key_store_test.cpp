@@ -32,7 +32,8 @@ TEST_CASE("discovered keys persist: a restarted store trusts them before any net
   TestClock clock(T0);
   {
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     CHECK(ks.find(kIss, "k1").empty());
     ks.apply_fetch_success(kIss, "https://idp.example.org/jwks", {key(1, "k1"), key(2, "k2")}, T0, T0 + H);
@@ -40,7 +41,8 @@ TEST_CASE("discovered keys persist: a restarted store trusts them before any net
   }
   clock.advance_s(3 * 86400);  // three days later, provider unreachable: nothing fetched
   auto db = open_db(path);
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   auto k1 = ks.find(kIss, "k1");
   REQUIRE(k1.size() == 1);
@@ -72,7 +74,8 @@ TEST_CASE("pins: config pins persist, never expire, win over a fetched key with 
   cfg.issuers = {ic};
   TestClock clock(T0);
   auto db = open_db(path);
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
 
   // The JWK pin keeps its kid; the PEM pin (no kid) matches any kid.
@@ -117,7 +120,8 @@ TEST_CASE("config pins are re-synchronised at start; CLI pins and imports stay",
     ic.pinned_keys = {a, b};
     cfg.issuers = {ic};
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     REQUIRE(ks.add_keys(kIss, {key(9, "kc")}, KeySource::pinned).ok());
     REQUIRE(ks.add_keys(kIss, {key(10, "kd")}, KeySource::imported).ok());
@@ -129,7 +133,8 @@ TEST_CASE("config pins are re-synchronised at start; CLI pins and imports stay",
   ic.pinned_keys = {a};  // b removed from the config
   cfg.issuers = {ic};
   auto db = open_db(path);
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   CHECK(ks.find(kIss, "ka").size() == 1);
   CHECK(ks.find(kIss, "kb").empty());
@@ -158,7 +163,8 @@ TEST_CASE("a key dropped from the JWKS is trusted for key_grace_seconds, then re
   cfg.issuers = {ic};
   TestClock clock(T0);
   auto db = open_db(path);
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   const std::string uri = "https://idp.example.org/jwks";
   ks.apply_fetch_success(kIss, uri, {key(1, "old"), key(2, "new")}, T0, T0 + H);
@@ -198,7 +204,8 @@ TEST_CASE("outage: cached keys stay trusted up to max_staleness_seconds since la
     AuthConfig cfg;
     cfg.issuers = {issuer(kIss)};
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     ks.apply_fetch_success(kIss, uri, {key(1, "k1")}, T0, T0 + H);
     for (int h = 1; h <= 7 * 24; ++h) {
@@ -214,7 +221,8 @@ TEST_CASE("outage: cached keys stay trusted up to max_staleness_seconds since la
     clock.set_ms(T0 + 7 * D + 1);
     CHECK(ks.find(kIss, "k1").empty());
     // Persisted state survives a restart.
-    KeyStore again(cfg, db.get(), clock);
+    store::KeyCache again_rows(*db);
+    KeyStore again(cfg, &again_rows, clock);
     REQUIRE(again.load().ok());
     auto st2 = again.status();
     CHECK(st2[0].last_success_ms == T0);
@@ -228,7 +236,8 @@ TEST_CASE("outage: cached keys stay trusted up to max_staleness_seconds since la
     ic.max_staleness_seconds = 0;
     cfg.issuers = {ic};
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     ks.apply_fetch_success(kIss, uri, {key(1, "k1")}, T0, T0 + H);
     clock.set_ms(T0 + 3650 * D);
@@ -241,7 +250,8 @@ TEST_CASE("outage: cached keys stay trusted up to max_staleness_seconds since la
     ic.key_grace_seconds = 86400;
     cfg.issuers = {ic};
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     ks.apply_fetch_success(kIss, uri, {key(1, "k1"), key(2, "k2")}, T0, T0 + H);
     ks.apply_fetch_success(kIss, uri, {key(2, "k2")}, T0 + 1000, T0 + H);
@@ -258,7 +268,8 @@ TEST_CASE("fetched key sets: duplicates collapse, symmetric keys are never taken
   cfg.issuers = {issuer(kIss)};
   TestClock clock(T0);
   auto db = open_db(temp_db());
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   Key hmac = make_hmac_key(std::string(32, 'x'), "sym");
   ks.apply_fetch_success(kIss, "https://i/jwks", {key(1, "dup"), key(1, "dup"), key(2, "dup"), hmac}, T0, T0 + H);
@@ -283,7 +294,8 @@ TEST_CASE("HMAC secrets come from the config file, match any kid and are never p
   cfg.issuers = {ic};
   TestClock clock(T0);
   auto db = open_db(temp_db());
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   auto found = ks.find(kIss, "whatever");
   REQUIRE(found.size() == 1);
@@ -318,7 +330,8 @@ TEST_CASE("load fails clearly on an unusable pin file; a corrupt cached row is s
   REQUIRE(cache.put(store::CachedKey{kIss, "good", key(1, "good").thumbprint, "imported", "", "", key(1, "good").jwk_json, T0, T0}).ok());
   AuthConfig cfg;
   cfg.issuers = {issuer(kIss)};
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   CHECK(ks.find(kIss, "good").size() == 1);
   CHECK(ks.find(kIss, "bad").empty());
@@ -355,12 +368,14 @@ TEST_CASE("a running store picks up pins and imports made by another process", "
   cfg.issuers = {ic};
   TestClock clock(T0);
   auto db = open_db(path);
-  KeyStore server(cfg, db.get(), clock);
+  store::KeyCache server_rows(*db);
+    KeyStore server(cfg, &server_rows, clock);
   REQUIRE(server.load().ok());
   uint64_t g = server.generation();
   {
     auto db2 = open_db(path);  // e.g. `edgefhir keys pin` in another process
-    KeyStore cli(cfg, db2.get(), clock);
+    store::KeyCache cli_rows(*db2);
+    KeyStore cli(cfg, &cli_rows, clock);
     REQUIRE(cli.load().ok());
     REQUIRE(cli.add_keys(kIss, {key(11, "late")}, KeySource::pinned).ok());
     REQUIRE(cli.add_keys(kIss, {key(12, "imp")}, KeySource::imported).ok());
@@ -375,7 +390,8 @@ TEST_CASE("a running store picks up pins and imports made by another process", "
   CHECK(server.generation() == g);
   {
     auto db2 = open_db(path);
-    KeyStore cli(cfg, db2.get(), clock);
+    store::KeyCache cli_rows(*db2);
+    KeyStore cli(cfg, &cli_rows, clock);
     REQUIRE(cli.load().ok());
     REQUIRE(cli.remove_keys(kIss, "late").ok());
   }

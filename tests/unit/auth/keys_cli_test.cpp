@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "auth/key_store.h"
-#include "auth/keys_cli.h"
+#include "cli/keys_cli.h"
 #include "keys_test_util.h"
 #include "store/key_cache.h"
 
@@ -38,7 +38,8 @@ TEST_CASE("keys list shows keys, sources, thumbprints and fetch state", "[keys]"
   cfg.issuers = {ic};
   auto db = open_db(temp_db());
   {
-    KeyStore ks(cfg, db.get());
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows);
     REQUIRE(ks.load().ok());
     int64_t now = SystemClock::instance().now_ms();
     ks.apply_fetch_success(kIss, "https://idp.example.org/keys", {key(2, "disc-1")}, now - 3600 * 1000, now);
@@ -79,7 +80,8 @@ TEST_CASE("keys pin / unpin", "[keys]") {
   REQUIRE(o.rc == 0);
   CHECK(has(o.out.str(), "ops-1"));
   {
-    KeyStore ks(cfg, db.get());
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows);
     REQUIRE(ks.load().ok());
     auto f = ks.find(kIss, "ops-1");
     REQUIRE(f.size() == 1);
@@ -99,7 +101,8 @@ TEST_CASE("keys pin / unpin", "[keys]") {
   CHECK(has(o.out.str(), "removed 1"));
   o = run({"unpin", kIss, "ops-1"}, cfg, *db);
   CHECK(o.rc == 1);
-  KeyStore ks(cfg, db.get());
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows);
   REQUIRE(ks.load().ok());
   CHECK(ks.find(kIss, "ops-1").empty());
 }
@@ -109,7 +112,8 @@ TEST_CASE("keys export on a connected device, import on a disconnected one", "[k
   online.issuers = {issuer(kIss)};
   auto db1 = open_db(temp_db());
   {
-    KeyStore ks(online, db1.get());
+    store::KeyCache ks_rows(*db1);
+    KeyStore ks(online, &ks_rows);
     REQUIRE(ks.load().ok());
     int64_t now = SystemClock::instance().now_ms();
     ks.apply_fetch_success(kIss, "https://idp.example.org/keys", {key(4, "a"), key(5, "b")}, now, now + 3600000);
@@ -130,7 +134,8 @@ TEST_CASE("keys export on a connected device, import on a disconnected one", "[k
   o = run({"import", bundle}, offline, *db2);
   REQUIRE(o.rc == 0);
   CHECK(has(o.out.str(), "imported 2 key(s)"));
-  KeyStore ks(offline, db2.get());
+  store::KeyCache ks_rows(*db2);
+    KeyStore ks(offline, &ks_rows);
   REQUIRE(ks.load().ok());
   auto a = ks.find(kIss, "a");
   REQUIRE(a.size() == 1);

@@ -488,18 +488,16 @@ TEST_CASE("fail closed: malformed scopes, unreadable scope claims and fhirUser r
   CHECK(d.compartment_patient == "A");
 }
 
-TEST_CASE("describe_caller fills who columns: oid before sub, never the token", "[policy][audit]") {
+TEST_CASE("caller_names: oid before sub, never the token", "[policy][audit]") {
   auth::Principal p = who({"FHIR Data Reader"}, {});
   p.object_id = "oid-1";
   p.client_id = "app-1";
   p.tenant_id = "t1";
-  store::AuditEvent e;
-  auth::describe_caller(p, &e);
+  auth::CallerNames e = auth::caller_names(p);
   CHECK(e.subject == "oid-1");
   CHECK(e.client_id == "app-1");
   CHECK(e.tenant == "t1");
   CHECK(e.issuer == "https://login.microsoftonline.com/t1/v2.0");
   p.object_id.clear();
-  auth::describe_caller(p, &e);
-  CHECK(e.subject == "sub-1");
+  CHECK(auth::caller_names(p).subject == "sub-1");
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "store/key_cache.h"
 #include "auth/key_store.h"
 #include "auth/refresher.h"
 #include "keys_test_util.h"
@@ -35,12 +36,14 @@ struct Rig {
   TestClock clock{T0};
   FakeHttp http;
   std::unique_ptr<store::Database> db = open_db(temp_db());
+  std::unique_ptr<ef::store::KeyCache> rows;  // before `store`: outlives it
   std::unique_ptr<KeyStore> store;
   std::unique_ptr<Refresher> ref;
 
   explicit Rig(IssuerConfig ic = issuer(kIss), Refresher::Options opt = {}) {
     cfg.issuers = {ic};
-    store = std::make_unique<KeyStore>(cfg, db.get(), clock);
+    rows = std::make_unique<ef::store::KeyCache>(*db);
+    store = std::make_unique<KeyStore>(cfg, rows.get(), clock);
     REQUIRE(store->load().ok());
     ref = std::make_unique<Refresher>(*store, http.fn(), opt);
     http.set(kDisco, 200, disco_doc(kIss, kJwks));
@@ -299,7 +302,8 @@ TEST_CASE("start-up keeps the persisted schedule when cached keys are fresh", "[
   http.set(kJwks, 200, jwks({jwk(1, "k1")}));
   {
     auto db = open_db(path);
-    KeyStore ks(cfg, db.get(), clock);
+    store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
     REQUIRE(ks.load().ok());
     Refresher ref(ks, http.fn());
     ref.start();
@@ -308,7 +312,8 @@ TEST_CASE("start-up keeps the persisted schedule when cached keys are fresh", "[
   CHECK(http.count(kJwks) == 1);
   clock.advance_s(60);  // restart a minute later: next refresh is due in ~59 minutes
   auto db = open_db(path);
-  KeyStore ks(cfg, db.get(), clock);
+  store::KeyCache ks_rows(*db);
+    KeyStore ks(cfg, &ks_rows, clock);
   REQUIRE(ks.load().ok());
   Refresher ref(ks, http.fn());
   ref.start();

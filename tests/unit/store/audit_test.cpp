@@ -1,4 +1,4 @@
-// Audit trail store (store/audit.h) and `edgefhir audit` (auth/audit_cli.h).
+// Audit trail store (store/audit.h) and `edgefhir audit` (cli/audit_cli.h).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "auth/audit_cli.h"
+#include "cli/audit_cli.h"
 #include "store/audit.h"
 
 using namespace ef;

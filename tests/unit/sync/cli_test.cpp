@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "sync/cli.h"
+#include "cli/sync_cli.h"
 #include "sync_test_util.h"
 
 using namespace ef;

@@ -8,7 +8,7 @@
 
 #include "auth/signer.h"
 #include "store/sync_state.h"
-#include "sync/observe.h"
+#include "http/sync_observe.h"
 #include "sync/pusher.h"
 #include "sync_test_util.h"
 

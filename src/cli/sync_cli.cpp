@@ -1,5 +1,5 @@
-// sync/cli.cpp — see cli.h.
-#include "sync/cli.h"
+// cli/sync_cli.cpp — see cli.h.
+#include "cli/sync_cli.h"
 
 #include "cli/commands.h"
 #include "store/db.h"

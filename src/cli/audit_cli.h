@@ -1,4 +1,4 @@
-// auth/audit_cli.h — `edgefhir audit`: read the audit trail from the command line.
+// cli/audit_cli.h — `edgefhir audit`: read the audit trail from the command line.
 //
 //   edgefhir audit [--since T] [--who X] [--limit N] [--json]
 //     --since T   only events at or after T: an ISO date/time ("2026-03-01",

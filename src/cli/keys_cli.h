@@ -1,4 +1,4 @@
-// auth/keys_cli.h — `edgefhir keys ...`: inspect and manage the signing-key cache.
+// cli/keys_cli.h — `edgefhir keys ...`: inspect and manage the signing-key cache.
 //
 //   keys list [--json]            every issuer's keys (kid, alg, type, source, age,
 //                                 thumbprint, trust status) and fetch state

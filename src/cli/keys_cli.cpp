@@ -1,7 +1,7 @@
-// auth/keys_cli.cpp — see keys_cli.h.  Builds a KeyStore on the database (and, for
+// cli/keys_cli.cpp — see keys_cli.h.  Builds a KeyStore on the database (and, for
 // `refresh`, a Refresher without background threads); every operation goes through them
 // so the CLI applies exactly the server's trust rules.
-#include "auth/keys_cli.h"
+#include "cli/keys_cli.h"
 
 #include <climits>
 #include <fstream>
@@ -480,7 +480,8 @@ int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store:
   split(args, &a);
   std::string cmd = a[0];
   a.erase(a.begin());
-  KeyStore ks(cfg, &db);
+  store::KeyCache rows(db);
+  KeyStore ks(cfg, &rows);
   Status st = ks.load();
   if (!st) {
     err << "edgefhir keys: " << st.message << "\n";

@@ -1,4 +1,4 @@
-// sync/observe.h — what sync contributes to the server's observability: the "sync:queue"
+// http/sync_observe.h — what sync contributes to the server's observability: the "sync:queue"
 // check of GET /health (application/health+json; "warn" keeps HTTP 200) and the
 // edgefhir_sync_* metrics of GET /metrics.  Both read Pusher::status(), which is cached
 // for a second, so scraping is cheap.

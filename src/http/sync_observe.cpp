@@ -1,5 +1,5 @@
-// sync/observe.cpp — see observe.h.
-#include "sync/observe.h"
+// http/sync_observe.cpp — see observe.h.
+#include "http/sync_observe.h"
 
 #include "util/time.h"
 

@@ -1,6 +1,6 @@
-// auth/audit_cli.cpp — see audit_cli.h.  Argument parsing and output formatting only;
+// cli/audit_cli.cpp — see audit_cli.h.  Argument parsing and output formatting only;
 // the query itself is store::audit_query.
-#include "auth/audit_cli.h"
+#include "cli/audit_cli.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-// sync/cli.h — `edgefhir sync status|now|conflicts` (issue 9), and reading the "sync"
+// cli/sync_cli.h — `edgefhir sync status|now|conflicts` (issue 9), and reading the "sync"
 // section out of a ServerConfig for `serve`.
 //   status     queue length, oldest unsent change, last success, last error, upstream,
 //              conflicts (--json for a machine-readable object)
