@@ -312,6 +312,15 @@ Status run_callback(const std::function<Status(Conn&)>& fn, Conn& c, std::except
   }
 }
 
+// BEGIN, SAVEPOINT, RELEASE, COMMIT from the connection's statement cache (sqlite3_exec would
+// compile them again for every write).
+Status run_cached(Conn& c, const std::string& sql) {
+  Stmt& s = c.prepare(sql);
+  Status st = s.run();
+  s.reset();
+  return st;
+}
+
 // The writer connection is in a transaction (SQLite rolls it back by itself after some
 // errors, e.g. a full disk or an I/O error).
 bool in_transaction(Conn& c) { return sqlite3_get_autocommit(c.raw()) == 0; }
@@ -330,9 +339,9 @@ void Database::wait_for_wal_restart() {
 
 Status Database::commit_timed(size_t members) {
   auto t0 = std::chrono::steady_clock::now();
-  Status st = writer_->exec("COMMIT");
+  Status st = run_cached(*writer_, "COMMIT");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!st) writer_->exec("ROLLBACK");
+  if (!st && in_transaction(*writer_)) writer_->exec("ROLLBACK");
   std::lock_guard<std::mutex> lk(stats_mu_);
   ++stats_.groups;
   stats_.requests += members;
@@ -347,7 +356,7 @@ Status Database::write_alone(const std::function<Status(Conn&)>& fn) {
   std::lock_guard<std::mutex> lk(write_mu_);
   wait_for_wal_restart();
   Conn& c = *writer_;
-  Status st = c.exec("BEGIN IMMEDIATE");
+  Status st = run_cached(c, "BEGIN IMMEDIATE");
   if (!st) return st;
   std::exception_ptr error;
   st = run_callback(fn, c, &error);
@@ -403,7 +412,7 @@ void Database::lead_group() {
       if (!open) {
         // First member of a transaction: no savepoint (nothing else to protect); on failure
         // the whole transaction goes, and the next member begins a new one.
-        r->st = c.exec("BEGIN IMMEDIATE");
+        r->st = run_cached(c, "BEGIN IMMEDIATE");
         if (!r->st) continue;
         open = true;
         r->st = run_callback(*r->fn, c, &r->error);
@@ -413,10 +422,10 @@ void Database::lead_group() {
           continue;
         }
       } else {
-        r->st = c.exec("SAVEPOINT ef_member");
+        r->st = run_cached(c, "SAVEPOINT ef_member");
         if (r->st) {
           r->st = run_callback(*r->fn, c, &r->error);
-          if (r->st) r->st = c.exec("RELEASE ef_member");
+          if (r->st) r->st = run_cached(c, "RELEASE ef_member");
           if (!r->st && in_transaction(c)) {
             c.exec("ROLLBACK TO ef_member");  // undoes this member only
             c.exec("RELEASE ef_member");
