@@ -97,7 +97,7 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   c.path = where_path;
   Reader r{*v, where, "", {}};
   r.only({"listen", "database", "base_url", "auth", "limits", "durability", "tls", "log_level", "allow_insecure_bearer",
-          "audit", "sync", "export", "metrics", "$comment", "comment"});
+          "audit", "sync", "export", "metrics", "writer", "$comment", "comment"});
   std::string listen;
   r.str("listen", listen);
   if (r.st.ok() && !listen.empty()) {
@@ -151,6 +151,15 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
     lr.num("keep_alive_max_requests", c.limits.keep_alive_max_requests, 1, 1e9);
     lr.num("threads", c.limits.threads, 0, 1024);
     if (r.st.ok() && !lr.st.ok()) r.st = lr.st;
+  }
+  if (const json::Value* w = json::get(*v, "writer")) {
+    Reader wr{*w, where, "writer.", {}};
+    if (!json::is_object(*w)) r.fail("writer", "must be an object");
+    wr.only({"group_commit", "max_group_requests", "max_group_bytes"});
+    wr.boolean("group_commit", c.writer.group_commit);
+    wr.num("max_group_requests", c.writer.max_group_requests, 1, 100000);
+    wr.num("max_group_bytes", c.writer.max_group_bytes, 1024, 1e10);
+    if (r.st.ok() && !wr.st.ok()) r.st = wr.st;
   }
   if (!r.st) return r.st;
   return c;

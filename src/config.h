@@ -22,6 +22,13 @@ struct Limits {
   int threads = 0;  // 0 = automatic
 };
 
+// The single writer (store/db.h): group commit and its bounds.
+struct WriterConfig {
+  bool group_commit = true;
+  size_t max_group_requests = 64;
+  size_t max_group_bytes = 4 * 1024 * 1024;
+};
+
 struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
@@ -32,6 +39,7 @@ struct ServerConfig {
   bool allow_insecure_bearer = false;  // bearer tokens over plain http on a non-loopback listener
   std::string log_level = "info";
   Limits limits;
+  WriterConfig writer;
   json::Value auth;  // raw "auth" section (object); auth.required defaults to true
   json::Value raw;   // whole file
   std::string path;  // where it was loaded from ("" = defaults)

@@ -42,6 +42,9 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   if (!st) return st;
   store::DbOptions o;
   o.durability = cfg.durability == "power" ? store::Durability::power : store::Durability::process;
+  o.group_commit = cfg.writer.group_commit;
+  o.max_group_requests = cfg.writer.max_group_requests;
+  o.max_group_bytes = cfg.writer.max_group_bytes;
   auto db = store::Database::open(cfg.database, o);
   if (!db) return db.status();
   app->db = std::move(*db);

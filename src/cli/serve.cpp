@@ -59,6 +59,26 @@ static Status setup_metrics(http::App& app) {
                        "WAL checkpoints a commit had to run itself because the WAL outgrew its limit.",
                        std::function<double()>([db] { return double(db->forced_checkpoints()); }));
   if (!st) return st;
+  st = reg.add_histogram("edgefhir_database_write_group_size",
+                         "Writes committed together in one transaction (group commit, store/db.h); 1 = alone.",
+                         [db] {
+                           store::WriteStats w = db->write_stats();
+                           using W = store::WriteStats;
+                           return http::HistogramSample{{W::kGroupBounds.begin(), W::kGroupBounds.end()},
+                                                        {w.group_counts.begin(), w.group_counts.end()},
+                                                        double(w.requests)};
+                         });
+  if (!st) return st;
+  st = reg.add_histogram("edgefhir_database_commit_seconds",
+                         "Duration of the writer's COMMIT (WAL append, and its fsync with durability power).",
+                         [db] {
+                           store::WriteStats w = db->write_stats();
+                           using W = store::WriteStats;
+                           return http::HistogramSample{{W::kCommitBounds.begin(), W::kCommitBounds.end()},
+                                                        {w.commit_counts.begin(), w.commit_counts.end()},
+                                                        w.commit_seconds};
+                         });
+  if (!st) return st;
   if (app.key_store) {
     auth::KeyStore* ks = app.key_store;
     st = http::add_key_store_metrics(reg, [ks] { return ks->status(); }, *app.clock);

@@ -128,6 +128,9 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
   log::set_quiet(true);  // the CLI reports on stdout/stderr itself
   store::DbOptions o;
   o.durability = cfg->durability == "power" ? store::Durability::power : store::Durability::process;
+  o.group_commit = cfg->writer.group_commit;
+  o.max_group_requests = cfg->writer.max_group_requests;
+  o.max_group_bytes = cfg->writer.max_group_bytes;
   auto db = store::Database::open(cfg->database, o);
   if (!db) {
     err << "edgefhir: " << db.status().message << "\n";

@@ -136,21 +136,27 @@ Status ExportRunner::start() {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Status(Err::internal, "export directory '" + dir_ + "' cannot be created: " + ec.message());
-  // Jobs interrupted by a stop or crash run again from the start.
+  // Jobs interrupted by a stop or crash run again from the start.  Their partial files are
+  // removed once the requeue committed (the callback may be rolled back: store/db.h).
+  std::vector<std::string> requeued;
   Status st = app_.db->write([&](store::Conn& c) -> Status {
+    requeued.clear();
     auto running = store::export_jobs_with_status(c, "running");
     if (!running) return running.status();
     for (auto& j : *running) {
-      fs::remove_all(job_dir(j.id), ec);
       j.status = "queued";
       j.started_ms = 0;
       Status s = store::update_export_job(c, j);
       if (!s) return s;
-      log::info("export.requeued", {{"job", j.id}});
+      requeued.push_back(j.id);
     }
     return Status();
   });
   if (!st) return st;
+  for (const std::string& id : requeued) {
+    fs::remove_all(job_dir(id), ec);
+    log::info("export.requeued", {{"job", id}});
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (started_) return Status();
   started_ = true;

@@ -219,7 +219,18 @@ Status Metrics::add(const std::string& name, const std::string& help, const char
   if (reserved(name)) return Status(Err::invalid, "metric name '" + name + "' is built in");
   for (auto& c : callbacks_)
     if (c.name == name) return Status(Err::invalid, "metric '" + name + "' is already registered");
-  callbacks_.push_back({name, help, type, std::move(fn)});
+  callbacks_.push_back({name, help, type, std::move(fn), nullptr});
+  return Status();
+}
+
+Status Metrics::add_histogram(const std::string& name, const std::string& help, HistogramFn fn) {
+  if (!fn) return Status(Err::invalid, "metric '" + name + "' has no callback");
+  HistogramFn keep = fn;
+  // Registered like the others (name checks, duplicates); the SampleFn is never called.
+  Status st = add(name, help, "histogram", [] { return std::vector<Sample>(); });
+  if (!st) return st;
+  std::lock_guard<std::mutex> g(mu_);
+  callbacks_.back().hist = std::move(keep);
   return Status();
 }
 
@@ -427,6 +438,25 @@ std::string Metrics::render_prometheus() const {
     one("process_threads", "Number of OS threads in the process.", "gauge", ps.threads);
   }
   for (auto& c : cbs) {
+    if (c.hist) {
+      HistogramSample h;
+      try {
+        h = c.hist();
+      } catch (...) {
+        continue;
+      }
+      if (h.counts.size() != h.bounds.size() + 1) continue;
+      std::string& o = fam[c.name];
+      header(o, c.name, c.help, "histogram");
+      uint64_t cum = 0;
+      for (size_t i = 0; i < h.counts.size(); ++i) {
+        cum += h.counts[i];
+        line(o, c.name + "_bucket", {{"le", i < h.bounds.size() ? format_value(h.bounds[i]) : "+Inf"}}, double(cum));
+      }
+      line(o, c.name + "_sum", {}, h.sum);
+      line(o, c.name + "_count", {}, double(cum));
+      continue;
+    }
     std::vector<Sample> samples;
     try {
       samples = c.fn();

@@ -63,6 +63,15 @@ struct Sample {
 // quick (no network); it should not throw (an exception drops that metric's samples).
 using SampleFn = std::function<std::vector<Sample>()>;
 
+// The value of a callback histogram: counts[i] observations <= bounds[i] (and above
+// bounds[i-1]); counts has one more entry than bounds (above the last bound, +Inf).
+struct HistogramSample {
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts;
+  double sum = 0;
+};
+using HistogramFn = std::function<HistogramSample()>;
+
 class Metrics {
  public:
   Metrics();
@@ -100,11 +109,16 @@ class Metrics {
   //   edgefhir_jwks_age_seconds{issuer}              gauge   now - last successful refresh
   //   edgefhir_jwks_keys{issuer}                     gauge   keys currently cached
   //   edgefhir_jwks_refresh_errors_total{issuer}     counter failed refreshes since start
+  //   edgefhir_database_write_group_size             histogram  db->write_stats() (requests per transaction)
+  //   edgefhir_database_commit_seconds               histogram  db->write_stats() (COMMIT durations)
   Status add_gauge(const std::string& name, const std::string& help, SampleFn fn);
   Status add_counter(const std::string& name, const std::string& help, SampleFn fn);
   // Single unlabelled value.
   Status add_gauge(const std::string& name, const std::string& help, std::function<double()> fn);
   Status add_counter(const std::string& name, const std::string& help, std::function<double()> fn);
+  // Unlabelled histogram (name_bucket{le}, name_sum, name_count); a sample whose counts do
+  // not match its bounds is not rendered.
+  Status add_histogram(const std::string& name, const std::string& help, HistogramFn fn);
 
   // edgefhir_build_info{version="...", ...} 1.  Replaces earlier labels.
   void set_build_info(Labels labels);
@@ -127,6 +141,7 @@ class Metrics {
   struct Callback {
     std::string name, help, type;
     SampleFn fn;
+    HistogramFn hist;  // type "histogram"
   };
   struct Totals;
   Shard& shard() const;

@@ -1,10 +1,12 @@
 // store/db.cpp — see db.h.  SQLite in WAL mode: one writer connection guarded by a
-// mutex, one reader connection per thread (thread_local, keyed by database id).
+// mutex, the group-commit queue in front of it (a leader applies the queued writes in one
+// transaction, db.h), one reader connection per thread (thread_local, keyed by database id).
 #include "store/db.h"
 
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <thread>
@@ -75,10 +77,12 @@ Stmt& Stmt::bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this;
 Stmt& Stmt::bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
 Stmt& Stmt::bind(int i, std::string_view v) {
   sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  if (bytes_) *bytes_ += v.size();
   return *this;
 }
 Stmt& Stmt::bind_blob(int i, std::string_view v) {
   sqlite3_bind_blob(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  if (bytes_) *bytes_ += v.size();
   return *this;
 }
 Stmt& Stmt::bind_null(int i) { sqlite3_bind_null(s_, i); return *this; }
@@ -125,7 +129,7 @@ Stmt& Conn::prepare(const std::string& sql) {
     sqlite3_prepare_v2(db_, "SELECT RAISE(ABORT, 'invalid statement')", -1, &s, nullptr);
   }
   auto& slot = cache_[sql];
-  slot = std::make_unique<Stmt>(s);
+  slot = std::make_unique<Stmt>(s, &bound_bytes_);
   return *slot;
 }
 Status Conn::exec(const std::string& sql) {
@@ -276,25 +280,199 @@ Database::~Database() {
   if (!t_readers_gone) t_readers.conns.erase(id_);
 }
 
-Status Database::write(const std::function<Status(Conn&)>& fn) {
-  std::lock_guard<std::mutex> lk(write_mu_);
-  // SQLite starts the WAL over at BEGIN only when every frame has been copied back: past
-  // kWalRestartFrames, let the running checkpoint finish first so the WAL stays bounded.
+// ---- Writes: one transaction per call, or group commit (db.h) ----
+
+// One write() call.  Lives on its caller's stack; the leader touches it only while the caller
+// waits for `done` (set under queue_mu_, the last access by the leader).
+struct Database::Pending {
+  const std::function<Status(Conn&)>* fn;
+  Status st;
+  std::exception_ptr error;  // fn threw: rethrown on the caller's thread
+  bool done = false;         // st is final (committed, or failed)
+  bool lead = false;         // promoted: this caller runs the next group
+  std::condition_variable cv;
+};
+
+namespace {
+
+template <size_t N>
+void observe(std::array<uint64_t, N + 1>& counts, const std::array<double, N>& bounds, double v) {
+  size_t i = 0;
+  while (i < N && v > bounds[i]) ++i;
+  ++counts[i];
+}
+
+// Runs a callback, turning an exception into a failed Status (kept for the caller).
+Status run_callback(const std::function<Status(Conn&)>& fn, Conn& c, std::exception_ptr* error) {
+  try {
+    return fn(c);
+  } catch (...) {
+    *error = std::current_exception();
+    return Status(Err::internal, "write failed: exception in the write callback");
+  }
+}
+
+// BEGIN, SAVEPOINT, RELEASE, COMMIT from the connection's statement cache (sqlite3_exec would
+// compile them again for every write).
+Status run_cached(Conn& c, const std::string& sql) {
+  Stmt& s = c.prepare(sql);
+  Status st = s.run();
+  s.reset();
+  return st;
+}
+
+// The writer connection is in a transaction (SQLite rolls it back by itself after some
+// errors, e.g. a full disk or an I/O error).
+bool in_transaction(Conn& c) { return sqlite3_get_autocommit(c.raw()) == 0; }
+
+}  // namespace
+
+// SQLite starts the WAL over at BEGIN only when every frame has been copied back: past
+// kWalRestartFrames, let the running checkpoint finish first so the WAL stays bounded.
+// (Called with write_mu_ held, before BEGIN.)
+void Database::wait_for_wal_restart() {
   if (checkpointer_ && wal_frames_ >= kWalRestartFrames) {
     checkpointer_->wait_idle();
     wal_frames_ = 0;
   }
+}
+
+Status Database::commit_timed(size_t members) {
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = run_cached(*writer_, "COMMIT");
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!st && in_transaction(*writer_)) writer_->exec("ROLLBACK");
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  ++stats_.groups;
+  stats_.requests += members;
+  observe<WriteStats::kGroupBounds.size()>(stats_.group_counts, WriteStats::kGroupBounds, double(members));
+  observe<WriteStats::kCommitBounds.size()>(stats_.commit_counts, WriteStats::kCommitBounds, secs);
+  stats_.commit_seconds += secs;
+  return st;
+}
+
+// writer.group_commit false: every call is its own transaction, callers wait for write_mu_.
+Status Database::write_alone(const std::function<Status(Conn&)>& fn) {
+  std::lock_guard<std::mutex> lk(write_mu_);
+  wait_for_wal_restart();
   Conn& c = *writer_;
-  Status st = c.exec("BEGIN IMMEDIATE");
+  Status st = run_cached(c, "BEGIN IMMEDIATE");
   if (!st) return st;
-  st = fn(c);
+  std::exception_ptr error;
+  st = run_callback(fn, c, &error);
   if (!st) {
-    c.exec("ROLLBACK");
+    if (in_transaction(c)) c.exec("ROLLBACK");
+    if (error) std::rethrow_exception(error);
     return st;
   }
-  st = c.exec("COMMIT");
-  if (!st) c.exec("ROLLBACK");
-  return st;
+  return commit_timed(1);
+}
+
+Status Database::write(const std::function<Status(Conn&)>& fn) {
+  if (!opt_.group_commit || opt_.read_only) return write_alone(fn);
+  Pending me;
+  me.fn = &fn;
+  {
+    std::unique_lock<std::mutex> lk(queue_mu_);
+    queue_.push_back(&me);
+    if (leading_) {
+      me.cv.wait(lk, [&] { return me.done || me.lead; });
+    } else {
+      leading_ = true;
+      me.lead = true;
+    }
+  }
+  if (!me.done) lead_group();  // we are at the head of queue_: our request is the group's first
+  if (me.error) std::rethrow_exception(me.error);
+  return me.st;
+}
+
+// The leader: takes requests from the head of queue_ (its own first) until the queue is
+// empty or a bound is reached, applies them in one transaction, commits, answers them all,
+// then hands the lead to the next waiting request (if any).
+void Database::lead_group() {
+  std::vector<Pending*> finished;  // every request taken (its st set when it failed)
+  std::vector<Pending*> applied;   // requests whose writes are in the open transaction
+  {
+    std::lock_guard<std::mutex> wl(write_mu_);
+    wait_for_wal_restart();
+    Conn& c = *writer_;
+    bool open = false;
+    uint64_t bytes0 = c.bound_bytes();
+    for (;;) {
+      Pending* r = nullptr;
+      {
+        std::lock_guard<std::mutex> ql(queue_mu_);
+        bool full = finished.size() >= opt_.max_group_requests || c.bound_bytes() - bytes0 >= opt_.max_group_bytes;
+        if (queue_.empty() || (full && !finished.empty())) break;
+        r = queue_.front();
+        queue_.pop_front();
+      }
+      finished.push_back(r);
+      if (!open) {
+        // First member of a transaction: no savepoint (nothing else to protect); on failure
+        // the whole transaction goes, and the next member begins a new one.
+        r->st = run_cached(c, "BEGIN IMMEDIATE");
+        if (!r->st) continue;
+        open = true;
+        r->st = run_callback(*r->fn, c, &r->error);
+        if (!r->st) {
+          if (in_transaction(c)) c.exec("ROLLBACK");
+          open = false;
+          continue;
+        }
+      } else {
+        r->st = run_cached(c, "SAVEPOINT ef_member");
+        if (r->st) {
+          r->st = run_callback(*r->fn, c, &r->error);
+          if (r->st) r->st = run_cached(c, "RELEASE ef_member");
+          if (!r->st && in_transaction(c)) {
+            c.exec("ROLLBACK TO ef_member");  // undoes this member only
+            c.exec("RELEASE ef_member");
+          }
+        }
+      }
+      if (!in_transaction(c)) {
+        // SQLite rolled the whole transaction back (e.g. disk full): the members applied
+        // before this one are lost too.
+        Status lost(Err::unavailable, "the write was rolled back with its group: " +
+                                          (r->st ? std::string("the transaction ended unexpectedly") : r->st.message));
+        if (r->st) r->st = lost;
+        for (Pending* a : applied) a->st = lost;
+        applied.clear();
+        open = false;
+        continue;
+      }
+      if (r->st) applied.push_back(r);
+    }
+    if (open) {
+      Status st = commit_timed(applied.size());
+      if (!st)
+        for (Pending* a : applied) a->st = st;
+    }
+  }
+  std::lock_guard<std::mutex> ql(queue_mu_);
+  for (Pending* r : finished) {
+    r->done = true;
+    r->lead = false;
+    r->cv.notify_one();  // under queue_mu_: the waiter cannot return (and destroy cv) before
+  }
+  if (queue_.empty()) {
+    leading_ = false;
+  } else {
+    queue_.front()->lead = true;
+    queue_.front()->cv.notify_one();
+  }
+}
+
+WriteStats Database::write_stats() const {
+  std::lock_guard<std::mutex> lk(stats_mu_);
+  return stats_;
+}
+
+size_t Database::queued_writes() const {
+  std::lock_guard<std::mutex> lk(queue_mu_);
+  return queue_.size();
 }
 
 Conn& Database::reader() {

@@ -10,8 +10,24 @@
 // and its fsync were ~15% of the CPU of a Bundle POST.  The writer's commit only signals it
 // (sqlite3_wal_hook); if the WAL still grows far beyond the threshold (the checkpointer cannot
 // keep up, or cannot finish because of readers), the committing writer checkpoints itself.
+//
+// Group commit (Database::write, on unless DbOptions::group_commit is false): writes that
+// arrive while a transaction is being applied or committed queue up; the thread whose
+// request is at the head of the queue (the leader) runs the queued callbacks one after the
+// other in one transaction on the writer connection, each after the first in its own
+// SAVEPOINT (a failing callback rolls back alone and gets its own error; it sees the writes
+// of the members before it), then one COMMIT (one fsync with durability power) acknowledges
+// them all.  No write() returns before its transaction committed; a COMMIT failure fails
+// every member.  A group is bounded by max_group_requests and max_group_bytes (bytes bound to
+// statements by its members); a lone write is committed at once, as without grouping.
+// Callbacks may run on another writer's thread (the leader): a callback must not rely on
+// thread-local state of its caller, and side effects that assume the write is committed
+// (caches, wake-ups, files) belong after write() returned ok, not inside the callback.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -36,12 +52,29 @@ struct DbOptions {
   Durability durability = Durability::process;
   bool read_only = false;
   int busy_timeout_ms = 5000;
+  bool group_commit = true;                 // config writer.group_commit
+  size_t max_group_requests = 64;           // config writer.max_group_requests
+  size_t max_group_bytes = 4 * 1024 * 1024; // config writer.max_group_bytes
+};
+
+// Counters of the writer (Database::write_stats), for /metrics.  Histograms: counts[i] is the
+// number of observations <= bounds[i] and > bounds[i-1]; the last entry is above every bound.
+struct WriteStats {
+  static constexpr std::array<double, 9> kGroupBounds{1, 2, 4, 8, 16, 32, 64, 128, 256};
+  static constexpr std::array<double, 12> kCommitBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                        0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  uint64_t groups = 0;    // transactions committed (or failed at COMMIT) by write()
+  uint64_t requests = 0;  // write() calls in them
+  std::array<uint64_t, kGroupBounds.size() + 1> group_counts{};
+  std::array<uint64_t, kCommitBounds.size() + 1> commit_counts{};
+  double commit_seconds = 0;  // sum of the COMMIT statements' durations
 };
 
 // A prepared statement from a connection's cache.  Obtained reset and unbound.
 class Stmt {
  public:
-  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  // `bytes`: the connection's counter of bytes bound (Conn::bound_bytes), or null.
+  explicit Stmt(sqlite3_stmt* s, uint64_t* bytes = nullptr) : s_(s), bytes_(bytes) {}
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -68,6 +101,7 @@ class Stmt {
 
  private:
   sqlite3_stmt* s_;
+  uint64_t* bytes_;
   Status st_;
 };
 
@@ -84,9 +118,13 @@ class Conn {
   int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* raw() const { return db_; }
+  // Text and blob bytes bound to this connection's statements so far (the size of a write,
+  // for the group bound).
+  uint64_t bound_bytes() const { return bound_bytes_; }
 
  private:
   sqlite3* db_;
+  uint64_t bound_bytes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
 };
 
@@ -96,9 +134,15 @@ class Database {
   static Result<std::unique_ptr<Database>> open(const std::string& path, const DbOptions& opt = {});
   ~Database();
 
-  // Runs fn inside BEGIN IMMEDIATE ... COMMIT on the writer connection; rolls back when fn
-  // returns a non-ok Status.  Writes from all threads are serialised here.
+  // Runs fn inside BEGIN IMMEDIATE ... COMMIT on the writer connection; rolls back fn's
+  // writes when it returns a non-ok Status (or throws: the exception is rethrown here).
+  // Writes from all threads are serialised here and, with group commit, share transactions
+  // (see the top of this file): fn may run on another thread, and returns before the COMMIT.
+  // Returns ok only once the transaction holding fn's writes committed.
   Status write(const std::function<Status(Conn&)>& fn);
+  // Group sizes and COMMIT durations so far; write() calls waiting to be applied now.
+  WriteStats write_stats() const;
+  size_t queued_writes() const;
   // The calling thread's read connection (opened lazily, kept for the thread's life).
   Conn& reader();
   // Run fn with the read connection inside one read transaction (consistent snapshot).
@@ -123,10 +167,20 @@ class Database {
  private:
   Database() = default;
   struct Checkpointer;  // db.cpp
+  struct Pending;  // one write() call waiting in queue_ (db.cpp)
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+  Status write_alone(const std::function<Status(Conn&)>& fn);
+  void lead_group();
+  void wait_for_wal_restart();
+  Status commit_timed(size_t members);
   std::string path_;
   DbOptions opt_;
-  std::mutex write_mu_;
+  std::mutex write_mu_;  // the writer connection (taken by the leader for its whole group)
+  mutable std::mutex queue_mu_;  // queue_, leading_ (taken after write_mu_, never before it)
+  std::deque<Pending*> queue_;
+  bool leading_ = false;  // a leader is running a group; the next one is promoted by it
+  mutable std::mutex stats_mu_;
+  WriteStats stats_;
   std::unique_ptr<Conn> writer_;
   std::unique_ptr<Checkpointer> checkpointer_;  // declared after writer_: stopped first
   int wal_frames_ = 0;  // frames in the WAL after the last commit (under write_mu_)

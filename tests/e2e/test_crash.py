@@ -4,7 +4,10 @@ CrashTest: concurrent writers (PUT, POST and, when the server supports them, tra
 Bundles) run while the server is killed with SIGKILL at random moments, at least 20 times,
 and restarted on the same database each time.  Afterwards every write that was answered
 with a 2xx must be present with exactly the acknowledged content at the acknowledged
-version, and every transaction must be visible completely or not at all.
+version, and every transaction must be visible completely or not at all.  The server runs
+with group commit (the default, store/db.h); before each kill its /metrics are read, and the
+test requires that some transactions really held several writes (group size > 1), so the
+grouped path is the one being killed.
 
 ShutdownTest: SIGTERM while requests are in flight: they complete with their normal answer,
 the process exits 0 within a bound, and the data is intact after a restart.
@@ -12,6 +15,7 @@ the process exits 0 within a bound, and the data is intact after a restart.
 import http.client
 import json
 import random
+import re
 import signal
 import socket
 import threading
@@ -21,7 +25,7 @@ import unittest
 from harness import Server
 
 KILLS = 22
-WRITERS = 4
+WRITERS = 6
 
 
 def patient(tag, n):
@@ -49,6 +53,23 @@ def send(port, method, path, body=None, timeout=5):
         raise OSError(str(e))
     finally:
         conn.close()
+
+
+def group_counts(port):
+    """(transactions, transactions holding more than one write) from /metrics, or None."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        text = r.read().decode()
+        conn.close()
+    except (OSError, http.client.HTTPException):
+        return None
+    count = re.search(r"^edgefhir_database_write_group_size_count (\S+)$", text, re.M)
+    alone = re.search(r'^edgefhir_database_write_group_size_bucket\{le="1"\} (\S+)$', text, re.M)
+    if not count or not alone:
+        return None
+    return int(float(count.group(1))), int(float(count.group(1))) - int(float(alone.group(1)))
 
 
 def strip_meta(res):
@@ -123,8 +144,14 @@ class CrashTest(unittest.TestCase):
             for w in writers:
                 w.start()
             rng = random.Random(7)
+            groups, grouped, scraped = 0, 0, 0
             for i in range(KILLS):
                 time.sleep(rng.uniform(0.05, 0.4))
+                g = group_counts(s.port)
+                if g:
+                    scraped += 1
+                    groups += g[0]
+                    grouped += g[1]
                 s.stop(signal.SIGKILL)
                 self.assertEqual(s.proc.returncode, -signal.SIGKILL)
                 s.start()
@@ -139,9 +166,14 @@ class CrashTest(unittest.TestCase):
             self.verify(s, writers)
             total = sum(len(w.acked) + len(w.created) for w in writers)
             print("\n    %d SIGKILLs in %.1f s; %d requests sent (%d without an answer), %d acknowledged resources "
-                  "checked, %d transactions (%d acknowledged)" %
+                  "checked, %d transactions (%d acknowledged); group commit: %d of %d SQLite transactions "
+                  "held several writes (/metrics read before %d kills)" %
                   (KILLS + 1, time.monotonic() - t_start, sum(w.n for w in writers), sum(w.errors for w in writers), total,
-                                         sum(len(w.tx) for w in writers), sum(1 for w in writers for t in w.tx if t[1])))
+                   sum(len(w.tx) for w in writers), sum(1 for w in writers for t in w.tx if t[1]), grouped, groups,
+                   scraped))
+            self.assertGreater(scraped, KILLS // 2, "/metrics could not be read before most kills")
+            self.assertGreater(grouped, 0, "no transaction held more than one write: the group-commit path was "
+                                           "not exercised by the kills")
         finally:
             s.cleanup()
 

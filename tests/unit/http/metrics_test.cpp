@@ -372,3 +372,26 @@ TEST_CASE("metrics: key-cache metrics per issuer from a status source", "[metric
   CHECK(get(p, "edgefhir_jwks_refresh_errors_total" + a) == 3);
   CHECK(get(p, "edgefhir_jwks_age_seconds" + a) == 100.5);
 }
+
+TEST_CASE("metrics: callback histograms render cumulative buckets, sum and count", "[metrics]") {
+  Metrics m;
+  m.set_process_metrics(false);
+  HistogramSample h{{1, 2, 4}, {5, 3, 0, 2}, 23};
+  REQUIRE(m.add_histogram("edgefhir_database_write_group_size", "Writes per transaction.", [&] { return h; }).ok());
+  CHECK_FALSE(m.add_histogram("edgefhir_database_write_group_size", "again", [&] { return h; }).ok());
+  CHECK_FALSE(m.add_histogram("edgefhir_none", "no callback", HistogramFn()).ok());
+  REQUIRE(m.add_histogram("edgefhir_bad_shape", "counts do not match bounds",
+                          [] { return HistogramSample{{1, 2}, {1}, 1}; }).ok());
+  Parsed p = parse(m.render_prometheus());
+  REQUIRE(p.error == "");
+  CHECK(p.type["edgefhir_database_write_group_size"] == "histogram");
+  CHECK(get(p, "edgefhir_database_write_group_size_bucket{le=\"1\"}") == 5);
+  CHECK(get(p, "edgefhir_database_write_group_size_bucket{le=\"2\"}") == 8);
+  CHECK(get(p, "edgefhir_database_write_group_size_bucket{le=\"4\"}") == 8);
+  CHECK(get(p, "edgefhir_database_write_group_size_bucket{le=\"+Inf\"}") == 10);
+  CHECK(get(p, "edgefhir_database_write_group_size_sum") == 23);
+  CHECK(get(p, "edgefhir_database_write_group_size_count") == 10);
+  for (auto& [k, v] : p.samples) CHECK(k.rfind("edgefhir_bad_shape", 0) != 0);
+  h.counts[0] = 6;  // read at render time
+  CHECK(get(parse(m.render_prometheus()), "edgefhir_database_write_group_size_count") == 11);
+}
