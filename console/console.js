@@ -41,6 +41,7 @@ function table(headers, rows) {
   return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', { text: h })))),
     el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => (c instanceof Node && c.tagName === 'TD') ? c : el('td', {}, c))))));
 }
+function badge(text, cls) { return el('span', { class: cls, text }); }
 function statusWord(s) { return el('span', { class: s === 'pass' || s === true ? 'pass' : s === 'warn' ? 'warn' : 'fail', text: String(s) }); }
 
 // ---------- time in words ----------
@@ -446,7 +447,7 @@ async function viewStatus() {
   const st = s.json;
   parts.push(el('div', { class: 'card', id: 'keys' }, el('h3', { text: 'Signing keys per issuer' }),
     (st.keys || []).length ? table(['issuer', 'trusted', 'pinned', 'stale', 'last fetch', 'kids'], st.keys.map((k) => [
-      k.issuer, String(k.trusted_keys), String(k.pinned_keys), statusWord(k.stale ? 'warn' : 'pass'),
+      k.issuer, String(k.trusted_keys), String(k.pinned_keys), k.stale ? badge('stale', 'warn') : badge('no', 'pass'),
       k.last_fetch ? k.last_fetch + ' (' + inWords(-k.age_seconds) + ')' + (k.last_error ? '; last error: ' + k.last_error : '') : (k.discovery ? 'never' : 'offline issuer (pinned keys)'),
       (k.keys || []).map((x) => el('span', { class: 'pill', text: (x.kid || '(no kid)') + ' · ' + x.type + ' · ' + x.source + (x.trusted ? '' : ' · not trusted') }))]))
       : el('p', { class: 'muted', text: 'authentication is off: no keys' })));
