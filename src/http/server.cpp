@@ -391,7 +391,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
   res.set_header("X-Request-Id", c.request_id);
   const CorsConfig* cors = app.cors && app.cors->enabled ? app.cors.get() : nullptr;
-  if (cors && is_preflight(req)) {  // before authentication: a preflight never carries the token
+  if (cors && is_preflight(req) && check_framing(req).ok()) {  // before authentication: a preflight never carries the token
     answer_preflight(*cors, req, res);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
     metrics().observe_request("preflight", res.status, us);
