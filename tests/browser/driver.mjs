@@ -172,6 +172,20 @@ async function consoleScenario(page, rec) {
   await page.click('#history-link');
   rec.diff = await waitText(page, '#diff', '→');
   rec.diff_added = await page.$$eval('#diff .add', (s) => s.map((x) => x.textContent));
+  // 5b. create: an invalid resource shows the server's OperationOutcome inline, a valid one is
+  // created and shown; then delete it (the confirm dialog accepted) and see the outcome
+  await page.goto(base + '/console/#/new/Patient', { waitUntil: 'load' });
+  await page.waitForSelector('#editor', { timeout: STEP_MS });
+  await page.$eval('#editor', (ta) => { ta.value = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'not a Patient' } }); });
+  await page.click('#save');
+  rec.create_invalid = await waitText(page, '#save-result', 'HTTP 4');
+  await page.$eval('#editor', (ta) => { ta.value = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Consolecreated' }] }); });
+  await page.click('#save');
+  await page.waitForFunction(() => /^#\/r\/Patient\//.test(location.hash), { timeout: STEP_MS });
+  rec.created_title = await text(page, '#resource-title');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#delete');
+  rec.delete_result = await waitText(page, '#actions-result', 'HTTP');
   // 6. an edit refused for a Reader token: the 403 and its reason are shown
   await page.evaluate((t) => sessionStorage.setItem('edgefhir.console.token', t), job.tokens.reader);
   await page.goto(base + '/console/#/edit/' + rec.resource_title.trim(), { waitUntil: 'load' });
