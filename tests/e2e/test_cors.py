@@ -305,7 +305,11 @@ class ConsoleSwitch(unittest.TestCase):
             self.assertNotIn(b"<script>", r.body)
             self.assertNotIn(b"<style", r.body)
             self.assertNotIn(b" style=", r.body)
-            self.assertEqual(s.request("GET", "/console/console.js").header("Content-Type"), "text/javascript; charset=utf-8")
+            js = s.request("GET", "/console/console.js")
+            self.assertEqual(js.header("Content-Type"), "text/javascript; charset=utf-8")
+            for sink in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval(", b"new Function"):
+                self.assertNotIn(sink, js.body)  # values go on the page as text only
+            self.assertIn(b"textContent", js.body)
             self.assertEqual(s.request("GET", "/console/nope.js").status, 404)
             self.assertEqual(s.request("GET", "/console").status, 301)
             self.assertEqual(s.request("POST", "/console/", body="x").status, 405)
