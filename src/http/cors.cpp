@@ -219,7 +219,8 @@ void answer_preflight(const CorsConfig& cfg, const httplib::Request& req, httpli
 }
 
 void add_cors_headers(const CorsConfig& cfg, const httplib::Request& req, httplib::Response& res) {
-  if (!cfg.enabled) return;
+  // Idempotent: cpp-httplib's set_header adds another line rather than replacing one.
+  if (!cfg.enabled || res.has_header("Access-Control-Allow-Origin")) return;
   vary_origin(res);
   const std::string origin = req.get_header_value("Origin");
   if (!cfg.allows(origin)) return;
