@@ -81,6 +81,18 @@ async function corsScenario(page, rec) {
     o.no_token_issue = ((await unauth.json()).issue || [])[0].code;
     return o;
   }, job.base, job.tokens.writer);
+  // fhirclient's browser build (npm fhirclient, served by the page's own origin): the SMART
+  // client most browser apps use, following every next link and creating a resource.
+  rec.fhirclient = await page.evaluate(async (base, token) => {
+    const client = FHIR.client({ serverUrl: base, tokenResponse: { access_token: token } });
+    const all = await client.request('Patient?_count=10', { pageLimit: 0, flat: true });
+    const created = await client.create({ resourceType: 'Observation', status: 'final', code: { text: 'made by fhirclient' } });
+    const read = await client.request('Observation/' + created.id);
+    let refused = null;
+    try { await client.request('Patient/' + all[0].id + '/_history/999'); } catch (e) { refused = e.status || String(e); }
+    return { patients: all.length, distinct: new Set(all.map((r) => r.id)).size, created_id: created.id,
+      read_code: read.code.text, missing_version: refused };
+  }, job.base, job.tokens.writer);
   rec.reader_forbidden = await page.evaluate(async (base, token) => {
     const r = await fetch(base + '/Patient', { method: 'POST', headers: { Authorization: 'Bearer ' + token,
       'Content-Type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient' }) });

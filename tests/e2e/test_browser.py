@@ -4,7 +4,8 @@ tests/browser/node_modules).
 
   CORS: a page served by a second local HTTP server, on an origin listed in cors.allowed_origins,
   uses fetch with a bearer token to read, search, follow the next-page link, create, and read the
-  401/403 answers and their exposed headers; the same page on an origin that is not listed is
+  401/403 answers and their exposed headers, and fhirclient's browser build (npm fhirclient) to
+  read every page, create and read back; the same page on an origin that is not listed is
   blocked by the browser (fetch throws), with or without a token.
   Console: /console/ loads under its Content-Security-Policy with no violation, signs in with a
   pasted token, lists types with counts, runs a search from /metadata's parameters and pages,
@@ -39,7 +40,7 @@ def ensure_puppeteer_installed():
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise unittest.SkipTest("node/npm not installed")
     with _install_lock:
-        if os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "puppeteer-core")):
+        if all(os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", m)) for m in ("puppeteer-core", "fhirclient")):
             return
         r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=BROWSER_DIR,
                            capture_output=True, timeout=600)
@@ -75,7 +76,10 @@ class BrowserTest(unittest.TestCase):
         site = os.path.join(cls.work, "site")
         os.makedirs(site)
         with open(os.path.join(site, "page.html"), "w") as f:
-            f.write("<!doctype html><title>another origin</title><p>a page on another origin</p>\n")
+            f.write("<!doctype html><title>another origin</title><p>a page on another origin</p>\n"
+                    "<script src=\"fhir-client.min.js\"></script>\n")
+        # fhirclient's browser build (npm fhirclient, installed with puppeteer-core), served by this origin
+        shutil.copy(os.path.join(BROWSER_DIR, "node_modules", "fhirclient", "build", "fhir-client.min.js"), site)
         cls.page_port = free_port()
         cls.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", cls.page_port),
                                                     functools.partial(QuietHandler, directory=site))
@@ -180,6 +184,15 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(f["status"], 403)
         self.assertIn("insufficient_scope", f["www"] or "")
         self.assertIn("write", f["diagnostics"])
+
+    def test_fhirclient_browser_build_from_an_allowed_origin(self):
+        f = self.scenario("cors")["fhirclient"]
+        # Every page followed through the next links (24 Patients at 10 a page).
+        self.assertEqual(f["patients"], 24)
+        self.assertEqual(f["distinct"], 24)
+        self.assertTrue(f["created_id"])
+        self.assertEqual(f["read_code"], "made by fhirclient")
+        self.assertEqual(f["missing_version"], 404)
 
     def test_disallowed_origin_is_blocked_by_the_browser(self):
         d = self.scenario("cors")["disallowed"]
