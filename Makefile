@@ -16,7 +16,8 @@ LDFLAGS  += -pthread $(SAN)
 LDLIBS   += -lcpp-httplib -lmbedtls -lmbedx509 -lmbedcrypto -lsqlite3 -lz
 
 # Debian packages needed to build, test and benchmark (and the binary each one provides, to test for it).
-DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk
+# chromium: the headless browser of tests/e2e/test_browser.py (CORS and the web console).
+DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk chromium
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 LIB_SRC  := $(filter-out $(SKIP),$(shell find src -name '*.cpp' ! -path src/main.cpp | sort))
@@ -30,6 +31,11 @@ GEN_DATA := data/search-parameters.tsv data/compartment-patient.tsv
 EMBED_CPP := $(BUILD)/gen/embedded_data.cpp
 EMBED_OBJ := $(BUILD)/obj/gen/embedded_data.o
 LIB_OBJ  += $(EMBED_OBJ)
+# The web console (issue 17): console/* -> $(BUILD)/gen/console_assets.cpp (tools/embed_assets.py).
+CONSOLE_FILES := $(sort $(wildcard console/*.html console/*.css console/*.js console/*.svg))
+CONSOLE_CPP := $(BUILD)/gen/console_assets.cpp
+CONSOLE_OBJ := $(BUILD)/obj/gen/console_assets.o
+LIB_OBJ  += $(CONSOLE_OBJ)
 
 .PHONY: all deps test unit e2e run bench clean test-asan fuzz fuzz-build certs
 all: $(BUILD)/edgefhir
@@ -53,6 +59,14 @@ $(EMBED_CPP): $(GEN_DATA) tools/embed.py
 	python3 tools/embed.py -o $@ $(GEN_DATA)
 
 $(EMBED_OBJ): $(EMBED_CPP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(CONSOLE_CPP): $(CONSOLE_FILES) tools/embed_assets.py tools/embed.py
+	@mkdir -p $(dir $@)
+	python3 tools/embed_assets.py -o $@ $(CONSOLE_FILES)
+
+$(CONSOLE_OBJ): $(CONSOLE_CPP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 

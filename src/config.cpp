@@ -97,7 +97,7 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   c.path = where_path;
   Reader r{*v, where, "", {}};
   r.only({"listen", "database", "base_url", "auth", "limits", "durability", "tls", "log_level", "allow_insecure_bearer",
-          "audit", "sync", "export", "metrics", "writer", "$comment", "comment"});
+          "audit", "sync", "export", "metrics", "writer", "cors", "console", "$comment", "comment"});
   std::string listen;
   r.str("listen", listen);
   if (r.st.ok() && !listen.empty()) {

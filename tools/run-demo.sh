@@ -2,7 +2,10 @@
 # `make run`: one command to a secure local FHIR server.
 # On first run: makes a demo signing key (var/, never committed), writes var/edgefhir.json
 # pinning its public key for a demo issuer (no network needed), creates var/edgefhir.db with
-# a small demo data set, then prints a ready-to-paste curl line with a fresh 1-hour token.
+# a small demo data set, then prints a ready-to-paste curl line with a fresh 1-hour token and a
+# link to the web console that hands the same token over in the URL fragment (#token=...: a
+# fragment is never sent to a server, and the console removes it from the address bar).
+# CORS is on for browser apps served from http://localhost:<any port> and http://127.0.0.1:<any port>.
 set -e
 cd "$(dirname "$0")/.."
 BIN=${EDGEFHIR_BIN:-build/edgefhir}
@@ -28,7 +31,8 @@ if [ ! -f var/edgefhir.json ]; then
       {"issuer": "$ISSUER", "discovery": false, "algorithms": ["ES256"],
        "pinned_keys": ["var/demo-signing.pub.pem"]}
     ]
-  }
+  },
+  "cors": {"allowed_origins": ["http://localhost:*", "http://127.0.0.1:*"]}
 }
 JSON
   echo "wrote var/edgefhir.json (demo issuer pinned offline; edit it to trust your identity provider)"
@@ -49,6 +53,11 @@ A demo token (role "FHIR Data Writer", valid 1 hour) is in the TOKEN variable be
   curl -s "$BASE/metadata" | head -c 300          # public, no token needed
   $BIN token inspect "\$TOKEN"                    # decode it like jwt.ms
   $BIN token mint --key var/demo-signing.pem --iss $ISSUER --aud $BASE --roles "FHIR Data Reader"
+
+Web console, signed in with the demo token (keep this link private like the token; its
+Status page needs the admin permission: mint a token with --roles "FHIR Data Contributor"):
+
+  $BASE/console/#token=$TOKEN
 
 MSG
 exec "$BIN" serve --config var/edgefhir.json

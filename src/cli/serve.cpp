@@ -13,6 +13,8 @@
 #include "cli/commands.h"
 #include "cli/open.h"
 #include "auth/key_store.h"
+#include "http/console.h"
+#include "http/cors.h"
 #include "http/export.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -121,6 +123,14 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   (*app)->audit->start();
   st = setup_metrics(**app);
   if (!st) { err << "edgefhir: config " << cfg->path << ": " << st.message << "\n"; return 2; }
+  {
+    const json::Value* cs = json::get(cfg->raw, "cors");
+    auto cors = http::parse_cors_config(cs ? *cs : json::Value(), cfg->auth_required());
+    if (!cors) { err << "edgefhir: config " << cfg->path << ": " << cors.status().message << "\n"; return 2; }
+    (*app)->cors = std::make_shared<const http::CorsConfig>(std::move(*cors));
+    st = http::configure_console(**app);
+    if (!st) { err << "edgefhir: config " << cfg->path << ": " << st.message << "\n"; return 2; }
+  }
   auto sync_cfg = sync::sync_config_of(*cfg);
   if (!sync_cfg) { err << "edgefhir: " << sync_cfg.status().message << "\n"; return 2; }
   if (sync_cfg->enabled) {

@@ -29,6 +29,8 @@ class Pusher;
 
 namespace ef::http {
 
+struct CorsConfig;  // http/cors.h
+
 // Result of authenticating one request (filled by the auth middleware's back end).
 struct AuthCheck {
   bool ok = false;
@@ -63,6 +65,10 @@ struct App {
   auth::Validator* validator = nullptr;
   // Store-and-forward to an upstream FHIR server (sync/pusher.h); null when not configured.
   std::shared_ptr<sync::Pusher> sync;
+  // Config `cors` (http/cors.h); null or disabled = no CORS headers, preflights get 405.
+  std::shared_ptr<const CorsConfig> cors;
+  // Config `console.enabled` (http/console.h): the web console at /console/.
+  bool console_enabled = true;
 
   App() = default;
   App(const App&) = delete;

@@ -18,6 +18,8 @@
 #include "http/errors.h"
 #include "http/bundle.h"
 #include "http/conditional.h"
+#include "http/console.h"
+#include "http/cors.h"
 #include "http/handlers.h"
 #include "http/metrics.h"
 #include "http/pool.h"
@@ -64,6 +66,7 @@ const std::string& metadata_json(App& app) {
     f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
     for (const auto& t : fhir::registry().all_resource_types()) f.type_operations.emplace_back(t, "validate");
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
+    f.security = with_cors_flag(f.security, app.cors && app.cors->enabled);  // rest.security.cors
     cached = json::write(fhir::capability_statement(f));
   });
   return cached;
@@ -171,6 +174,7 @@ struct Plan {
   auth::Interaction interaction = auth::Interaction::read;
   const char* label = nullptr;    // metrics/log name when not the interaction's ("health", "invalid")
   bool public_ = false;           // no token needed (metadata, health, discovery)
+  bool audited = false;           // audited although public_ (console whoami authenticates itself)
   std::function<void(Ctx&)> run;  // the handler
 };
 
@@ -232,6 +236,13 @@ static Plan make_plan(Ctx& c) {
     p.label = "metrics";
     // Operational data: behind a token with the admin permission unless configured public.
     p.public_ = c.app.metrics_public;
+    return p;
+  }
+  if (ConsoleRoute r; console_route(c, &r)) {  // /console/... (http/console.h)
+    Plan p = plan(r.interaction, std::move(r.run));
+    p.label = r.label;
+    p.public_ = r.public_;
+    p.audited = r.audited;
     return p;
   }
   if (s.size() == 1 && s[0] == "_history")
@@ -369,6 +380,13 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   Ctx c(req, res, app);
   c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
   res.set_header("X-Request-Id", c.request_id);
+  const CorsConfig* cors = app.cors && app.cors->enabled ? app.cors.get() : nullptr;
+  if (cors && is_preflight(req) && check_framing(req).ok()) {  // before authentication: a preflight never carries the token
+    answer_preflight(*cors, req, res);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    metrics().observe_request("preflight", res.status, us);
+    return;
+  }
   Plan plan;
   if (Status st = check_framing(req); !st) {
     res.set_header("Connection", "close");
@@ -389,7 +407,8 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   }
   c.interaction = plan.label ? plan.label : auth::interaction_name(plan.interaction);
   if (admit(c, plan)) plan.run(c);
-  if (!plan.public_) audit(c, plan, start_ms);
+  if (!plan.public_ || plan.audited) audit(c, plan, start_ms);
+  if (cors) add_cors_headers(*cors, req, res);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   metrics().observe_request(c.interaction, res.status, us);
   log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", req.path},
@@ -441,6 +460,7 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
                               : "the request could not be processed (HTTP " + std::to_string(status) + ")");
     send_error(c, st);
     res.status = status;  // e.g. 400 for a malformed request line, whatever the category's usual code
+    if (self->app.cors) add_cors_headers(*self->app.cors, req, res);
     metrics().observe_request("invalid", status, 0);
   });
   srv.set_exception_handler([self](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
@@ -455,6 +475,7 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
     c.request_id = make_request_id(req.get_header_value("X-Request-Id"));
     res.set_header("X-Request-Id", c.request_id);
     send_error(c, Status(Err::internal, "exception on " + req.path + ": " + what));  // logged, not sent
+    if (self->app.cors) add_cors_headers(*self->app.cors, req, res);
   });
 }
 

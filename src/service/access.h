@@ -13,8 +13,9 @@
 //   - check_write(): the content a write proposes is allowed — for a caller limited to a
 //     patient's compartment every Patient reference of its compartment parameters must be
 //     that patient, and a Patient can only be the patient's own (never created).
-// Decisions and views are computed once per (interaction, type) and cached: an Access lives
-// for one request on one thread.  Access::unrestricted() is the caller of the CLI, import,
+// Decisions and views are computed once per (interaction, type) and cached: an Access of a
+// caller lives for one request on one thread.  Access::unrestricted() keeps no cache and is
+// safe to share between threads.  Access::unrestricted() is the caller of the CLI, import,
 // sync, and of a server configured without authentication.
 #pragma once
 #include <map>
