@@ -1,5 +1,5 @@
 """Search (https://hl7.org/fhir/R4/search.html) against the real binary, on real Synthea patients
-(../shared/testdata/synthea) loaded with `edgefhir import` (urn:uuid references rewritten to
+(tests/data/synthea) loaded with `edgefhir import` (urn:uuid references rewritten to
 Type/id here).  Every expected result is computed independently in this file by scanning the
 JSON of the loaded resources: parameter types and modifiers, date precision and prefixes,
 quantities, references, composites, chains, _has, _include/_revinclude, _sort, paging while
@@ -16,11 +16,11 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from harness import SHARED, Server
+from harness import SYNTHEA, Server
 
-BUNDLES = sorted(glob.glob(os.path.join(SHARED, "testdata", "synthea", "*.json")))
+BUNDLES = sorted(glob.glob(os.path.join(SYNTHEA, "*.json")))
 PATIENT_BUNDLES = [b for b in BUNDLES if "Information" not in os.path.basename(b)]
-N_PATIENTS = 10
+N_PATIENTS = 8
 
 
 def pick_bundles():
