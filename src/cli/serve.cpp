@@ -37,7 +37,7 @@ static const char* kServeHelp =
     "Serves the FHIR R4 REST API at the root of the listen address.\n"
     "  --config FILE      JSON configuration (see README: Configuration)\n"
     "  --listen HOST:PORT overrides \"listen\" (port 0 picks a free port and prints it)\n"
-    "  --database PATH    overrides \"database\" (created when missing)\n";
+    "  --database PATH    overrides \"database\" (the file is created when missing, its folder never)\n";
 
 // /metrics: build info, start time, database size, key cache; metrics.public from the config.
 static Status setup_metrics(http::App& app) {
@@ -80,7 +80,7 @@ struct DbCleanup {
   bool remove = false;
   explicit DbCleanup(std::string p) : path(std::move(p)) {
     struct stat sb;
-    remove = !path.empty() && path != ":memory:" && ::stat(path.c_str(), &sb) != 0 && errno == ENOENT;
+    remove = !path.empty() && path != ":memory:" && ::lstat(path.c_str(), &sb) != 0 && errno == ENOENT;
   }
   void keep() { remove = false; }
   ~DbCleanup() {

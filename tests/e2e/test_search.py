@@ -240,6 +240,9 @@ class SearchTest(unittest.TestCase):
             return lo, hi
         for prefix in ["eq", "sa", "eb", "gt", "le"]:
             self.expect("/Encounter?date=%s2014-03" % prefix, lambda r, p=prefix: period(r) is not None and date_match(p, period(r), "2014-03"))
+        # eq on a day some Encounter lies within (taken from the data, so eq matches something)
+        day = sorted(e["period"]["start"][:10] for e in self.of("Encounter") if "start" in e.get("period", {}))[0]
+        self.assertTrue(self.expect("/Encounter?date=eq" + day, lambda r: period(r) is not None and date_match("eq", period(r), day)))
         # invalid dates and prefixes name the parameter and the value
         for bad in ["xx2020", "2020-13", "2020-02-30T"]:
             b = self.get("/Patient?birthdate=" + bad, 400)
