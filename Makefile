@@ -1,6 +1,12 @@
 # edgefhir — GNU Make build.  `make run` and `make test` are the only commands a user needs;
 # both install missing Debian packages first (the `deps` step, a no-op when present).
 
+# Parallel by default: every core (`nproc`), unless the caller chose (-jN on the command line
+# or in MAKEFLAGS) or this is a sub-make (it shares its parent's job server).
+ifeq ($(MAKELEVEL)$(findstring -j,$(MAKEFLAGS) $(shell printf '%s' "$$MAKEFLAGS")),0)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 # ccache, when installed, makes rebuilds in several build dirs cheap (not required).
 CCACHE   := $(shell command -v ccache 2>/dev/null)
 ifeq ($(origin CXX),default)
@@ -15,9 +21,14 @@ CXXFLAGS ?= $(OPT) -g -std=c++17 -Wall -Wextra -Wno-unused-parameter -pthread -M
 LDFLAGS  += -pthread $(SAN)
 LDLIBS   += -lcpp-httplib -lmbedtls -lmbedx509 -lmbedcrypto -lsqlite3 -lz
 
-# Debian packages needed to build, test and benchmark (and the binary each one provides, to test for it).
-# chromium: the headless browser of tests/e2e/test_browser.py (CORS and the web console).
-DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk chromium
+# Debian packages needed to build, test and benchmark.  chromium: the headless browser of
+# tests/e2e/test_browser.py (CORS and the web console).  nodejs + npm run the test OpenID provider
+# (tests/oidc; its npm packages are installed by the tests on first run).  A tool package counts
+# as present when its command is on PATH (e.g. Node.js from elsewhere): DEB_CMDS maps package:command.
+DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk nodejs npm chromium
+DEB_CMDS := python3:python3 openssl:openssl wrk:wrk nodejs:node npm:npm
+# Commands `make test` runs; a missing one fails it by name (never a skipped test).
+TEST_CMDS := python3 openssl node npm
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 LIB_SRC  := $(filter-out $(SKIP),$(shell find src -name '*.cpp' ! -path src/main.cpp | sort))
@@ -37,12 +48,15 @@ CONSOLE_CPP := $(BUILD)/gen/console_assets.cpp
 CONSOLE_OBJ := $(BUILD)/obj/gen/console_assets.o
 LIB_OBJ  += $(CONSOLE_OBJ)
 
-.PHONY: all deps test unit e2e run bench clean test-asan fuzz fuzz-build certs
+.PHONY: all deps test unit e2e run bench clean test-asan fuzz fuzz-build certs test-tools
 all: $(BUILD)/edgefhir
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEB_PKGS); do \
+	  c=$$(for m in $(DEB_CMDS); do [ "$${m%%:*}" = $$p ] && echo "$${m#*:}"; done); \
+	  if [ -n "$$c" ] && command -v $$c >/dev/null 2>&1; then continue; fi; \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
@@ -83,10 +97,14 @@ $(BUILD)/unit_tests: $(TEST_OBJ) $(BUILD)/libedgefhir.a
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
-e2e: $(BUILD)/edgefhir
+test-tools: $(DEPS_STAMP)
+	@missing=""; for c in $(TEST_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then echo "make test: missing tool(s):$$missing (Debian packages: make deps; nodejs + npm for node/npm)" >&2; exit 1; fi
+
+e2e: $(BUILD)/edgefhir test-tools
 	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py
 
-test: $(BUILD)/unit_tests $(BUILD)/edgefhir
+test: $(BUILD)/unit_tests $(BUILD)/edgefhir test-tools
 	python3 tools/check_layers.py
 	$(BUILD)/unit_tests
 	EDGEFHIR_BIN=$(BUILD)/edgefhir python3 tests/e2e/run.py

@@ -96,7 +96,7 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   c.raw = *v;
   c.path = where_path;
   Reader r{*v, where, "", {}};
-  r.only({"listen", "database", "base_url", "auth", "limits", "durability", "tls", "log_level", "allow_insecure_bearer",
+  r.only({"listen", "database", "base_url", "auth", "limits", "durability", "tls", "log_level", "log_requests", "allow_insecure_bearer",
           "audit", "sync", "export", "metrics", "writer", "cors", "console", "$comment", "comment"});
   std::string listen;
   r.str("listen", listen);
@@ -115,6 +115,7 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
       c.log_level != "error")
     r.fail("log_level", "must be one of debug, info, warn, error");
   r.boolean("allow_insecure_bearer", c.allow_insecure_bearer);
+  r.boolean("log_requests", c.log_requests);
   if (const json::Value* a = json::get(*v, "auth")) {
     if (!json::is_object(*a)) r.fail("auth", "must be an object");
     else {

@@ -38,6 +38,7 @@ struct ServerConfig {
   std::string tls_cert, tls_key;
   bool allow_insecure_bearer = false;  // bearer tokens over plain http on a non-loopback listener
   std::string log_level = "info";
+  bool log_requests = true;  // one info line per request (http/conventions.h); false turns it off
   Limits limits;
   WriterConfig writer;
   json::Value auth;  // raw "auth" section (object); auth.required defaults to true

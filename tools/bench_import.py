@@ -30,7 +30,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, os.environ.get("EDGEFHIR_BIN", "build/edgefhir"))
-DATA = os.path.join(os.path.dirname(ROOT), "shared", "testdata", "synthea")
+# The full Synthea set (98 patients) beside the checkout when there is one, else the in-repo sample
+# (tests/data/synthea, 8 patients); main() prints which.
+_FULL = os.path.join(os.path.dirname(ROOT), "shared", "testdata", "synthea")
+DATA = _FULL if os.path.isdir(_FULL) else os.path.join(ROOT, "tests", "data", "synthea")
+DATA_NAME = ("the full Synthea set (%s)" % _FULL) if DATA == _FULL else \
+    "the in-repo sample tests/data/synthea (no ../shared/testdata/synthea beside the checkout)"
 RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "1"))
 TARGETS = {"import": 10000, "http": 5000}
 
@@ -160,6 +165,7 @@ def main():
     if not os.path.exists(BIN):
         sys.exit("no binary at %s (make first)" % BIN)
     bundles = load_bundles()
+    print("data: " + DATA_NAME)
     expected = sum(len(doc.get("entry", [])) for _, _, doc in bundles)
     print("%d bundles, %d resources (%.1f MB of JSON)" % (len(bundles), expected,
                                                          sum(len(r) for _, r, _ in bundles) / 1e6))

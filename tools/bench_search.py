@@ -43,7 +43,12 @@ import bench  # noqa: E402  (free_port, wait_http, Edge)
 
 ROOT = bench.ROOT
 BIN = bench.BIN
-DATA = os.path.join(os.path.dirname(ROOT), "shared", "testdata", "synthea")
+# The full Synthea set (98 patients) beside the checkout when there is one, else the in-repo sample
+# (tests/data/synthea, 8 patients); main() prints which.
+_FULL = os.path.join(os.path.dirname(ROOT), "shared", "testdata", "synthea")
+DATA = _FULL if os.path.isdir(_FULL) else os.path.join(ROOT, "tests", "data", "synthea")
+DATA_NAME = ("the full Synthea set (%s)" % _FULL) if DATA == _FULL else \
+    "the in-repo sample tests/data/synthea (no ../shared/testdata/synthea beside the checkout)"
 N = int(os.environ.get("BENCH_SEARCH_N", "200"))
 WRK_SECONDS = int(os.environ.get("BENCH_SEARCH_SECONDS", "3"))
 COPIES = int(os.environ.get("BENCH_SEARCH_COPIES", "10"))
@@ -320,6 +325,7 @@ def main():
     if not os.path.exists(BIN):
         sys.exit("bench_search: %s is missing (make, or set EDGEFHIR_BIN)" % BIN)
     data = Data()
+    print("data: " + DATA_NAME)
     print("== search: %d Synthea patients (%s resources in %d bundles), %d requests per query, keep-alive, auth off =="
           % (len(data.patients), format(data.resources, ","), len(data.raw), N))
     tmp = tempfile.mkdtemp(prefix="edgefhir-bench-search-")

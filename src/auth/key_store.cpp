@@ -167,7 +167,7 @@ Status KeyStore::load() {
   for (const auto& [issuer, d] : issuers_) {
     size_t n = 0;
     for (const Held& h : d->keys) n += expires_at(*d, h) > now;
-    log::info("auth.keys_loaded", {{"issuer", issuer}, {"trusted", std::to_string(n)}, {"held", std::to_string(d->keys.size())}});
+    log::info("auth.keys_loaded", {{"issuer", issuer}, {"trusted", n}, {"held", d->keys.size()}});
   }
   return Status();
 }
@@ -296,9 +296,9 @@ void KeyStore::apply_fetch_success(const std::string& issuer, const std::string&
   d->state.next_refresh_at = next_refresh;
   publish_locked(now);
   log::write(added || removed ? log::Level::info : log::Level::debug, "auth.keys_refreshed", {{"issuer", issuer},
-                                    {"keys", std::to_string(uniq.size())},
-                                    {"added", std::to_string(added)},
-                                    {"in_grace", std::to_string(not_listed)},
+                                    {"keys", uniq.size()},
+                                    {"added", added},
+                                    {"in_grace", not_listed},
                                     {"dropped", std::to_string(removed)}});
 }
 
@@ -323,7 +323,7 @@ void KeyStore::apply_fetch_error(const std::string& issuer, const std::string& j
   for (const Held& h : d->keys) trusted += expires_at(*d, h) > now;
   log::warn("auth.keys_fetch_failed", {{"issuer", issuer},
                                        {"error", error},
-                                       {"serving_cached_keys", std::to_string(trusted)},
+                                       {"serving_cached_keys", trusted},
                                        {"last_success", d->state.last_success_at ? std::to_string(d->state.last_success_at) : "never"}});
 }
 
@@ -393,7 +393,7 @@ void KeyStore::sync_pins_from_db() {
                     d->keys.end());
       d->keys.push_back(Held{finish(std::move(*k), issuer, source_from(r->source)), r->origin, r->fetched_at, r->last_seen_at});
     }
-    log::info("auth.pins_reloaded", {{"issuer", issuer}, {"pinned_or_imported", std::to_string(want.size())}});
+    log::info("auth.pins_reloaded", {{"issuer", issuer}, {"pinned_or_imported", want.size()}});
   }
   if (changed) publish_locked(clock_.now_ms());
 }

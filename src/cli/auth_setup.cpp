@@ -11,6 +11,17 @@
 
 namespace ef::cli {
 
+Status check_auth_config(const ServerConfig& c) {
+  if (!c.auth_required()) return Status();
+  const std::string where = c.path.empty() ? "no --config given (auth.required defaults to true)" : "config " + c.path;
+  auto cfg = auth::parse_auth_config(c.auth);
+  if (!cfg) return Status(Err::invalid, where + ": " + cfg.status().message);
+  if (cfg->issuers.empty()) return Status(Err::invalid, where + ": auth.required is true but auth.issuers is empty");
+  auto policy = auth::Policy::from_config(c.auth);
+  if (!policy) return Status(Err::invalid, where + ": " + policy.status().message);
+  return Status();
+}
+
 Status setup_auth(http::App& app) {
   if (!app.cfg.auth_required()) return Status();
   const std::string where = app.cfg.path.empty() ? "no --config given (auth.required defaults to true)" : "config " + app.cfg.path;

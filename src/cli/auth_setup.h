@@ -7,5 +7,9 @@
 namespace ef::cli {
 
 Status setup_auth(http::App& app);
+// The checks of setup_auth that need no database (the auth section parses, issuers are
+// listed when auth is required, the policy is valid): `serve` runs them before it opens
+// (and so creates) the database.
+Status check_auth_config(const ServerConfig& cfg);
 
 }  // namespace ef::cli

@@ -11,12 +11,18 @@
 
 namespace ef::cli {
 
-static Status make_parent_dirs(const std::string& path) {
-  for (size_t p = path.find('/', 1); p != std::string::npos; p = path.find('/', p + 1)) {
-    std::string dir = path.substr(0, p);
-    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-      return Status(Err::internal, "cannot create directory '" + dir + "': " + std::strerror(errno));
-  }
+// The database's folder must exist: nothing creates folders (a typo in "database" would
+// otherwise leave a tree of them behind).  The error names the missing folder.
+static Status check_parent_dir(const std::string& path) {
+  if (path.empty() || path == ":memory:") return Status();
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return Status();  // the current folder
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  struct stat sb;
+  if (::stat(dir.c_str(), &sb) != 0)
+    return Status(Err::invalid, "the database folder '" + dir + "' does not exist (" + std::strerror(errno) +
+                                    "); create it first, or set \"database\" / --database elsewhere");
+  if (!S_ISDIR(sb.st_mode)) return Status(Err::invalid, "the database folder '" + dir + "' is not a folder");
   return Status();
 }
 
@@ -38,7 +44,7 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   auto app = std::make_unique<http::App>();
   app->cfg = cfg;
   app->base_url = cfg.effective_base_url();
-  Status st = make_parent_dirs(cfg.database);
+  Status st = check_parent_dir(cfg.database);
   if (!st) return st;
   store::DbOptions o;
   o.durability = cfg.durability == "power" ? store::Durability::power : store::Durability::process;

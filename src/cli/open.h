@@ -1,5 +1,6 @@
 // cli/open.h — builds the shared pieces (database, repository, indexer) from a config, for
-// `serve` and for the offline commands (import, export, reindex) alike.
+// `serve` and for the offline commands (import, export, reindex) alike.  The database file is
+// created when missing, its folder never: a missing folder is an error naming it.
 #pragma once
 #include <memory>
 

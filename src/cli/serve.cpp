@@ -1,7 +1,12 @@
-// cli/serve.cpp — `edgefhir serve`: open the database, wire authentication, serve HTTP
-// until SIGTERM/SIGINT, then stop accepting, finish in-flight requests and checkpoint.
+// cli/serve.cpp — `edgefhir serve`: check the configuration and the listen address, open the
+// database, wire authentication, bind, serve HTTP until SIGTERM/SIGINT, then stop accepting,
+// finish in-flight requests and checkpoint.  A refused start creates no file or folder.
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +20,7 @@
 #include "auth/key_store.h"
 #include "http/console.h"
 #include "http/cors.h"
+#include "http/conventions.h"
 #include "http/export.h"
 #include "http/metrics.h"
 #include "http/server.h"
@@ -33,7 +39,7 @@ static const char* kServeHelp =
     "Serves the FHIR R4 REST API at the root of the listen address.\n"
     "  --config FILE      JSON configuration (see README: Configuration)\n"
     "  --listen HOST:PORT overrides \"listen\" (port 0 picks a free port and prints it)\n"
-    "  --database PATH    overrides \"database\" (created when missing)\n";
+    "  --database PATH    overrides \"database\" (the file is created when missing, its folder never)\n";
 
 // /metrics: build info, start time, database size, key cache; metrics.public from the config.
 static Status setup_metrics(http::App& app) {
@@ -88,6 +94,24 @@ static Status setup_metrics(http::App& app) {
   return st;
 }
 
+// Removes the database files (main, -wal, -shm, -journal) on destruction when they did not
+// exist at construction, unless keep() was called (the server bound its address).
+namespace {
+struct DbCleanup {
+  std::string path;
+  bool remove = false;
+  explicit DbCleanup(std::string p) : path(std::move(p)) {
+    struct stat sb;
+    remove = !path.empty() && path != ":memory:" && ::lstat(path.c_str(), &sb) != 0 && errno == ENOENT;
+  }
+  void keep() { remove = false; }
+  ~DbCleanup() {
+    if (!remove) return;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
+  }
+};
+}  // namespace
+
 int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
   Common common;
   Status st = take_common(args, &common);
@@ -109,8 +133,23 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // A refused start leaves nothing behind: the checks that need no database run first (the
+  // configuration, the listen address), and a database file this start created is removed
+  // again when start-up fails later (DbCleanup, declared before `app` so it runs after the
+  // database is closed).
+  if (Status pre = check_auth_config(*cfg); !pre) { err << "edgefhir: " << pre.message << "\n"; return 2; }
+  if (Status pre = http::probe_listen(cfg->listen_host, cfg->listen_port); !pre) {
+    err << "edgefhir: " << pre.message << "\n";
+    return 1;
+  }
+  DbCleanup cleanup(cfg->database);
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
+  // Bound first: with port 0, App::base_url then names the port actually bound, before the
+  // CapabilityStatement, export jobs or anything else reads it.
+  http::Server server(**app);
+  st = server.bind();
+  if (!st) { err << "edgefhir: " << st.message << "\n"; return 1; }
   st = setup_auth(**app);
   if (!st) { err << "edgefhir: " << st.message << "\n"; return 2; }
   if (!cfg->auth_required()) {
@@ -155,7 +194,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     auto runner = http::export_runner(**app);
     if (!runner) log::warn("export.resume_failed", {{"error", runner.status().message}});
   }
-  http::Server server(**app);
+  cleanup.keep();  // started: from here on the database stays
   // The CapabilityStatement is built once, here on the main thread, so that its temporaries
   // (a JSON tree of every type and search parameter) are freed and trimmed below instead of
   // staying in a worker thread's malloc arena (~9 MB of RSS after the first GET /metadata).
@@ -179,7 +218,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     std::unique_lock lk(done_mu);
     if (!done_cv.wait_for(lk, std::chrono::seconds(L.read_timeout_seconds + L.keep_alive_seconds), [&] { return done; })) {
       log::warn("server.drain_timeout", {{"message", "connections still open after the shutdown bound; exiting anyway"},
-                                          {"seconds", std::to_string(L.read_timeout_seconds + L.keep_alive_seconds)}});
+                                          {"seconds", L.read_timeout_seconds + L.keep_alive_seconds}});
       if ((*app)->sync) (*app)->sync->stop();
       (*app)->audit->stop();
       (*app)->db->checkpoint();

@@ -380,7 +380,7 @@ bool ExportRunner::run_job(store::ExportJob j) {
   }
   st = app_.db->write([&](store::Conn& c) { return store::update_export_job(c, j); });
   if (!st) fs::remove_all(dir, ec);  // cancelled while finishing
-  log::info("export.finished", {{"job", id}, {"status", j.status}, {"resources", std::to_string(total)},
+  log::info("export.finished", {{"job", id}, {"status", j.status}, {"resources", total},
                                 {"error", failure}});
   finish_state();
   return true;

@@ -1,5 +1,6 @@
 // http/read.cpp — read and vread: https://hl7.org/fhir/R4/http.html#read
 // Conditional read: If-None-Match (ETag) and If-Modified-Since give 304.
+#include "http/conventions.h"
 #include "http/handlers.h"
 #include "util/time.h"
 
@@ -26,7 +27,7 @@ static void send_version(Ctx& c, const store::Version& v) {
     c.res.status = 304;
     return;
   }
-  send_resource(c, 200, v.type, v.id, v.version, v.last_updated, v.body, false);
+  send_read(c, v.type, v.id, v.version, v.last_updated, v.body);  // + _summary/_elements (http/conventions.h)
 }
 
 void handle_read(Ctx& c, const std::string& type, const std::string& id) {

@@ -16,6 +16,7 @@
 #include "fhir/search_params.h"
 #include "http/context.h"
 #include "http/errors.h"
+#include "http/conventions.h"
 #include "http/bundle.h"
 #include "http/conditional.h"
 #include "http/console.h"
@@ -121,16 +122,7 @@ std::string make_request_id(const std::string& given) {
 }
 
 Status negotiate(Ctx& c) {
-  std::string fmt = c.param("_format");
-  if (!fmt.empty()) {
-    if (fmt != "json" && fmt != "application/json" && fmt != "application/fhir+json" && fmt != "application/json+fhir")
-      return Status(Err::not_acceptable, "_format '" + fmt + "' is not supported; this server speaks FHIR JSON only");
-  } else {
-    std::string accept = c.header("Accept");
-    if (!accept.empty() && accept.find("json") == std::string::npos && accept.find("*/*") == std::string::npos &&
-        accept.find("application/*") == std::string::npos)
-      return Status(Err::not_acceptable, "Accept '" + accept + "' cannot be satisfied; this server speaks FHIR JSON only");
-  }
+  if (Status st = check_format(c.param("_format"), c.header("Accept")); !st) return st;  // http/conventions.h
   std::string pretty = c.param("_pretty");
   c.pretty = pretty == "true";
   return Status();
@@ -387,6 +379,9 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     metrics().observe_request("preflight", res.status, us);
     return;
   }
+  // A UTF-8 byte-order mark before a JSON body is accepted and ignored.  (The request object
+  // is cpp-httplib's own, non-const one, handed to handlers as const.)
+  strip_utf8_bom(const_cast<httplib::Request&>(req).body);
   Plan plan;
   if (Status st = check_framing(req); !st) {
     res.set_header("Connection", "close");
@@ -407,13 +402,12 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   }
   c.interaction = plan.label ? plan.label : auth::interaction_name(plan.interaction);
   if (admit(c, plan)) plan.run(c);
+  set_preference_applied(c);
   if (!plan.public_ || plan.audited) audit(c, plan, start_ms);
   if (cors) add_cors_headers(*cors, req, res);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   metrics().observe_request(c.interaction, res.status, us);
-  log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", req.path},
-                         {"status", std::to_string(res.status)}, {"interaction", c.interaction},
-                         {"us", std::to_string(us)}});
+  log_request(c, us);
 }
 
 // cpp-httplib gives every open connection (idle keep-alive ones included) a pool thread
@@ -434,6 +428,13 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   Impl* self = impl_.get();
   const Limits& L = app.cfg.limits;
   srv.set_tcp_nodelay(true);
+  // cpp-httplib's default socket options add SO_REUSEPORT, which lets a second server bind the
+  // same port and the kernel split connections between the two.  SO_REUSEADDR only: a second
+  // `serve` on a port in use fails with "address already in use".
+  srv.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   srv.set_read_timeout(L.read_timeout_seconds, 0);
   srv.set_write_timeout(L.read_timeout_seconds, 0);
   srv.set_keep_alive_timeout(L.keep_alive_seconds);
@@ -481,20 +482,35 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
 
 Server::~Server() = default;
 
-Status Server::run() {
-  const auto& cfg = impl_->app.cfg;
+Status Server::bind() {
+  if (impl_->port > 0) return Status();
+  auto& app = impl_->app;
+  const auto& cfg = app.cfg;
   if (!impl_->srv.is_valid())
     return Status(Err::invalid, "TLS: cannot load certificate '" + cfg.tls_cert + "' / key '" + cfg.tls_key + "'");
   int port = cfg.listen_port;
   if (port == 0) {
     port = impl_->srv.bind_to_any_port(cfg.listen_host);
     if (port <= 0) return Status(Err::unavailable, "cannot bind " + cfg.listen_host + ":0");
+    // Links, Location and fullUrl carry the port actually bound, not ":0".
+    if (cfg.base_url.empty()) {
+      ServerConfig bound = cfg;
+      bound.listen_port = port;
+      app.base_url = bound.effective_base_url();
+    }
   } else if (!impl_->srv.bind_to_port(cfg.listen_host, port)) {
-    return Status(Err::unavailable, "cannot listen on " + cfg.listen_host + ":" + std::to_string(port) +
-                                        " (address in use or not allowed)");
+    Status why = probe_listen(cfg.listen_host, port);
+    return why.ok() ? Status(Err::unavailable, "cannot listen on " + cfg.listen_host + ":" + std::to_string(port)) : why;
   }
   impl_->port = port;
-  log::info("server.listening", {{"listen", cfg.listen_host + ":" + std::to_string(port)}, {"base_url", impl_->app.base_url}});
+  return Status();
+}
+
+Status Server::run() {
+  if (Status st = bind(); !st) return st;
+  const auto& cfg = impl_->app.cfg;
+  log::info("server.listening", {{"listen", cfg.listen_host + ":" + std::to_string(impl_->port)},
+                                 {"port", int(impl_->port)}, {"base_url", impl_->app.base_url}});
   if (!impl_->srv.listen_after_bind()) return Status(Err::unavailable, "server stopped with an error");
   return Status();
 }

@@ -13,7 +13,10 @@ class Server {
  public:
   explicit Server(App& app);
   ~Server();
-  // Binds and serves until stop(). Returns an error when the address cannot be bound.
+  // Binds the listen address (once; port 0: a free port, and App::base_url then names it
+  // when base_url is not configured).  "address already in use" when another process holds it.
+  Status bind();
+  // Binds (when bind() was not called) and serves until stop().
   Status run();
   void stop();
   int bound_port() const;

@@ -280,7 +280,7 @@ Status AuditLog::flush() {
     batch.resize(room);
   }
   pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
-  log::error("audit.flush_failed", {{"error", st.message}, {"pending", std::to_string(pending_.size())}});
+  log::error("audit.flush_failed", {{"error", st.message}, {"pending", pending_.size()}});
   return st;
 }
 
@@ -289,7 +289,7 @@ Result<int64_t> AuditLog::prune() {
   int64_t now = clock_.now_ms();
   auto r = audit_prune(db_, now - int64_t(opt_.retention_days) * 24 * 3600 * 1000);
   if (!r) log::error("audit.prune_failed", {{"error", r.status().message}});
-  else if (*r > 0) log::info("audit.pruned", {{"deleted", std::to_string(*r)}, {"retention_days", std::to_string(opt_.retention_days)}});
+  else if (*r > 0) log::info("audit.pruned", {{"deleted", *r}, {"retention_days", opt_.retention_days}});
   return r;
 }
 

@@ -149,7 +149,7 @@ void Pusher::start() {
   stopping_ = false;
   running_ = true;
   thread_ = std::thread([this] { run(); });
-  log::info("sync.started", {{"upstream", cfg_.upstream}, {"interval_seconds", std::to_string(cfg_.interval_seconds)}});
+  log::info("sync.started", {{"upstream", cfg_.upstream}, {"interval_seconds", cfg_.interval_seconds}});
 }
 
 void Pusher::stop() {
@@ -189,15 +189,15 @@ void Pusher::run() {
       delay = backoff_ms(failures_, cfg_.backoff_initial_seconds, cfg_.backoff_max_seconds, random_());
       delay = std::max(delay, std::min<int64_t>(retry_after_ms_, int64_t(cfg_.backoff_max_seconds) * 1000));
       log::warn("sync.push_failed", {{"upstream", cfg_.upstream}, {"error", r.status().message},
-                                     {"failures", std::to_string(failures_)}, {"retry_in_ms", std::to_string(delay)}});
+                                     {"failures", failures_}, {"retry_in_ms", delay}});
     } else {
       if (failures_ > 0) log::info("sync.recovered", {{"upstream", cfg_.upstream}});
       failures_ = 0;
       delay = r->more ? 0 : int64_t(cfg_.interval_seconds) * 1000;
       if (r->entries > 0)
-        log::info("sync.pushed", {{"changes", std::to_string(r->changes)}, {"entries", std::to_string(r->entries)},
-                                  {"conflicts", std::to_string(r->conflicts)}, {"rejected", std::to_string(r->rejected)},
-                                  {"pushed_seq", std::to_string(r->pushed_seq)}, {"mode", r->mode}});
+        log::info("sync.pushed", {{"changes", r->changes}, {"entries", r->entries},
+                                  {"conflicts", r->conflicts}, {"rejected", r->rejected},
+                                  {"pushed_seq", r->pushed_seq}, {"mode", r->mode}});
     }
     next_attempt_ms_ = clock_.now_ms() + delay;
     if (delay > 0) cv_.wait_for(lk, std::chrono::milliseconds(delay), [this] { return stopping_ || woken_; });

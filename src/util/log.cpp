@@ -32,7 +32,11 @@ void write(Level l, const std::string& event, std::initializer_list<Field> field
   o["ts"] = json::Value(timefmt::format_instant(SystemClock::instance().now_ms()));
   o["level"] = json::Value(std::string(name(l)));
   o["event"] = json::Value(event);
-  for (const auto& f : fields) o[f.first] = json::Value(f.second);
+  for (const auto& f : fields) {
+    if (f.kind == Field::Kind::number) o[f.first] = json::make_number(f.second);
+    else if (f.kind == Field::Kind::boolean) o[f.first] = json::Value(f.second == "true");
+    else o[f.first] = json::Value(f.second);
+  }
   std::string line = json::write(json::Value(o));
   line.push_back('\n');
   std::lock_guard<std::mutex> lk(g_mu);

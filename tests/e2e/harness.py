@@ -17,7 +17,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, os.environ.get("EDGEFHIR_BIN", "build/edgefhir"))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+# Test data in the repository (tests/data/README.md); `make test` reads nothing outside it.
+DATA = os.path.join(ROOT, "tests", "data")
+SYNTHEA = os.path.join(DATA, "synthea")
 
 
 def free_port():

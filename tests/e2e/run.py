@@ -1,4 +1,5 @@
-"""Runs every tests/e2e/test_*.py with unittest and ends with the line 'N passed, N failed'.
+"""Runs every tests/e2e/test_*.py with unittest and ends with the line 'N passed, N failed, N skipped'; any
+failure or skip (none is silent) exits 1.
 Usage: python3 tests/e2e/run.py [pattern]   (pattern filters module names, e.g. rest)"""
 import os
 import sys
@@ -20,8 +21,11 @@ def main():
     failed_ids = {t.id().split(" ")[0] for t, _ in result.failures + result.errors}
     failed = len(failed_ids)
     passed = result.testsRun - failed - len(result.skipped)
+    # No silent skips: a skipped test fails the run and says why.
+    for t, reason in result.skipped:
+        print("e2e: SKIPPED (counts as a failure): %s: %s" % (t.id(), reason))
     print("e2e: %d passed, %d failed, %d skipped" % (passed, failed, len(result.skipped)))
-    sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)
+    sys.exit(0 if failed == 0 and not result.skipped and result.testsRun > 0 else 1)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ import tempfile
 import unittest
 from collections import Counter, defaultdict
 
-from harness import BIN, ROOT, SHARED, run_cli
+from harness import BIN, ROOT, SYNTHEA, run_cli
 
-SYNTHEA = os.path.join(SHARED, "testdata", "synthea")
 SUMMARY = re.compile(r"imported (\d+) resources from (\d+) files?: (\d+) stored, (\d+) unchanged, (\d+) failed")
 
 

@@ -6,7 +6,8 @@ persisted key cache; a provider answering 500 / invalid JSON / a huge body / not
 does not stop the server; a pinned-only issuer never touches the network; a flood of
 unknown kids causes at most one JWKS fetch per cooldown window.
 
-Needs node + npm: `npm install` runs once into tests/oidc/node_modules (skipped when present)."""
+Needs node + npm (a missing one is an error, never a skip): `npm install` runs once into
+tests/oidc/node_modules (not again when present)."""
 import base64
 import json
 import os
@@ -54,8 +55,10 @@ _install_lock = threading.Lock()
 
 def ensure_provider_installed():
     """npm install into tests/oidc/node_modules, only when it is missing."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise unittest.SkipTest("node/npm not installed")
+    missing = [t for t in ("node", "npm") if shutil.which(t) is None]
+    if missing:  # a failure, never a skip: `make test` installs them (Debian nodejs, npm)
+        raise RuntimeError("the test OpenID provider (tests/oidc) needs %s: install Debian packages nodejs and npm "
+                           "(`make deps`)" % " and ".join(missing))
     with _install_lock:
         if os.path.isdir(os.path.join(OIDC_DIR, "node_modules", "oidc-provider")):
             return

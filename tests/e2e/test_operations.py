@@ -12,10 +12,10 @@ import unittest
 import urllib.parse
 from collections import Counter
 
-from harness import SHARED, Server, mint_token, run_cli
+from harness import DATA, SYNTHEA, Server, mint_token, run_cli
 
-SYNTHEA = sorted(glob.glob(os.path.join(SHARED, "testdata", "synthea", "*.json")))
-COMPARTMENT = os.path.join(SHARED, "fhir-r4", "CompartmentDefinition-patient.json")
+SYNTHEA_FILES = sorted(glob.glob(os.path.join(SYNTHEA, "*.json")))
+COMPARTMENT = os.path.join(DATA, "fhir-r4", "CompartmentDefinition-patient.json")
 ISS = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUD = "https://fhir.example.org"
 
@@ -70,7 +70,7 @@ class Loaded:
     def __init__(self, s, token=None):
         ctypes = compartment_types()
         self.patients = []  # (patient id, expected matches set, expected includes set)
-        for path in SYNTHEA[:3]:
+        for path in SYNTHEA_FILES[:3]:
             ids, b = load_bundle(s, path, token)
             matches, support_urls = set(), set()
             pid = None
@@ -415,7 +415,7 @@ class ValidateTest(unittest.TestCase):
 
     def test_every_synthea_resource_is_valid(self):
         n = 0
-        for path in SYNTHEA[:4]:
+        for path in SYNTHEA_FILES[:4]:
             with open(path) as f:
                 b = json.load(f)
             for e in b["entry"]:

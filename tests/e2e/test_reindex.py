@@ -1,4 +1,4 @@
-"""`edgefhir reindex` against the real binary on real Synthea patients (../shared/testdata/synthea,
+"""`edgefhir reindex` against the real binary on real Synthea patients (tests/data/synthea,
 loaded with `edgefhir import`, so a POST entry with fullUrl urn:uuid:X is stored as Type/X).
 The search index is damaged directly in SQLite (rows deleted, a stale row added, a stored body
 corrupted), searches are shown to be wrong, and reindex must bring back exactly the results
@@ -14,9 +14,9 @@ import unicodedata
 import unittest
 import urllib.parse
 
-from harness import SHARED, Server
+from harness import SYNTHEA, Server
 
-BUNDLES = sorted(b for b in glob.glob(os.path.join(SHARED, "testdata", "synthea", "*.json"))
+BUNDLES = sorted(b for b in glob.glob(os.path.join(SYNTHEA, "*.json"))
                  if "Information" not in os.path.basename(b))[:8]
 IDX_TABLES = ["idx_string", "idx_token", "idx_date", "idx_number", "idx_reference", "idx_uri"]
 

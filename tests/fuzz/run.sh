@@ -3,7 +3,8 @@
 #   sh tests/fuzz/run.sh BUILD_DIR SECONDS TARGET...
 # For each target: replay every input in tests/fuzz/regressions/<target>/ (each must now pass),
 # then fuzz for SECONDS from the seed corpus tests/fuzz/corpus/<target>/ (plus run-time seeds
-# derived from ../shared/testdata, never copied into the repo).  New corpus entries go to
+# derived from the RFC 7520 cookbook: ../shared/testdata/jose-cookbook when beside the checkout,
+# else the subset in tests/data/jose-cookbook).  New corpus entries go to
 # BUILD_DIR/corpus/<target>/, crashes to BUILD_DIR/artifacts/<target>/.  A crash is reported
 # with the command that reproduces it; copy the input into tests/fuzz/regressions/<target>/
 # so every later `make fuzz` replays it.  Exit status 1 when any target failed.
@@ -12,6 +13,7 @@ B=$1
 S=$2
 shift 2
 SHARED=../shared/testdata/jose-cookbook
+[ -d "$SHARED" ] || SHARED=tests/data/jose-cookbook
 fail=""
 FUZZ_IGNORE_KNOWN=$(sed -e 's/#.*//' tests/fuzz/known-issues 2>/dev/null | tr -s ' \n' ' ')
 

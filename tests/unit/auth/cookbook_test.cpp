@@ -12,7 +12,7 @@ using namespace ef::auth;
 using namespace ef::auth::testutil;
 
 TEST_CASE("RFC 7520 JWS examples verify", "[auth][cookbook]") {
-  const std::string dir = "../shared/testdata/jose-cookbook/jws/";
+  const std::string dir = "tests/data/jose-cookbook/jws/";
   const std::pair<const char*, const char*> cases[] = {{"4_1.rsa_v15_signature.json", "RS256"},
                                                        {"4_2.rsa-pss_signature.json", "PS384"},
                                                        {"4_3.ecdsa_signature.json", "ES512"},
@@ -45,22 +45,22 @@ TEST_CASE("RFC 7520 JWS examples verify", "[auth][cookbook]") {
 }
 
 TEST_CASE("RFC 7520 keys load with RFC 7638 thumbprints", "[auth][cookbook]") {
-  auto rsa = key_from_jwk(read_json("../shared/testdata/jose-cookbook/jwk/3_3.rsa_public_key.json"));
+  auto rsa = key_from_jwk(read_json("tests/data/jose-cookbook/jwk/3_3.rsa_public_key.json"));
   REQUIRE(rsa.ok());
   CHECK(rsa->type == KeyType::rsa);
   CHECK(rsa->bits == 2048);
   CHECK(rsa->thumbprint.size() == 43);
-  auto ec = key_from_jwk(read_json("../shared/testdata/jose-cookbook/jwk/3_1.ec_public_key.json"));
+  auto ec = key_from_jwk(read_json("tests/data/jose-cookbook/jwk/3_1.ec_public_key.json"));
   REQUIRE(ec.ok());
   CHECK(ec->type == KeyType::ec_p521);
   CHECK(ec->bits == 521);
   // The private JWK describes the same public key: same thumbprint, no private members kept.
-  auto ecpriv = key_from_jwk(read_json("../shared/testdata/jose-cookbook/jwk/3_2.ec_private_key.json"));
+  auto ecpriv = key_from_jwk(read_json("tests/data/jose-cookbook/jwk/3_2.ec_private_key.json"));
   REQUIRE(ecpriv.ok());
   CHECK(ecpriv->thumbprint == ec->thumbprint);
   CHECK(ecpriv->jwk_json.find("\"d\"") == std::string::npos);
   // oct keys only when allowed.
-  auto oct = read_json("../shared/testdata/jose-cookbook/jwk/3_5.symmetric_key_mac_computation.json");
+  auto oct = read_json("tests/data/jose-cookbook/jwk/3_5.symmetric_key_mac_computation.json");
   CHECK_FALSE(key_from_jwk(oct).ok());
   JwkOptions allow;
   allow.allow_symmetric = true;

@@ -1,5 +1,5 @@
 // tests/unit/auth/test_util.h — small helpers shared by the [auth] tests: reading
-// ../shared test data and hex decoding.
+// the test data in tests/data/ and hex decoding.
 #pragma once
 #include <fstream>
 #include <sstream>

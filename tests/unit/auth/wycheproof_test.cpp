@@ -1,5 +1,5 @@
 // tests/unit/auth/wycheproof_test.cpp — every JWS-relevant Wycheproof vector
-// (../shared/testdata/wycheproof) through auth/jwks.cpp (key loading) and
+// (tests/data/wycheproof) through auth/jwks.cpp (key loading) and
 // auth/verify.cpp (signature verification).  Verdict policy, per file family:
 //
 //  * ECDSA P1363: the JWS pairs only (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512);
@@ -39,7 +39,7 @@ using namespace ef::auth::testutil;
 
 namespace {
 
-const std::string kDir = "../shared/testdata/wycheproof/";
+const std::string kDir = "tests/data/wycheproof/";
 
 struct Counts {
   int documented = 0, acceptable_accepted = 0, valid_ok = 0, invalid_ok = 0, acceptable_rejected = 0, policy_rejected = 0, skipped = 0, mismatches = 0;

@@ -1,5 +1,5 @@
 // Tests for fhir/indexer: normalisation helpers, and rows extracted from real Synthea
-// resources (../shared/testdata/synthea), each expected value read from the JSON directly.
+// resources (tests/data/synthea), each expected value read from the JSON directly.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -16,7 +16,7 @@ using namespace ef::fhir;
 
 namespace {
 
-const char* kBernardo = "../shared/testdata/synthea/Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json";
+const char* kBernardo = "tests/data/synthea/Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json";
 
 json::Value parse_resource_text(const std::string& text) {
   json::ParseOptions o;
@@ -398,8 +398,8 @@ TEST_CASE("indexer: references by identifier, inline resources, Money, Range, co
 TEST_CASE("indexer: every resource of three Synthea bundles indexes", "[fhir]") {
   const char* files[] = {
       kBernardo,
-      "../shared/testdata/synthea/Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json",
-      "../shared/testdata/synthea/Alfreda_Wyman_3287b938-4670-47eb-91e5-e0ce3df71405.json",
+      "tests/data/synthea/Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json",
+      "tests/data/synthea/Alfreda_Wyman_3287b938-4670-47eb-91e5-e0ce3df71405.json",
   };
   size_t resources = 0, rows_total = 0;
   double seconds = 0;

@@ -1,5 +1,5 @@
 // Tests for fhir/search_params: the registry built from the embedded tables, checked against
-// the official R4 definitions read independently from ../shared/fhir-r4/.
+// the official R4 definitions read independently from tests/data/fhir-r4/.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -42,7 +42,7 @@ TEST_CASE("search params: the embedded tables are the committed data files byte 
 
 TEST_CASE("search params: every R4 SearchParameter is loaded and the expressions compile", "[fhir]") {
   REQUIRE(registry_status().ok());
-  json::Value bundle = load_json("../shared/fhir-r4/search-parameters.json");
+  json::Value bundle = load_json("tests/data/fhir-r4/search-parameters.json");
   const json::Array* entries = json::get_array(bundle, "entry");
   REQUIRE(entries);
   size_t defs = 0, with_expr = 0, rows = 0;
@@ -97,7 +97,7 @@ TEST_CASE("search params: unsupported parameters are listed with a reason", "[fh
 }
 
 TEST_CASE("search params: resource types and the Patient compartment match the definitions", "[fhir]") {
-  json::Value cd = load_json("../shared/fhir-r4/CompartmentDefinition-patient.json");
+  json::Value cd = load_json("tests/data/fhir-r4/CompartmentDefinition-patient.json");
   const json::Array* res = json::get_array(cd, "resource");
   REQUIRE(res);
   std::vector<std::string> types;

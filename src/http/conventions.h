@@ -1,0 +1,49 @@
+// http/conventions.h — small HTTP conventions every request passes through, kept out of the
+// router (http/server.cpp) so they are testable alone: which response formats a request
+// accepts (_format, Accept with its fhirVersion parameter), a UTF-8 byte-order mark at the
+// start of a request body, the Preference-Applied header for the Prefer preferences that were
+// honoured, _summary / _elements on read and vread, and the one log line per request.  Also the listening-address probe `serve` runs
+// before it creates anything.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "http/context.h"
+
+namespace ef::http {
+
+// The response format asked for: `_format` (a '+' typed without URL-encoding arrives as a
+// space: "application/fhir json" is accepted, as HAPI does) or else Accept.  not_acceptable
+// (406) when nothing asked for is FHIR JSON, or every JSON media range names a fhirVersion
+// other than R4 (4.0 / 4.0.1), e.g. "application/fhir+json; fhirVersion=3.0".
+Status check_format(const std::string& format_param, const std::string& accept);
+
+// Drops a UTF-8 byte-order mark (EF BB BF) at the start of `body`; true when there was one.
+bool strip_utf8_bom(std::string& body);
+
+// Sets Preference-Applied to the preferences of the request's Prefer header that the
+// interaction that ran (c.interaction, c.res.status) honours: return=minimal |
+// representation | OperationOutcome on create / update / patch / transaction / batch,
+// handling=strict | lenient on searches, $everything and $export, respond-async when the
+// answer is 202 Accepted.  Nothing when none applies.
+void set_preference_applied(Ctx& c);
+
+// The request log line (info, event "request"): method, path (no query values: only the
+// parameter names, in "params"), status and duration_us (JSON numbers), request id,
+// interaction and caller (the token's oid or subject, or "anonymous").  Off when the config
+// says "log_requests": false.
+void log_request(const Ctx& c, int64_t duration_us);
+
+// Sends a stored resource for read / vread (as send_resource) reduced by the request's
+// _summary (true, text, data, false; count is a search-only value and refused) and _elements
+// (element names, "Patient.name" or "name"), with the SUBSETTED tag (fhir::subset_resource,
+// as on search).  A malformed value is 400.
+void send_read(Ctx& c, const std::string& type, const std::string& id, int64_t version, int64_t last_updated,
+               const std::string& body);
+
+// Tries to bind host:port (port > 0) as the server will, without SO_REUSEPORT, and releases
+// it: unavailable "cannot listen on H:P: address already in use ..." when another process
+// holds it.  `serve` runs it before it opens (and so creates) the database.
+Status probe_listen(const std::string& host, int port);
+
+}  // namespace ef::http
