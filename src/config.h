@@ -31,6 +31,7 @@ struct ServerConfig {
   std::string tls_cert, tls_key;
   bool allow_insecure_bearer = false;  // bearer tokens over plain http on a non-loopback listener
   std::string log_level = "info";
+  std::string validation_on_write = "strict";  // strict | warn | off (validation.on_write)
   Limits limits;
   json::Value auth;  // raw "auth" section (object); auth.required defaults to true
   json::Value raw;   // whole file

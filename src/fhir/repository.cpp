@@ -30,6 +30,11 @@ static Status version_mismatch(const std::string& type, const std::string& id, i
 Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, const std::string& id,
                                       json::Value resource, const std::optional<store::Current>& cur,
                                       const std::string& method) {
+  std::vector<Issue> kept;
+  if (check_) {
+    Status st = check_(resource, &kept);
+    if (!st) return st;
+  }
   int64_t now = clock_.now_ms();
   if (cur && !cur->deleted) {
     // An update identical to the current content creates no new version.
@@ -38,7 +43,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     if (prev) {
       stamp(probe, id, cur->version, cur->last_updated);
       if (json::write(probe) == prev->body) {
-        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body};
+        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body, std::move(kept)};
         return w;
       }
     }
@@ -55,6 +60,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
   w.last_updated = now;
   w.created = !cur || cur->deleted;
   w.body = std::move(p.body);
+  w.issues = std::move(kept);
   return w;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fhir/index_row.h"
+#include "fhir/outcome.h"
 #include "store/db.h"
 #include "store/resources.h"
 #include "util/clock.h"
@@ -18,6 +19,10 @@
 namespace ef::fhir {
 
 using Indexer = std::function<void(const json::Value& resource, IndexRows* out)>;
+// Validation of every resource written (validation.on_write; fhir/validate.h check_on_write),
+// injected like the Indexer: an error Status refuses the write; issues that do not refuse it
+// are appended to *kept (WriteResult::issues).
+using WriteCheck = std::function<Status(const json::Value& resource, std::vector<Issue>* kept)>;
 
 struct WriteResult {
   std::string type, id;
@@ -27,6 +32,7 @@ struct WriteResult {
   bool unchanged = false; // update identical to the current version: no new version
   bool deleted = false;
   std::string body;       // stored JSON (empty for delete)
+  std::vector<Issue> issues;  // validation issues that did not refuse the write (on_write: warn)
 };
 
 struct WriteOptions {
@@ -72,6 +78,12 @@ class Repository {
   // (the caller checked with Resources::current); otherwise use update() on the parsed body.
   Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
 
+  void set_check(WriteCheck check) { check_ = std::move(check); }
+  // The write check alone (the import's prepared path calls it before preparing).
+  Status check(const json::Value& resource, std::vector<Issue>* kept) const {
+    return check_ ? check_(resource, kept) : Status();
+  }
+
   store::Database& db() { return db_; }
   store::Resources& resources() { return res_; }
   const Clock& clock() const { return clock_; }
@@ -87,6 +99,7 @@ class Repository {
   store::Resources& res_;
   const Clock& clock_;
   Indexer indexer_;
+  WriteCheck check_;
 };
 
 }  // namespace ef::fhir

@@ -11,6 +11,7 @@
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
 #include "fhir/type_model.h"
+#include "util/log.h"
 
 namespace ef::fhir {
 
@@ -461,6 +462,39 @@ struct Walker {
 bool is_validatable_type(const std::string& type) {
   const TypeDef* t = model::model().type(type);
   return t && t->kind == Kind::resource && !t->abstract;
+}
+
+Status check_on_write(const json::Value& resource, OnWrite mode, std::vector<Issue>* kept) {
+  if (mode == OnWrite::off) return Status();
+  ValidateOptions o;
+  o.max_issues = 50;
+  std::vector<Issue> issues = validate_resource(resource, o);
+  if (issues.empty()) return Status();
+  std::string type = json::string_or(resource, "resourceType"), id = json::string_or(resource, "id");
+  std::string what = type + (id.empty() ? std::string() : "/" + id);
+  if (mode == OnWrite::strict && has_errors(issues)) {
+    std::string msg = what + " is not valid FHIR R4 (validation.on_write: strict): ";
+    size_t shown = 0, errors = 0;
+    const Issue* first = nullptr;
+    for (const auto& i : issues) {
+      if (i.severity != "error" && i.severity != "fatal") continue;
+      ++errors;
+      if (!first) first = &i;
+      if (shown < 5) {
+        msg += (shown ? "; " : "") + (i.expression.empty() ? std::string() : i.expression + ": ") + i.diagnostics;
+        ++shown;
+      }
+    }
+    if (errors > shown) msg += "; and " + std::to_string(errors - shown) + " more error(s) ($validate lists them all)";
+    Status st(Err::unprocessable, msg, first ? first->expression : std::string());
+    st.issue_code = first ? first->code : "invalid";
+    return st;
+  }
+  for (const auto& i : issues)
+    log::warn("validation.on_write", {{"resource", what}, {"severity", i.severity}, {"expression", i.expression},
+                                      {"diagnostics", i.diagnostics}});
+  if (kept) kept->insert(kept->end(), issues.begin(), issues.end());
+  return Status();
 }
 
 bool has_errors(const std::vector<Issue>& issues) {

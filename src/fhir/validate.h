@@ -53,4 +53,10 @@ bool is_validatable_type(const std::string& type);
 // True when any issue has severity error or fatal.
 bool has_errors(const std::vector<Issue>& issues);
 
+// validation.on_write: strict refuses a resource with errors (Err::unprocessable, the message
+// listing the first issues with their expressions); warn lets it through, logs the issues and
+// appends them to *kept; off checks nothing.  The function Repository::set_check takes.
+enum class OnWrite { strict, warn, off };
+Status check_on_write(const json::Value& resource, OnWrite mode, std::vector<Issue>* kept);
+
 }  // namespace ef::fhir
