@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "fhir/element_order.h"
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
 
@@ -42,7 +43,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     auto prev = res_.by_seq(c, cur->seq);
     if (prev) {
       stamp(probe, id, cur->version, cur->last_updated);
-      if (json::write(probe) == prev->body) {
+      if (write_in_definition_order(probe) == prev->body) {
         WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body, std::move(kept)};
         return w;
       }
@@ -68,7 +69,7 @@ Repository::Prepared Repository::prepare(std::string type, std::string id, json:
                                          int64_t now_ms) const {
   Prepared p;
   stamp(resource, id, version, now_ms);
-  p.body = json::write(resource);
+  p.body = write_in_definition_order(resource);  // element order of the R4 definitions
   if (indexer_) indexer_(resource, &p.rows);
   p.type = std::move(type);
   p.id = std::move(id);
