@@ -231,6 +231,24 @@ class ValidationTest(unittest.TestCase):
         self.assertGreaterEqual(n, 12)
 
 
+    def test_definition_order_and_summary_on_read(self):
+        body = '{"name":[{"given":["A"],"family":"B"}],"gender":"female","birthDate":"1970-01-01",' \
+               '"photo":[{"url":"http://x"}],"id":"ord1","resourceType":"Patient","active":true}'
+        r = self.s.request("PUT", "/Patient/ord1", body, headers={"Content-Type": "application/fhir+json"})
+        self.assertEqual(r.status, 201, r)
+        text = self.s.request("GET", "/Patient/ord1").body.decode()
+        keys = list(json.loads(text, object_pairs_hook=lambda kv: kv))
+        self.assertEqual([k for k, _ in keys], ["resourceType", "id", "meta", "active", "name", "gender",
+                                                "birthDate", "photo"])
+        self.assertIn('"name":[{"family":"B","given":["A"]}]', text)
+        s = self.s.request("GET", "/Patient/ord1?_summary=true").json()
+        self.assertNotIn("photo", s)
+        self.assertIn("SUBSETTED", json.dumps(s["meta"]["tag"]))
+        self.assertEqual(s["birthDate"], "1970-01-01")
+        e = self.s.request("GET", "/Patient/ord1/_history/1?_elements=gender").json()
+        self.assertEqual(sorted(e), ["gender", "id", "meta", "resourceType"])
+
+
 class OnWriteModesTest(unittest.TestCase):
     BAD = {"resourceType": "Patient", "birthDate": "1970-13-45"}
 
