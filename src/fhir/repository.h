@@ -1,6 +1,8 @@
 // fhir/repository.h — the FHIR rules of the write and read interactions on top of
 // store::Resources: server-assigned ids, versioning, meta stamping, If-Match, update-as-create,
-// no-op updates that create no version, delete semantics, JSON Patch.  HTTP handlers and the
+// no-op updates that create no version, delete semantics, JSON Patch; every resource written
+// passes the injected WriteCheck (validation.on_write) first and is stored in R4 definition
+// order (fhir/element_order.h).  HTTP handlers and the
 // transaction processor both call this; it never sees HTTP.  Conn-taking methods run inside
 // a transaction the caller owns; the others open their own.
 #pragma once
