@@ -97,7 +97,7 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   c.path = where_path;
   Reader r{*v, where, "", {}};
   r.only({"listen", "database", "base_url", "auth", "limits", "durability", "tls", "log_level", "log_requests", "allow_insecure_bearer",
-          "audit", "sync", "export", "metrics", "writer", "cors", "console", "$comment", "comment"});
+          "audit", "sync", "export", "metrics", "writer", "cors", "console", "validation", "$comment", "comment"});
   std::string listen;
   r.str("listen", listen);
   if (r.st.ok() && !listen.empty()) {
@@ -136,6 +136,16 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
       if (tr.st.ok() && (c.tls_cert.empty() != c.tls_key.empty())) tr.fail("cert", "tls needs both cert and key");
       if (r.st.ok() && !tr.st.ok()) r.st = tr.st;
     }
+  }
+  if (const json::Value* va = json::get(*v, "validation")) {
+    Reader vr{*va, where, "validation.", {}};
+    if (!json::is_object(*va)) r.fail("validation", "must be an object");
+    vr.only({"on_write"});
+    vr.str("on_write", c.validation_on_write);
+    if (vr.st.ok() && c.validation_on_write != "strict" && c.validation_on_write != "warn" &&
+        c.validation_on_write != "off")
+      vr.fail("on_write", "must be \"strict\" (refuse invalid resources), \"warn\" (store them, report the issues) or \"off\"");
+    if (r.st.ok() && !vr.st.ok()) r.st = vr.st;
   }
   if (const json::Value* l = json::get(*v, "limits")) {
     Reader lr{*l, where, "limits.", {}};

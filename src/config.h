@@ -39,6 +39,7 @@ struct ServerConfig {
   bool allow_insecure_bearer = false;  // bearer tokens over plain http on a non-loopback listener
   std::string log_level = "info";
   bool log_requests = true;  // one info line per request (http/conventions.h); false turns it off
+  std::string validation_on_write = "strict";  // strict | warn | off (validation.on_write)
   Limits limits;
   WriterConfig writer;
   json::Value auth;  // raw "auth" section (object); auth.required defaults to true

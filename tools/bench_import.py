@@ -88,8 +88,9 @@ def floor(bundles, tmp):
     return n, dt, cpu
 
 
-def write_config(tmp, name, port=None):
+def write_config(tmp, name, port=None, extra=None):
     cfg = {"database": os.path.join(tmp, name + ".sqlite"), "auth": {"required": False}, "log_level": "warn"}
+    cfg.update(extra or {})
     if port:
         cfg["listen"] = "127.0.0.1:%d" % port
     path = os.path.join(tmp, name + ".json")
@@ -112,9 +113,9 @@ def run_import(tmp, name, expected):
     return dt, cpu, p.stdout.strip()
 
 
-def run_http(bundles, tmp, name, expected):
+def run_http(bundles, tmp, name, expected, extra=None):
     port = free_port()
-    cfg = write_config(tmp, name, port)
+    cfg = write_config(tmp, name, port, extra)
     log = open(os.path.join(tmp, name + ".log"), "wb")
     proc = subprocess.Popen([BIN, "serve", "--config", cfg], cwd=ROOT, stdout=log, stderr=log)
     try:

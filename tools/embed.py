@@ -17,6 +17,7 @@ import sys
 FUNCS = {
     "search-parameters.tsv": "embedded_search_parameters",
     "compartment-patient.tsv": "embedded_compartment_patient",
+    "types.tsv": "embedded_types",
 }
 
 

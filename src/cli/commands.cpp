@@ -23,6 +23,7 @@ const std::map<std::string, Command>& commands() {
       {"import", {"load resources, Bundles or NDJSON files into the database", import_main}},
       {"export", {"write the current resources as NDJSON, one file per type", export_main}},
       {"reindex", {"rebuild the search index from the stored resources", reindex_main}},
+      {"validate", {"validate FHIR JSON files against the R4 definitions (no database)", validate_main}},
       {"keys", {"list, refresh, pin, export and import the issuers' signing keys (keys --help)", keys_main}},
       {"sync", {"store-and-forward to an upstream FHIR server: status, now, conflicts (sync --help)",
                 [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return sync::sync_cli(a, o, e); }}},

@@ -29,5 +29,6 @@ int keys_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
 int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int export_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int validate_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli

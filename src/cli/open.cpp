@@ -8,6 +8,7 @@
 
 #include "fhir/indexer.h"
 #include "fhir/search_params.h"
+#include "fhir/validate.h"
 
 namespace ef::cli {
 
@@ -61,6 +62,13 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   app->repo = std::make_unique<service::Repository>(
       *app->db, *app->resources, *app->clock,
       [](const json::Value& r, fhir::IndexRows* out) { fhir::extract_index(r, out); });
+  fhir::OnWrite mode = cfg.validation_on_write == "off"    ? fhir::OnWrite::off
+                       : cfg.validation_on_write == "warn" ? fhir::OnWrite::warn
+                                                           : fhir::OnWrite::strict;
+  if (mode != fhir::OnWrite::off)
+    app->repo->set_check([mode](const json::Value& r, std::vector<fhir::Issue>* kept) {
+      return fhir::check_on_write(r, mode, kept);
+    });
   app->service = std::make_unique<service::Service>(*app->db, *app->repo, app->base_url);
   return app;
 }

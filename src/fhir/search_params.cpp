@@ -247,6 +247,9 @@ const Loaded& loaded() {
     if (r) {
       x.reg = std::move(r.value());
       release_pages(embedded_search_parameters());
+      // The type model's table sits next to it: pages read around the parse are handed back too
+      // (fhir/type_model.cpp parses it on first use and faults them in again).
+      release_pages(embedded_types());
     } else {
       x.status = r.status();
       x.reg = std::make_unique<SearchParamRegistry>();

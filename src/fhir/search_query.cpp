@@ -3,6 +3,9 @@
 // Err::invalid naming the parameter (and value).
 #include "fhir/search_query.h"
 
+#include "fhir/element_order.h"
+#include "fhir/type_model.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <set>
@@ -682,6 +685,37 @@ Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::stri
 // _summary / _elements
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// _summary=true on one object of type t: the elements marked isSummary, and the mandatory
+// ones; backbone elements are reduced the same way, data types are kept whole.
+void summary_object(json::Object& o, const model::TypeDef& t) {
+  for (auto it = o.begin(); it != o.end();) {
+    const std::string& k = it->first;
+    if (k == "resourceType") {
+      ++it;
+      continue;
+    }
+    bool ext = !k.empty() && k[0] == '_';
+    const model::TypeDef::Member* mb = t.member(ext ? k.substr(1) : k);
+    const model::ElementDef* e = mb ? &t.elements[mb->element] : nullptr;
+    if (!e || !(e->summary || e->min > 0)) {
+      it = o.erase(it);
+      continue;
+    }
+    const model::TypeDef* et = e->types[mb->type].type;
+    if (!ext && et && et->kind == model::Kind::backbone) {
+      if (json::Object* c = json::as_object_mut(it->second)) summary_object(*c, *et);
+      else if (it->second.is<json::Array>())
+        for (auto& x : it->second.get<json::Array>())
+          if (json::Object* c = json::as_object_mut(x)) summary_object(*c, *et);
+    }
+    ++it;
+  }
+}
+
+}  // namespace
+
 std::string subset_resource(const std::string& body, Summary summary, const std::vector<std::string>& elements) {
   if (summary == Summary::none && elements.empty()) return body;
   if (summary == Summary::count) return body;
@@ -691,26 +725,39 @@ std::string subset_resource(const std::string& body, Summary summary, const std:
   auto v = json::parse(body, po);
   if (!v || !json::is_object(*v)) return body;
   json::Object& o = *json::as_object_mut(*v);
-  static const std::set<std::string> kAlways = {"resourceType", "id", "meta"};
-  static const std::set<std::string> kNotSummary = {"text",        "contained",  "extension",   "note",
-                                                    "presentedForm", "content",  "photo",       "communication",
-                                                    "contact",     "qualification", "dosageInstruction", "reaction",
-                                                    "section",     "item",       "form"};
-  json::Object out;
-  for (auto& kv : o) {
-    const std::string& k = kv.first;
-    bool keep;
-    if (kAlways.count(k)) keep = true;
-    else if (!elements.empty()) keep = std::find(elements.begin(), elements.end(), k) != elements.end() || k == "modifierExtension";
-    else if (summary == Summary::true_) keep = !kNotSummary.count(k);
-    else if (summary == Summary::text) keep = k == "text" || k == "status";
-    else if (summary == Summary::data) keep = k != "text";
-    else keep = true;
-    if (keep) out[k] = kv.second;
+  const model::TypeDef* t = model::model().type(json::string_or(*v, "resourceType"));
+  if (!t || t->kind != model::Kind::resource) return body;
+  // Mandatory top-level elements (min >= 1), and the always-kept resourceType, id, meta.
+  auto mandatory = [&](const std::string& k) {
+    if (k == "resourceType" || k == "id" || k == "meta") return true;
+    bool ext = !k.empty() && k[0] == '_';
+    const model::TypeDef::Member* mb = t->member(ext ? k.substr(1) : k);
+    return mb && t->elements[mb->element].min > 0;
+  };
+  auto element_name = [&](const std::string& k) {
+    bool ext = !k.empty() && k[0] == '_';
+    const model::TypeDef::Member* mb = t->member(ext ? k.substr(1) : k);
+    return mb ? t->elements[mb->element].name : k;
+  };
+  if (!elements.empty()) {
+    for (auto it = o.begin(); it != o.end();) {
+      const std::string& k = it->first;
+      bool keep = mandatory(k) || k == "modifierExtension" ||
+                  std::find(elements.begin(), elements.end(), element_name(k)) != elements.end() ||
+                  std::find(elements.begin(), elements.end(), k) != elements.end();
+      it = keep ? std::next(it) : o.erase(it);
+    }
+  } else if (summary == Summary::true_) {
+    summary_object(o, *t);
+  } else if (summary == Summary::text) {
+    for (auto it = o.begin(); it != o.end();)
+      it = (mandatory(it->first) || it->first == "text") ? std::next(it) : o.erase(it);
+  } else if (summary == Summary::data) {
+    o.erase("text");
   }
   // meta.tag += SUBSETTED (https://hl7.org/fhir/R4/search.html#summary)
   json::Object meta;
-  if (auto it = out.find("meta"); it != out.end() && json::is_object(it->second)) meta = *json::as_object(it->second);
+  if (auto it = o.find("meta"); it != o.end() && json::is_object(it->second)) meta = *json::as_object(it->second);
   json::Array tags;
   if (auto it = meta.find("tag"); it != meta.end() && json::is_array(it->second)) tags = *json::as_array(it->second);
   json::Object tag;
@@ -719,8 +766,8 @@ std::string subset_resource(const std::string& body, Summary summary, const std:
   tag["display"] = json::Value(std::string("Resource content reduced by _summary/_elements"));
   tags.push_back(json::Value(tag));
   meta["tag"] = json::Value(tags);
-  out["meta"] = json::Value(meta);
-  return json::write(json::Value(out));
+  o["meta"] = json::Value(meta);
+  return write_in_definition_order(*v);
 }
 
 }  // namespace ef::fhir

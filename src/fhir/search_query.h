@@ -135,9 +135,11 @@ Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::stri
 
 // Applies _summary / _elements to one stored resource (JSON text): returns the reduced
 // resource with the SUBSETTED tag in meta.tag, or `body` unchanged when nothing applies.
-// _summary=true keeps every top-level element except text, contained, extension and a list
-// of bulky non-summary elements (an approximation of the isSummary flags, which the registry
-// does not carry); text keeps text + id/meta/mandatory elements; data removes text.
+// _summary=true keeps the elements marked isSummary in the R4 definitions (fhir/type_model.h)
+// and the mandatory ones (min >= 1), backbone elements reduced the same way, data types whole;
+// text keeps text + id/meta/mandatory elements; data removes text; _elements keeps the listed
+// top-level elements + id, meta, modifierExtension and the mandatory ones.  Written in
+// definition order.
 std::string subset_resource(const std::string& body, Summary summary, const std::vector<std::string>& elements);
 
 }  // namespace ef::fhir

@@ -1,267 +1,515 @@
-// fhir/validate.cpp — see validate.h.  One recursive walk over the resource collects the
-// issues; the required-element table is the only per-resource knowledge.
+// fhir/validate.cpp — see validate.h.  One recursive walk over the JSON, driven by the type
+// model: each object is checked against its TypeDef member by member, then for its required
+// elements; the current FHIRPath expression is one string grown and shrunk as the walk goes
+// (no allocation per element unless an issue is reported).
 #include "fhir/validate.h"
 
 #include <cctype>
-#include <map>
+#include <set>
+#include <unordered_set>
 
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
-#include "util/time.h"
+#include "fhir/type_model.h"
+#include "util/log.h"
 
 namespace ef::fhir {
 
+using model::ElementDef;
+using model::Kind;
+using model::TypeDef;
+using model::TypeRef;
+
 namespace {
 
-// Required elements (min cardinality 1) of common core resources, from the R4 resource
-// definitions (https://hl7.org/fhir/R4/<type>.html).  "x[x]" = a choice element: any
-// member starting with "x" followed by a type name.  Patient, Practitioner, Organization,
-// Location, Device have no required elements.
-const std::map<std::string, std::vector<std::string>>& required() {
-  static const std::map<std::string, std::vector<std::string>> k = {
-      {"AllergyIntolerance", {"patient"}},
-      {"Bundle", {"type"}},
-      {"CarePlan", {"status", "intent", "subject"}},
-      {"CareTeam", {}},
-      {"Claim", {"status", "type", "use", "patient", "created", "provider", "priority", "insurance"}},
-      {"Composition", {"status", "type", "date", "author", "title"}},
-      {"Condition", {"subject"}},
-      {"Coverage", {"status", "beneficiary", "payor"}},
-      {"DiagnosticReport", {"status", "code"}},
-      {"DocumentReference", {"status", "content"}},
-      {"Encounter", {"status", "class"}},
-      {"ExplanationOfBenefit",
-       {"status", "type", "use", "patient", "created", "insurer", "provider", "outcome", "insurance"}},
-      {"Goal", {"lifecycleStatus", "description", "subject"}},
-      {"Group", {"type", "actual"}},
-      {"ImagingStudy", {"status", "subject"}},
-      {"Immunization", {"status", "vaccineCode", "patient", "occurrence[x]"}},
-      {"MedicationAdministration", {"status", "medication[x]", "subject", "effective[x]"}},
-      {"MedicationRequest", {"status", "intent", "medication[x]", "subject"}},
-      {"Observation", {"status", "code"}},
-      {"Procedure", {"status", "subject"}},
-      {"Provenance", {"target", "recorded", "agent"}},
-      {"ServiceRequest", {"status", "intent", "subject"}},
-  };
-  return k;
-}
-
-// Required bindings on a few status-like codes (R4 value sets).
-const std::map<std::string, std::vector<std::string>>& codes() {
-  static const std::map<std::string, std::vector<std::string>> k = {
-      {"Observation.status",
-       {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}},
-      {"Encounter.status",
-       {"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"}},
-      {"Patient.gender", {"male", "female", "other", "unknown"}},
-      {"Practitioner.gender", {"male", "female", "other", "unknown"}},
-      {"Condition.clinicalStatus", {}},
-      {"Bundle.type",
-       {"document", "message", "transaction", "transaction-response", "batch", "batch-response", "history",
-        "searchset", "collection"}},
-      {"DiagnosticReport.status",
-       {"registered", "partial", "preliminary", "final", "amended", "corrected", "appended", "cancelled",
-        "entered-in-error", "unknown"}},
-      {"Procedure.status",
-       {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}},
-  };
-  return k;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-enum class Prim { none, date, date_time, instant, uri, boolean, integer, code, xhtml };
-
-// The primitive type an element name identifies (parent: the enclosing member name).
-Prim prim_of(const std::string& name, const std::string& parent) {
-  if (name == "birthDate" || name == "valueDate" || name == "servicedDate" || name == "timingDate")
-    return Prim::date;
-  if (ends_with(name, "DateTime") || name == "authoredOn" || name == "recordedDate" || name == "assertedDate" ||
-      name == "date")
-    return Prim::date_time;
-  if ((name == "start" || name == "end") && (parent == "period" || ends_with(parent, "Period")))
-    return Prim::date_time;
-  if (name == "issued" || name == "lastUpdated" || ends_with(name, "Instant")) return Prim::instant;
-  if (name == "system" || name == "url" || ends_with(name, "Uri") || ends_with(name, "Url") ||
-      ends_with(name, "Canonical") || name == "profile")
-    return Prim::uri;
-  if (name == "active" || ends_with(name, "Boolean") || name == "deceasedBoolean") return Prim::boolean;
-  if (ends_with(name, "Integer") || ends_with(name, "PositiveInt") || ends_with(name, "UnsignedInt"))
-    return Prim::integer;
-  if (name == "status" || name == "gender" || name == "intent" || name == "use" ||
-      (ends_with(name, "Code") && name.rfind("value", 0) == 0))
-    return Prim::code;
-  if (name == "div" && parent == "text") return Prim::xhtml;
-  return Prim::none;
-}
+// Restores the path's length when a scope ends.
+struct PathMark {
+  std::string& p;
+  size_t n;
+  explicit PathMark(std::string& path) : p(path), n(path.size()) {}
+  ~PathMark() { p.resize(n); }
+};
 
 struct Walker {
+  const model::TypeModel& m;
+  size_t max_issues;
   std::vector<Issue> issues;
-  void add(const std::string& path, const std::string& msg, const std::string& code = "structure",
-           const std::string& severity = "error") {
+  std::string path;
+  // Ids of the contained resources of each enclosing (non-contained) resource, innermost last.
+  std::vector<std::unordered_set<std::string>> containers;
+
+  void add(const std::string& expr, std::string msg, const char* code = "structure", const char* sev = "error") {
+    if (issues.size() >= max_issues) return;
     Issue i;
-    i.severity = severity;
+    i.severity = sev;
     i.code = code;
-    i.diagnostics = msg;
-    i.expression = path;
-    issues.push_back(i);
+    i.diagnostics = std::move(msg);
+    i.expression = expr;
+    issues.push_back(std::move(i));
+    if (issues.size() == max_issues) {
+      Issue more;
+      more.severity = "warning";
+      more.code = "too-costly";
+      more.diagnostics = "validation stopped after " + std::to_string(max_issues) + " issues";
+      issues.push_back(std::move(more));
+    }
+  }
+  void here(std::string msg, const char* code = "structure", const char* sev = "error") {
+    add(path, std::move(msg), code, sev);
   }
 
-  void primitive(const json::Value& v, Prim p, const std::string& path) {
-    if (p == Prim::none) return;
-    if (p == Prim::boolean) {
-      if (!v.is<bool>()) add(path, "must be a JSON boolean (true or false)", "value");
-      return;
+  // ---- resources ----
+
+  // `v` at `path` must be a resource (contained, Bundle.entry.resource, Parameters.parameter.resource).
+  void resource(const json::Value& v, bool contained) {
+    const json::Object* o = json::as_object(v);
+    if (!o) return here("a resource must be a JSON object");
+    const std::string* rt = json::get_string(v, "resourceType");
+    if (!rt) return here("a resource needs a resourceType", "required");
+    const TypeDef* t = m.type(*rt);
+    if (!t || t->kind != Kind::resource || t->abstract)
+      return here("'" + *rt + "' is not a FHIR R4 resource type", "value");
+    resource_body(*o, *t, contained);
+  }
+
+  void resource_body(const json::Object& o, const TypeDef& t, bool contained) {
+    bool own = !contained;
+    if (own) {
+      containers.emplace_back();
+      if (auto it = o.find("contained"); it != o.end())
+        if (const json::Array* a = json::as_array(it->second))
+          for (const auto& c : *a)
+            if (const std::string* id = json::get_string(c, "id")) containers.back().insert(*id);
     }
-    if (p == Prim::integer) {
-      int64_t n = 0;
-      if (!json::is_number(v) || !json::int_value(v, &n)) add(path, "must be a JSON integer number", "value");
-      else if ((ends_with(path, "PositiveInt") && n < 1) || (ends_with(path, "UnsignedInt") && n < 0))
-        add(path, "is out of range for its type", "value");
-      return;
+    object(o, t);
+    if (own) {
+      if (auto it = o.find("contained"); it != o.end()) contained_rules(o, it->second);
+      containers.pop_back();
     }
-    const std::string* s = json::as_string(v);
-    if (!s) {
-      add(path, "must be a JSON string", "value");
-      return;
-    }
-    if (s->empty()) return;  // reported by the JSON rules
-    switch (p) {
-      case Prim::date: {
-        auto r = timefmt::parse_fhir_time(*s);
-        if (!r || r->precision > 3) add(path, "'" + *s + "' is not a valid FHIR date (YYYY, YYYY-MM or YYYY-MM-DD)", "value");
-        break;
+    if (t.name == "Bundle") bundle_rules(o);
+  }
+
+  static void collect_local_refs(const json::Value& v, std::set<std::string>* out, bool* self_ref) {
+    if (const std::string* s = json::as_string(v)) {
+      if (!s->empty() && (*s)[0] == '#') {
+        if (s->size() == 1) *self_ref = true;
+        else out->insert(s->substr(1));
       }
-      case Prim::date_time: {
-        auto r = timefmt::parse_fhir_time(*s);
-        if (!r) add(path, "'" + *s + "' is not a valid FHIR dateTime", "value");
-        else if (r->precision > 3 && !r->has_tz)
-          add(path, "'" + *s + "': a dateTime with a time must have a time zone (Z or +hh:mm)", "value");
-        break;
-      }
-      case Prim::instant: {
-        auto r = timefmt::parse_fhir_time(*s);
-        if (!r || r->precision < 5 || !r->has_tz)
-          add(path, "'" + *s + "' is not a valid FHIR instant (YYYY-MM-DDThh:mm:ss[.sss]Z or with an offset)", "value");
-        break;
-      }
-      case Prim::uri:
-        for (unsigned char ch : *s)
-          if (std::isspace(ch) || ch < 0x20) {
-            add(path, "'" + *s + "' is not a valid uri (whitespace)", "value");
-            break;
-          }
-        break;
-      case Prim::code:
-        if (s->front() == ' ' || s->back() == ' ' || s->find("  ") != std::string::npos ||
-            s->find_first_of("\t\r\n") != std::string::npos)
-          add(path, "'" + *s + "' is not a valid code (leading, trailing or repeated whitespace)", "value");
-        break;
-      case Prim::xhtml:
-        if (s->rfind("<div", 0) != 0 || s->find("http://www.w3.org/1999/xhtml") == std::string::npos)
-          add(path, "the narrative must be an XHTML <div> in the namespace http://www.w3.org/1999/xhtml", "value");
-        break;
-      default:
-        break;
+    } else if (const json::Array* a = json::as_array(v)) {
+      for (const auto& x : *a) collect_local_refs(x, out, self_ref);
+    } else if (const json::Object* o = json::as_object(v)) {
+      for (const auto& kv : *o) collect_local_refs(kv.second, out, self_ref);
     }
   }
 
-  void reference(const json::Value& v, const std::string& path) {
-    const std::string* s = json::as_string(v);
-    if (!s) {
-      add(path, "Reference.reference must be a string", "value");
+  void contained_rules(const json::Object& o, const json::Value& cv) {
+    const json::Array* a = json::as_array(cv);
+    if (!a) return;
+    std::set<std::string> refs;
+    bool unused = false;
+    for (const auto& kv : o)
+      if (kv.first != "contained") collect_local_refs(kv.second, &refs, &unused);
+    std::vector<std::set<std::string>> from(a->size());
+    std::vector<bool> back(a->size(), false);
+    for (size_t i = 0; i < a->size(); ++i) {
+      bool self = false;
+      collect_local_refs((*a)[i], &from[i], &self);
+      back[i] = self;
+    }
+    for (size_t i = 0; i < a->size(); ++i) {
+      const json::Value& c = (*a)[i];
+      if (!json::is_object(c)) continue;
+      std::string cp = path + ".contained[" + std::to_string(i) + "]";
+      if (json::get(c, "contained")) add(cp + ".contained", "a contained resource cannot contain resources (dom-2)", "invariant");
+      if (const json::Value* meta = json::get(c, "meta")) {
+        if (json::get(*meta, "versionId") || json::get(*meta, "lastUpdated"))
+          add(cp + ".meta", "a contained resource cannot have meta.versionId or meta.lastUpdated (dom-4)", "invariant");
+        if (json::get(*meta, "security"))
+          add(cp + ".meta.security", "a contained resource cannot have security labels (dom-5)", "invariant");
+      }
+      const std::string* id = json::get_string(c, "id");
+      if (!id) {
+        add(cp, "a contained resource needs an id to be referenced", "invariant");
+        continue;
+      }
+      bool referenced = refs.count(*id) > 0 || back[i];
+      for (size_t j = 0; !referenced && j < a->size(); ++j)
+        if (j != i && from[j].count(*id)) referenced = true;
+      if (!referenced)
+        add(cp, "contained resource '" + *id + "' is not referenced from the rest of the resource (dom-3)", "invariant");
+    }
+  }
+
+  // ---- objects ----
+
+  void object(const json::Object& o, const TypeDef& t) {
+    if (o.empty()) return here("empty objects are not allowed in FHIR JSON (ele-1)");
+    size_t n = t.elements.size();
+    uint8_t seen_small[128];
+    std::vector<uint8_t> seen_big;
+    uint8_t* seen = seen_small;
+    if (n > sizeof seen_small) {
+      seen_big.assign(n, 0);
+      seen = seen_big.data();
+    } else {
+      std::fill(seen_small, seen_small + n, 0);
+    }
+    bool only_id = true;
+    for (const auto& kv : o) {
+      const std::string& k = kv.first;
+      if (k == "resourceType" && t.kind == Kind::resource) continue;
+      if (k != "id") only_id = false;
+      bool ext = !k.empty() && k[0] == '_';
+      const TypeDef::Member* mb = t.member(ext ? k.substr(1) : k);
+      if (!mb) {
+        PathMark pm(path);
+        path += '.';
+        path += k;
+        here("unknown element '" + k + "' in " + t.name, "structure");
+        continue;
+      }
+      const ElementDef& e = t.elements[mb->element];
+      const TypeRef& tr = e.types[mb->type];
+      uint8_t mark = uint8_t(mb->type + 1);
+      if (seen[mb->element] && seen[mb->element] != mark && e.choice) {
+        PathMark pm(path);
+        path += '.';
+        path += e.name;
+        here("only one type of " + e.name + "[x] may be present", "structure");
+      }
+      seen[mb->element] = mark;
+      PathMark pm(path);
+      path += '.';
+      path += e.name;
+      if (e.choice) {
+        path += ".ofType(";
+        path += tr.name;
+        path += ')';
+      }
+      if (ext) {
+        auto base = o.find(k.substr(1));
+        primitive_ext(kv.second, e, tr, base == o.end() ? nullptr : &base->second);
+        continue;
+      }
+      member(o, k, kv.second, e, tr);
+    }
+    if (only_id && t.kind != Kind::resource && t.kind != Kind::primitive) here("an element must have a value or children besides id (ele-1)");
+    for (size_t i = 0; i < n; ++i) {
+      const ElementDef& e = t.elements[i];
+      if (e.min > 0 && !seen[i]) {
+        PathMark pm(path);
+        path += '.';
+        path += e.name;
+        here(t.name + "." + e.name + (e.choice ? "[x]" : "") + " is required (minimum cardinality " +
+                 std::to_string(e.min) + ")",
+             "required");
+      }
+    }
+  }
+
+  void member(const json::Object& o, const std::string& k, const json::Value& v, const ElementDef& e,
+              const TypeRef& tr) {
+    if (const json::Array* a = json::as_array(v)) {
+      if (!e.repeats()) return here(e.name + " is a single value, not an array (maximum cardinality 1)");
+      if (a->empty()) return here("empty arrays are not allowed in FHIR JSON");
+      if (e.max != model::kMany && a->size() > e.max)
+        here(e.name + " has " + std::to_string(a->size()) + " values, at most " + std::to_string(e.max) +
+             " are allowed");
+      if (e.min > a->size())
+        here(e.name + " needs at least " + std::to_string(e.min) + " values", "required");
+      const json::Array* ext = nullptr;
+      if (tr.type->kind == Kind::primitive) {
+        auto it = o.find("_" + k);
+        if (it != o.end()) ext = json::as_array(it->second);
+      }
+      size_t base = path.size();
+      for (size_t i = 0; i < a->size(); ++i) {
+        path.resize(base);
+        path += '[';
+        path += std::to_string(i);
+        path += ']';
+        const json::Value& item = (*a)[i];
+        if (item.is<picojson::null>()) {
+          bool has_ext = tr.type->kind == Kind::primitive && ext && i < ext->size() && json::is_object((*ext)[i]);
+          if (!has_ext) here("null is only allowed in an array of primitives whose _" + k + " has an extension at the same index");
+          continue;
+        }
+        if (json::is_array(item)) {
+          here("arrays of arrays are not allowed in FHIR JSON");
+          continue;
+        }
+        value(item, e, tr);
+      }
+      path.resize(base);
       return;
     }
-    const std::string& r = *s;
+    if (e.repeats()) here(e.name + " repeats (maximum cardinality " + (e.max == model::kMany ? std::string("*") : std::to_string(e.max)) + "): it must be a JSON array");
+    if (v.is<picojson::null>()) return here("null is not allowed in FHIR JSON");
+    value(v, e, tr);
+  }
+
+  // `_name`: the id/extension part of a primitive element.
+  void primitive_ext(const json::Value& v, const ElementDef& e, const TypeRef& tr, const json::Value* base) {
+    if (tr.type->kind != Kind::primitive)
+      return here("'_" + e.name + "' is only allowed for primitive elements; " + tr.name + " is not one");
+    auto one = [&](const json::Value& x, const json::Value* val) {
+      const json::Object* o = json::as_object(x);
+      if (!o) return here("a primitive's extension part (_" + e.name + ") must be a JSON object");
+      if (o->empty()) return here("empty objects are not allowed in FHIR JSON (ele-1)");
+      if (o->count("value")) {
+        PathMark pm(path);
+        path += ".value";
+        here("the value of a primitive goes in '" + e.name + "', not in '_" + e.name + "'");
+      }
+      json::Object rest = *o;
+      rest.erase("value");
+      if (!rest.empty()) object(rest, *tr.type);
+      if ((!val || val->is<picojson::null>()) && !o->count("extension"))
+        here(e.name + " has neither a value nor an extension (ele-1)");
+    };
+    if (const json::Array* a = json::as_array(v)) {
+      if (!e.repeats()) return here("_" + e.name + " is a single value, not an array");
+      const json::Array* b = base ? json::as_array(*base) : nullptr;
+      if (base && (!b || b->size() != a->size()))
+        return here("_" + e.name + " must have as many entries as " + e.name);
+      size_t at = path.size();
+      for (size_t i = 0; i < a->size(); ++i) {
+        path.resize(at);
+        path += '[' + std::to_string(i) + ']';
+        if ((*a)[i].is<picojson::null>()) {
+          if (!b || (*b)[i].is<picojson::null>()) here("null in _" + e.name + " and in " + e.name + " at the same index");
+          continue;
+        }
+        one((*a)[i], b ? &(*b)[i] : nullptr);
+      }
+      path.resize(at);
+      return;
+    }
+    if (e.repeats()) return here("_" + e.name + " must be an array, as " + e.name + " repeats");
+    one(v, base);
+  }
+
+  // One value (not an array) of element e with type tr.
+  void value(const json::Value& v, const ElementDef& e, const TypeRef& tr) {
+    const TypeDef* td = tr.type;
+    if (td->kind == Kind::primitive) {
+      std::string why;
+      if (!model::check_primitive(td->prim, v, &why)) return here(why, "value");
+      if (e.strength == model::Strength::required && e.vs && e.vs->enumerated && td->prim == model::Prim::code) {
+        const std::string& s = v.get<std::string>();
+        if (!e.vs->has_code(s))
+          here("'" + s + "' is not in the required value set " + e.value_set, "code-invalid");
+      }
+      return;
+    }
+    if (td->kind == Kind::resource) {  // Resource: contained, Bundle.entry.resource, Parameters...resource
+      bool contained = e.name == "contained";
+      return resource(v, contained);
+    }
+    const json::Object* o = json::as_object(v);
+    if (!o) {
+      const char* what = json::is_string(v) ? "a string" : json::is_number(v) ? "a number" : v.is<bool>() ? "a boolean" : "this";
+      return here("a " + td->name + " must be a JSON object, not " + what);
+    }
+    object(*o, *td);
+    const std::string& n = td->name;
+    if (n == "Reference") reference(*o, tr);
+    else if (n == "Extension") {
+      bool has_value = false;
+      for (const auto& kv : *o)
+        if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) has_value = true;
+      if (has_value == (o->count("extension") > 0))
+        here("an extension must have either extensions or a value[x], not both (ext-1)", "invariant");
+    } else if (n == "Parameters.parameter") {
+      int k = (o->count("resource") ? 1 : 0) + (o->count("part") ? 1 : 0);
+      for (const auto& kv : *o)
+        if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) ++k;
+      if (k > 1) here("a parameter must have one and only one of value, resource or part (inv-1)", "invariant");
+    }
+    if (e.strength == model::Strength::required && e.vs && e.vs->enumerated) {
+      if (n == "Coding") coding_binding(*o, e);
+      else if (n == "CodeableConcept") cc_binding(*o, e);
+    }
+  }
+
+  bool coding_in(const json::Object& c, const ElementDef& e, bool* has_code) {
+    auto code = c.find("code");
+    if (code == c.end() || !json::is_string(code->second)) return false;
+    *has_code = true;
+    auto sys = c.find("system");
+    const std::string& cs = code->second.get<std::string>();
+    if (sys != c.end() && json::is_string(sys->second)) return e.vs->has(sys->second.get<std::string>(), cs);
+    return e.vs->has_code(cs);
+  }
+
+  void coding_binding(const json::Object& c, const ElementDef& e) {
+    bool has_code = false;
+    if (!coding_in(c, e, &has_code) && has_code)
+      here("the code is not in the required value set " + e.value_set, "code-invalid");
+  }
+
+  void cc_binding(const json::Object& cc, const ElementDef& e) {
+    auto it = cc.find("coding");
+    if (it == cc.end()) return;
+    const json::Array* a = json::as_array(it->second);
+    if (!a) return;
+    bool any = false, ok = false;
+    for (const auto& c : *a)
+      if (const json::Object* co = json::as_object(c)) ok = coding_in(*co, e, &any) || ok;
+    if (any && !ok) here("none of the codings is in the required value set " + e.value_set, "code-invalid");
+  }
+
+  void reference(const json::Object& o, const TypeRef& tr) {
+    auto it = o.find("reference");
+    if (it == o.end() || !json::is_string(it->second)) return;
+    const std::string& r = it->second.get<std::string>();
     if (r.empty()) return;
-    if (r[0] == '#' || r.rfind("urn:uuid:", 0) == 0 || r.rfind("urn:oid:", 0) == 0 || r.rfind("http://", 0) == 0 ||
-        r.rfind("https://", 0) == 0) {
-      if (r.find(' ') != std::string::npos) add(path, "reference '" + r + "' contains a space", "value");
+    PathMark pm(path);
+    path += ".reference";
+    if (r[0] == '#') {
+      if (r.size() > 1 && !containers.empty() && !containers.back().count(r.substr(1)))
+        here("local reference '" + r + "' does not name a contained resource (ref-1)", "invariant");
+      return;
+    }
+    if (r.rfind("urn:uuid:", 0) == 0 || r.rfind("urn:oid:", 0) == 0 || r.find("://") != std::string::npos) {
+      if (r.find_first_of(" \t\r\n") != std::string::npos) here("reference '" + r + "' contains whitespace", "value");
       return;
     }
     // relative: Type/id or Type/id/_history/vid (or a search URL in a transaction: Type?params)
     size_t slash = r.find('/');
     size_t q = r.find('?');
     std::string type = r.substr(0, std::min(slash, q));
-    if (!is_resource_type(type)) {
-      add(path, "reference '" + r + "': '" + type + "' is not a FHIR R4 resource type", "value");
-      return;
+    if (!is_resource_type(type)) return here("reference '" + r + "': '" + type + "' is not a FHIR R4 resource type", "value");
+    if (!tr.targets.empty()) {
+      bool ok = false;
+      for (const auto& t : tr.targets) ok = ok || t == type || t == "Resource";
+      if (!ok) {
+        std::string allowed;
+        for (const auto& t : tr.targets) allowed += (allowed.empty() ? "" : ", ") + t;
+        here("reference '" + r + "' points to a " + type + "; this element allows " + allowed, "value");
+      }
     }
     if (q != std::string::npos && q < slash) return;  // conditional reference
-    if (slash == std::string::npos) {
-      add(path, "reference '" + r + "' has no id (expected Type/id)", "value");
-      return;
-    }
+    if (slash == std::string::npos) return here("reference '" + r + "' has no id (expected Type/id)", "value");
     std::string rest = r.substr(slash + 1);
     std::string id = rest.substr(0, rest.find('/'));
-    if (!valid_id(id)) add(path, "reference '" + r + "': '" + id + "' is not a valid FHIR id", "value");
+    if (!valid_id(id)) here("reference '" + r + "': '" + id + "' is not a valid FHIR id", "value");
     if (rest.size() > id.size()) {
       std::string tail = rest.substr(id.size());
       if (tail.rfind("/_history/", 0) != 0 || !valid_id(tail.substr(10)))
-        add(path, "reference '" + r + "' is not Type/id or Type/id/_history/version", "value");
+        here("reference '" + r + "' is not Type/id or Type/id/_history/version", "value");
     }
   }
 
-  void walk(const json::Value& v, const std::string& name, const std::string& parent, const std::string& path,
-            bool in_array) {
-    if (v.is<picojson::null>()) {
-      if (!in_array) add(path, "null is not allowed in FHIR JSON");
-      return;
+  // ---- Bundle (bdl-*) ----
+  void bundle_rules(const json::Object& b) {
+    std::string type;
+    if (auto it = b.find("type"); it != b.end() && json::is_string(it->second)) type = it->second.get<std::string>();
+    if (type.empty()) return;
+    auto inv = [&](const std::string& expr, const std::string& msg) { add(expr, msg, "invariant"); };
+    if (b.count("total") && type != "searchset" && type != "history")
+      inv(path + ".total", "total is only for searchset and history Bundles (bdl-1)");
+    if (type == "document") {
+      const json::Value* id = nullptr;
+      if (auto it = b.find("identifier"); it != b.end()) id = &it->second;
+      if (!id || !json::get(*id, "system") || !json::get(*id, "value"))
+        inv(path, "a document Bundle needs an identifier with system and value (bdl-9)");
+      if (!b.count("timestamp")) inv(path, "a document Bundle needs a timestamp (bdl-10)");
     }
-    if (const json::Array* a = json::as_array(v)) {
-      if (in_array) {
-        add(path, "arrays of arrays are not allowed in FHIR JSON");
-        return;
-      }
-      if (a->empty()) add(path, "empty arrays are not allowed in FHIR JSON");
-      if (name == "reference") add(path, "Reference.reference is a single value, not an array");
-      for (size_t i = 0; i < a->size(); ++i)
-        walk((*a)[i], name, parent, path + "[" + std::to_string(i) + "]", true);
-      return;
-    }
-    if (!in_array && (name == "coding" || name == "extension" || name == "modifierExtension" || name == "contained" ||
-                      (parent == "meta" && (name == "profile" || name == "tag" || name == "security"))))
-      add(path, "'" + name + "' repeats in FHIR: it must be an array");
-    if (const json::Object* o = json::as_object(v)) {
-      if (o->empty()) add(path, "empty objects are not allowed in FHIR JSON");
-      if (name == "contained") {
-        const std::string* rt = json::get_string(v, "resourceType");
-        if (!rt || !is_resource_type(*rt)) add(path + ".resourceType", "a contained resource needs a known resourceType");
-      }
-      for (const auto& kv : *o) {
-        if (kv.first == "resourceType" && name == "contained") continue;
-        if (kv.first.empty()) {
-          add(path, "empty member name");
-          continue;
+    const json::Array* entries = nullptr;
+    if (auto it = b.find("entry"); it != b.end()) entries = json::as_array(it->second);
+    if (!entries) return;
+    bool need_request = type == "batch" || type == "transaction" || type == "history";
+    bool need_response = type == "batch-response" || type == "transaction-response" || type == "history";
+    std::set<std::string> full_urls;
+    for (size_t i = 0; i < entries->size(); ++i) {
+      const json::Value& e = (*entries)[i];
+      if (!json::is_object(e)) continue;
+      std::string ep = path + ".entry[" + std::to_string(i) + "]";
+      const json::Value* res = json::get(e, "resource");
+      if (json::get(e, "search") && type != "searchset") inv(ep + ".search", "entry.search is only for searchset Bundles (bdl-2)");
+      if ((json::get(e, "request") != nullptr) != need_request)
+        inv(ep + ".request", need_request ? "entry.request is required in a " + type + " Bundle (bdl-3)"
+                                          : "entry.request is not allowed in a " + type + " Bundle (bdl-3)");
+      if ((json::get(e, "response") != nullptr) != need_response)
+        inv(ep + ".response", need_response ? "entry.response is required in a " + type + " Bundle (bdl-4)"
+                                            : "entry.response is not allowed in a " + type + " Bundle (bdl-4)");
+      if (!res && !json::get(e, "request") && !json::get(e, "response"))
+        inv(ep, "an entry must have a resource, a request or a response (bdl-5)");
+      if (const std::string* fu = json::get_string(e, "fullUrl")) {
+        if (fu->find("/_history/") != std::string::npos)
+          inv(ep + ".fullUrl", "fullUrl cannot be a version-specific reference (bdl-8)");
+        if (type != "history") {
+          std::string vid;
+          if (res)
+            if (const json::Value* meta = json::get(*res, "meta")) vid = json::string_or(*meta, "versionId");
+          if (!full_urls.insert(*fu + "|" + vid).second)
+            inv(ep + ".fullUrl", "fullUrl '" + *fu + "' appears more than once with the same version (bdl-7)");
         }
-        walk(kv.second, kv.first, name, path + "." + kv.first, false);
       }
-      return;
+      if (i == 0 && (type == "document" || type == "message")) {
+        std::string want = type == "document" ? "Composition" : "MessageHeader";
+        if (!res || json::string_or(*res, "resourceType") != want)
+          inv(ep + ".resource", "the first entry of a " + type + " Bundle must be a " + want +
+                                    (type == "document" ? " (bdl-11)" : " (bdl-12)"));
+      }
     }
-    if (json::is_string(v) && v.get<std::string>().empty()) {
-      add(path, "empty strings are not allowed in FHIR JSON");
-      return;
-    }
-    if (name == "reference") return reference(v, path);
-    if (!name.empty() && name[0] == '_') return;  // primitive extension holders are objects; nothing else
-    primitive(v, prim_of(name, parent), path);
   }
 };
 
-bool has_choice(const json::Object& o, const std::string& prefix) {
-  for (const auto& kv : o)
-    if (kv.first.size() > prefix.size() && kv.first.compare(0, prefix.size(), prefix) == 0 &&
-        std::isupper(static_cast<unsigned char>(kv.first[prefix.size()])))
-      return true;
+}  // namespace
+
+bool is_validatable_type(const std::string& type) {
+  const TypeDef* t = model::model().type(type);
+  return t && t->kind == Kind::resource && !t->abstract;
+}
+
+Status check_on_write(const json::Value& resource, OnWrite mode, std::vector<Issue>* kept) {
+  if (mode == OnWrite::off) return Status();
+  ValidateOptions o;
+  o.max_issues = 50;
+  std::vector<Issue> issues = validate_resource(resource, o);
+  if (issues.empty()) return Status();
+  std::string type = json::string_or(resource, "resourceType"), id = json::string_or(resource, "id");
+  std::string what = type + (id.empty() ? std::string() : "/" + id);
+  if (mode == OnWrite::strict && has_errors(issues)) {
+    std::string msg = what + " is not valid FHIR R4 (validation.on_write: strict): ";
+    size_t shown = 0, errors = 0;
+    const Issue* first = nullptr;
+    for (const auto& i : issues) {
+      if (i.severity != "error" && i.severity != "fatal") continue;
+      ++errors;
+      if (!first) first = &i;
+      if (shown < 5) {
+        msg += (shown ? "; " : "") + (i.expression.empty() ? std::string() : i.expression + ": ") + i.diagnostics;
+        ++shown;
+      }
+    }
+    if (errors > shown) msg += "; and " + std::to_string(errors - shown) + " more error(s) ($validate lists them all)";
+    Status st(Err::unprocessable, msg, first ? first->expression : std::string());
+    st.issue_code = first ? first->code : "invalid";
+    return st;
+  }
+  for (const auto& i : issues)
+    log::warn("validation.on_write", {{"resource", what}, {"severity", i.severity}, {"expression", i.expression},
+                                      {"diagnostics", i.diagnostics}});
+  if (kept) kept->insert(kept->end(), issues.begin(), issues.end());
+  return Status();
+}
+
+bool has_errors(const std::vector<Issue>& issues) {
+  for (const auto& i : issues)
+    if (i.severity == "error" || i.severity == "fatal") return true;
   return false;
 }
 
-}  // namespace
-
 std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptions& opt) {
-  Walker w;
+  const model::TypeModel& m = model::model();
+  Walker w{m, opt.max_issues ? opt.max_issues : 500, {}, {}, {}};
+  if (!model::model_status().ok()) {
+    w.add("", "the type model is unavailable: " + model::model_status().message, "exception", "fatal");
+    return w.issues;
+  }
   const json::Object* o = json::as_object(res);
   if (!o) {
     w.add("", "a resource must be a JSON object");
@@ -273,7 +521,8 @@ std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptio
     w.add("resourceType", "resourceType is missing or not a string", "required");
     return w.issues;
   }
-  if (!is_resource_type(*rt)) {
+  const TypeDef* t = m.type(*rt);
+  if (!t || t->kind != Kind::resource || t->abstract) {
     w.add("resourceType", "'" + *rt + "' is not a FHIR R4 resource type", "value");
     return w.issues;
   }
@@ -281,60 +530,18 @@ std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptio
   if (!opt.expected_type.empty() && type != opt.expected_type)
     w.add("resourceType", "resourceType '" + type + "' does not match the URL's type '" + opt.expected_type + "'",
           "invalid");
-  // id
   const json::Value* idv = json::get(res, "id");
   if (idv) {
     const std::string* id = json::as_string(*idv);
-    if (!id) w.add(type + ".id", "id must be a string", "value");
-    else if (!valid_id(*id)) w.add(type + ".id", "'" + *id + "' is not a valid FHIR id ([A-Za-z0-9-.]{1,64})", "value");
-    else if (!opt.expected_id.empty() && *id != opt.expected_id)
+    if (id && valid_id(*id) && !opt.expected_id.empty() && *id != opt.expected_id)
       w.add(type + ".id", "the resource id '" + *id + "' does not match the id in the URL ('" + opt.expected_id + "')",
             "invalid");
   } else if (opt.require_id) {
     w.add(type + ".id", "the resource must have an id" + (opt.expected_id.empty() ? std::string() : " ('" + opt.expected_id + "')"),
           "required");
   }
-  // meta.versionId is an id
-  if (const json::Value* meta = json::get(res, "meta")) {
-    if (!json::is_object(*meta)) {
-      w.add(type + ".meta", "meta must be an object");
-    } else if (const json::Value* vid = json::get(*meta, "versionId")) {
-      const std::string* s = json::as_string(*vid);
-      if (!s || !valid_id(*s)) w.add(type + ".meta.versionId", "meta.versionId must be a FHIR id", "value");
-    }
-  }
-  // every member
-  for (const auto& kv : *o) {
-    if (kv.first == "resourceType") continue;
-    if (kv.first == "id" || kv.first.empty()) continue;
-    w.walk(kv.second, kv.first, type, type + "." + kv.first, false);
-  }
-  // required elements
-  auto req = required().find(type);
-  if (req != required().end()) {
-    for (const std::string& e : req->second) {
-      bool present;
-      std::string shown = e;
-      if (ends_with(e, "[x]")) present = has_choice(*o, e.substr(0, e.size() - 3));
-      else present = o->count(e) > 0;
-      if (!present)
-        w.add(type + "." + shown, type + "." + shown + " is required (minimum cardinality 1 in FHIR R4)", "required");
-    }
-  }
-  // required code bindings
-  for (const auto& kv : codes()) {
-    if (kv.second.empty() || kv.first.compare(0, type.size() + 1, type + ".") != 0) continue;
-    std::string el = kv.first.substr(type.size() + 1);
-    const std::string* s = json::get_string(res, el);
-    if (!s || s->empty()) continue;
-    bool ok = false;
-    for (const auto& c : kv.second) ok = ok || c == *s;
-    if (!ok) {
-      std::string allowed;
-      for (const auto& c : kv.second) allowed += (allowed.empty() ? "" : ", ") + c;
-      w.add(kv.first, "'" + *s + "' is not a code of the required value set (" + allowed + ")", "code-invalid");
-    }
-  }
+  w.path = type;
+  w.resource_body(*o, *t, false);
   return w.issues;
 }
 

@@ -1,24 +1,32 @@
-// fhir/validate.h — structural validation of one resource for $validate
-// (https://hl7.org/fhir/R4/resource-operation-validate.html), without StructureDefinitions.
+// fhir/validate.h — validation of one resource against the R4 type model
+// (fhir/type_model.h, from the official StructureDefinitions), for $validate
+// (https://hl7.org/fhir/R4/resource-operation-validate.html) and for writes (validation.on_write).
 //
-// What is checked (every problem reported, each with a FHIRPath-like expression):
-//   - resourceType: present, a known R4 type, equal to the expected type;
-//   - id: the FHIR id rule; required and equal to the URL id in mode update;
-//   - FHIR JSON rules: no null, empty string, empty object or empty array;
-//   - meta: versionId (id), lastUpdated (instant), profile (canonical), tag/security (arrays);
-//   - primitive formats where the element name identifies the type: dates (birthDate,
-//     value/…Date), dateTimes (…DateTime, authoredOn, recordedDate, date, Period.start/end),
-//     instants (issued, lastUpdated, …Instant), uris (system, url, Coding/Identifier system),
-//     booleans (active, …Boolean), integers (…Integer, …PositiveInt, …UnsignedInt), codes
-//     (status, gender: no surrounding or repeated whitespace), narrative div;
-//   - Reference.reference format: Type/id[/_history/v] with a known type, an absolute URL,
-//     urn:uuid:/urn:oid:, or #local;
-//   - arrays where R4 always repeats (coding, extension, modifierExtension, contained, meta
-//     profile/tag/security) and single values where it never does (Reference.reference);
-//   - required elements (min cardinality 1) and a few required code bindings of common core
-//     resources, hard-coded from the R4 spec (see kRequired in validate.cpp).
-// Not checked: profiles, terminology beyond the hard-coded codes, invariants, cardinality of
-// elements outside the table.
+// What is checked (every problem reported, each with a FHIRPath expression with indexes and
+// .ofType(type) for choice elements, e.g. Patient.name[0].given[0] or
+// Parameters.parameter[0].value.ofType(decimal)):
+//   - resourceType: present, a concrete R4 type, equal to the expected type; id rules
+//     (required and equal to the URL id in mode update);
+//   - every member is an element of its type (unknown elements), arrays exactly where the
+//     element repeats, minimum and maximum cardinality, the JSON type of every value;
+//   - primitives: the spec's lexical rules and ranges (integer range, decimal, date/dateTime/
+//     instant/time with real calendar days, id, oid, uuid, uri, code, base64Binary, positiveInt,
+//     unsignedInt, markdown, xhtml narrative);
+//   - choice elements: one type among the allowed ones, at most one member per choice;
+//   - primitive extensions (_birthDate): where allowed, shape, alignment of repeating ones,
+//     and an element with neither value nor extension is an error; null only in arrays of
+//     primitives whose _element has an extension at that index;
+//   - FHIR JSON rules: no empty strings, objects or arrays (ele-1), no null;
+//   - contained resources (dom-2, dom-3, dom-4, dom-5) and local references ("#id" must name
+//     a contained resource of the container: ref-1);
+//   - Reference.reference: its format, and for Type/id references the type against the
+//     element's targetProfile;
+//   - required bindings on code, Coding and CodeableConcept against the bundled enumerated
+//     value sets (the four open value sets of R4 are not checked);
+//   - a few invariants checked natively: ext-1, inv-1 (Parameters), the Bundle rules bdl-1,
+//     2, 3, 4, 5, 7, 8, 9, 10, 11, 12; every Bundle entry and Parameters resource is validated.
+// Not checked: profiles (meta.profile), extensible/preferred bindings (their value sets are not
+// bundled), other invariants (their FHIRPath is in the type model but not evaluated yet).
 #pragma once
 #include <string>
 #include <vector>
@@ -32,9 +40,23 @@ struct ValidateOptions {
   std::string expected_type;  // "" = any known type
   std::string expected_id;    // mode update: the id the resource must carry
   bool require_id = false;
+  size_t max_issues = 500;    // stop collecting after this many
 };
 
-// Issues found (severity error or warning); empty = valid.
+// Issues found (severity error or warning); empty = valid.  `resource` should come from a
+// parse with preserve_numbers (numbers are checked on their exact text).
 std::vector<Issue> validate_resource(const json::Value& resource, const ValidateOptions& opt = {});
+
+// A concrete R4 resource type of the type model (also those the server never stores: Parameters).
+bool is_validatable_type(const std::string& type);
+
+// True when any issue has severity error or fatal.
+bool has_errors(const std::vector<Issue>& issues);
+
+// validation.on_write: strict refuses a resource with errors (Err::unprocessable, the message
+// listing the first issues with their expressions); warn lets it through, logs the issues and
+// appends them to *kept; off checks nothing.  The function Repository::set_check takes.
+enum class OnWrite { strict, warn, off };
+Status check_on_write(const json::Value& resource, OnWrite mode, std::vector<Issue>* kept);
 
 }  // namespace ef::fhir

@@ -14,6 +14,7 @@
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
 #include "fhir/search_params.h"
+#include "fhir/validate.h"
 #include "http/context.h"
 #include "http/errors.h"
 #include "http/conventions.h"
@@ -240,6 +241,11 @@ static Plan make_plan(Ctx& c) {
   if (s.size() == 1 && s[0] == "_history")
     return get ? plan(I::history_system, [](Ctx& c) { handle_history(c, "", ""); }) : bad_method();
   const std::string type = s[0];
+  // $validate takes every R4 resource type, also those never stored (Parameters).
+  if (s.size() == 2 && s[1] == "$validate" && !fhir::is_resource_type(type) && fhir::is_validatable_type(type)) {
+    c.type = type;
+    return plan(operation_interaction(s[1]), [type](Ctx& c) { handle_type_operation(c, type, "$validate"); });
+  }
   if (!fhir::is_resource_type(type))
     return error_plan(Status(Err::not_found, "'" + type + "' is not a FHIR R4 resource type"));
   c.type = type;

@@ -2,7 +2,8 @@
 //   POST [type]/$validate            body: the resource, or Parameters{resource, mode, profile}
 //   POST [type]/[id]/$validate       the same; mode defaults to update (id must match)
 //   GET  [type]/[id]/$validate       validates the stored resource
-// The checks are fhir/validate.h (structural; no StructureDefinitions).  The answer is an
+// The checks are fhir/validate.h (the R4 type model; every resource type, also Parameters,
+// which server.cpp routes here although it is never stored).  The answer is an
 // OperationOutcome with 200 whenever the validation could be performed, valid or not
 // ("All OK" as one information issue when nothing was found); a body that is not JSON
 // at all is reported the same way, as a structure error.  4xx only when the request itself
@@ -116,6 +117,13 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
         else if (name == "mode") mode = json::string_or(p, "valueCode");
         else if (name == "profile") profile_note(json::string_or(p, "valueUri", json::string_or(p, "valueCanonical")));
       }
+    }
+    if (mode == "delete") {  // nothing to validate in the body: the stored instance must exist
+      Status st = check_mode(mode, id);
+      if (!st) return send_error(c, st);
+      auto cur = c.app.resources->read(c.app.db->reader(), type, id);
+      if (!cur) return send_error(c, cur.status());
+      return send_issues(c, notes);
     }
     if (!resource)
       return send_error(c, Status(Err::invalid, "the Parameters have no 'resource' parameter to validate", "Parameters.parameter"));

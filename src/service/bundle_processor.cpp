@@ -754,6 +754,8 @@ bool BundleProcessor::prepare_import(std::vector<EntryRequest>& entries, const B
     };
     if (e.method == "POST") set_id(e.resource, target[i]);
     if (!w.walk(e.resource) || !fhir::check_type_and_id(e.resource, e.type, target[i], true)) return false;
+    // validation.on_write: an entry the check refuses takes the general path, which names it.
+    if (!repo_.check(e.resource, nullptr)) return false;
   }
   // 4. Stamped, serialised and indexed, POSTs before PUTs (the processing order).
   out->clear();

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "fhir/element_order.h"
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
 
@@ -30,6 +31,11 @@ static Status version_mismatch(const std::string& type, const std::string& id, i
 Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, const std::string& id,
                                       json::Value resource, const std::optional<store::Current>& cur,
                                       const std::string& method) {
+  std::vector<fhir::Issue> kept;
+  if (check_) {
+    Status st = check_(resource, &kept);
+    if (!st) return st;
+  }
   int64_t now = clock_.now_ms();
   if (cur && !cur->deleted) {
     // An update identical to the current content creates no new version.
@@ -37,8 +43,8 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     auto prev = res_.by_seq(c, cur->seq);
     if (prev) {
       fhir::stamp(probe, id, cur->version, cur->last_updated);
-      if (json::write(probe) == prev->body) {
-        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body};
+      if (fhir::write_in_definition_order(probe) == prev->body) {
+        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body, std::move(kept)};
         return w;
       }
     }
@@ -55,6 +61,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
   w.last_updated = now;
   w.created = !cur || cur->deleted;
   w.body = std::move(p.body);
+  w.issues = std::move(kept);
   return w;
 }
 
@@ -62,7 +69,7 @@ Repository::Prepared Repository::prepare(std::string type, std::string id, json:
                                          int64_t now_ms) const {
   Prepared p;
   fhir::stamp(resource, id, version, now_ms);
-  p.body = json::write(resource);
+  p.body = fhir::write_in_definition_order(resource);  // element order of the R4 definitions
   if (indexer_) indexer_(resource, &p.rows);
   p.type = std::move(type);
   p.id = std::move(id);

@@ -1,6 +1,8 @@
 // service/repository.h — the FHIR rules of the write and read interactions on top of
 // store::Resources: server-assigned ids, versioning, meta stamping, If-Match, update-as-create,
-// no-op updates that create no version, delete semantics, JSON Patch.  HTTP handlers and the
+// no-op updates that create no version, delete semantics, JSON Patch; every resource written
+// passes the injected WriteCheck (validation.on_write) first and is stored in R4 definition
+// order (fhir/element_order.h).  HTTP handlers and the
 // transaction processor both call this; it never sees HTTP.  Conn-taking methods run inside
 // a transaction the caller owns; the others open their own.
 #pragma once
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "fhir/index_row.h"
+#include "fhir/outcome.h"
 #include "store/db.h"
 #include "store/resources.h"
 #include "util/clock.h"
@@ -20,6 +23,10 @@ namespace ef::service {
 using fhir::IndexRows;
 
 using Indexer = std::function<void(const json::Value& resource, IndexRows* out)>;
+// Validation of every resource written (validation.on_write; fhir/validate.h check_on_write),
+// injected like the Indexer: an error Status refuses the write; issues that do not refuse it
+// are appended to *kept (WriteResult::issues).
+using WriteCheck = std::function<Status(const json::Value& resource, std::vector<fhir::Issue>* kept)>;
 
 struct WriteResult {
   std::string type, id;
@@ -29,6 +36,7 @@ struct WriteResult {
   bool unchanged = false; // update identical to the current version: no new version
   bool deleted = false;
   std::string body;       // stored JSON (empty for delete)
+  std::vector<fhir::Issue> issues;  // validation issues that did not refuse the write (on_write: warn)
 };
 
 struct WriteOptions {
@@ -74,6 +82,12 @@ class Repository {
   // (the caller checked with Resources::current); otherwise use update() on the parsed body.
   Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
 
+  void set_check(WriteCheck check) { check_ = std::move(check); }
+  // The write check alone (the import's prepared path calls it before preparing).
+  Status check(const json::Value& resource, std::vector<fhir::Issue>* kept) const {
+    return check_ ? check_(resource, kept) : Status();
+  }
+
   store::Database& db() { return db_; }
   store::Resources& resources() { return res_; }
   const Clock& clock() const { return clock_; }
@@ -89,6 +103,7 @@ class Repository {
   store::Resources& res_;
   const Clock& clock_;
   Indexer indexer_;
+  WriteCheck check_;
 };
 
 }  // namespace ef::service

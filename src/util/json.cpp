@@ -111,6 +111,8 @@ struct Ctx {
   }
 };
 
+}  // namespace
+
 void write_string(std::string& out, const std::string& s) {
   out.push_back('"');
   for (unsigned char c : s) {
@@ -134,6 +136,8 @@ void write_string(std::string& out, const std::string& s) {
   }
   out.push_back('"');
 }
+
+namespace {
 
 void write_double(std::string& out, double d) {
   char buf[32];

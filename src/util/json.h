@@ -43,6 +43,8 @@ Result<Value> parse(std::string_view text, const ParseOptions& opt = {});
 // Writes a value. pretty = two-space indentation.
 std::string write(const Value& v, bool pretty = false);
 void write_to(std::string& out, const Value& v, bool pretty = false);
+// One JSON string literal (quoted, escaped) appended to out.
+void write_string(std::string& out, const std::string& s);
 
 bool valid_utf8(std::string_view s);
 

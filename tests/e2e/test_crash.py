@@ -209,7 +209,9 @@ class SlowUpload:
 
     def __init__(self, port, rid):
         self.rid = rid
-        body = json.dumps(dict(patient("slow", 1), id=rid)).encode()
+        # the decimal as a JSON number, as send() writes it (a JSON string is not a FHIR decimal)
+        body = json.dumps(dict(patient("slow", 1), id=rid)).replace('"valueDecimal": "', '"valueDecimal": ') \
+            .replace('.50"', '.50').encode()
         self.body = body
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
         self.sock.sendall(("PUT /Patient/%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"

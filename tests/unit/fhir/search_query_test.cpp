@@ -308,3 +308,29 @@ TEST_CASE("_summary and _elements reduce the resource and mark it SUBSETTED", "[
   CHECK(d.find("1.50") != std::string::npos);  // numbers kept exactly
   CHECK(subset_resource(body, Summary::none, {}) == body);
 }
+
+TEST_CASE("_summary=true follows the isSummary flags of the R4 definitions, in definition order", "[search]") {
+  std::string body =
+      R"({"resourceType":"Patient","id":"1","photo":[{"url":"http://x"}],"active":true,"birthDate":"1970",)"
+      R"("communication":[{"language":{"text":"en"}}],"link":[{"other":{"reference":"Patient/2"},"type":"seealso"}],)"
+      R"("maritalStatus":{"text":"M"},"gender":"male"})";
+  std::string s = subset_resource(body, Summary::true_, {});
+  CHECK(s.find("\"photo\"") == std::string::npos);          // not summary
+  CHECK(s.find("\"communication\"") == std::string::npos);  // not summary
+  CHECK(s.find("\"maritalStatus\"") == std::string::npos);  // not summary
+  CHECK(s.find("\"link\"") != std::string::npos);           // summary (and modifier)
+  CHECK(s.rfind(R"({"resourceType":"Patient","id":"1","meta":{"tag":[)", 0) == 0);
+  CHECK(s.find(R"("active":true,"gender":"male","birthDate":"1970","link")") != std::string::npos);
+  // backbone elements are reduced to their summary (and mandatory) children
+  std::string obs = subset_resource(
+      R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"component":[{"code":{"text":"c"},)"
+      R"("valueString":"v","interpretation":[{"text":"i"}]}]})",
+      Summary::true_, {});
+  CHECK(obs.find("\"component\"") != std::string::npos);
+  CHECK(obs.find("\"interpretation\"") == std::string::npos);
+  // _elements keeps the mandatory elements
+  std::string e = subset_resource(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},"issued":"2020-01-01T00:00:00Z"})",
+                                  Summary::none, {"issued"});
+  CHECK(e.find("\"status\"") != std::string::npos);
+  CHECK(e.find("\"code\"") != std::string::npos);
+}

@@ -61,7 +61,7 @@ TEST_CASE("validate: primitive formats by element") {
   CHECK(has(is, "Patient.birthDate"));
   CHECK(has(is, "Patient.active"));
   CHECK(has(is, "Patient.gender"));
-  CHECK(has(is, "Patient.deceasedDateTime"));
+  CHECK(has(is, "Patient.deceased.ofType(dateTime)"));
   CHECK(check(R"({"resourceType":"Patient","birthDate":"1990","active":true,"gender":"female"})").empty());
 }
 
@@ -82,4 +82,154 @@ TEST_CASE("validate: required elements and references") {
   }));
   CHECK(check(R"({"resourceType":"Observation","status":"final","code":{"text":"x"},
     "subject":{"reference":"urn:uuid:8f7521f4-3f51-42c5-baa5-2fcebc83e4f5"}})").empty());
+}
+
+// ---- driven by the type model (issue 18) ----
+
+namespace {
+std::vector<fhir::Issue> param(const std::string& member_json) {
+  return check(R"({"resourceType":"Parameters","parameter":[{"name":"p",)" + member_json + "}]}");
+}
+}  // namespace
+
+TEST_CASE("validate: primitive JSON values accepted and rejected (Parameters.parameter.value[x])", "[validate]") {
+  struct P {
+    const char* member;
+    const char* type;
+    bool ok;
+  };
+  const P cases[] = {
+      {R"("valueInteger":42)", "integer", true},
+      {R"("valueInteger":-2147483648)", "integer", true},
+      {R"("valueInteger":2147483648)", "integer", false},
+      {R"("valueInteger":1.0)", "integer", false},
+      {R"("valueInteger":"42")", "integer", false},
+      {R"("valueInteger":1e2)", "integer", false},
+      {R"("valueDecimal":2147483648)", "decimal", true},
+      {R"("valueDecimal":1.50)", "decimal", true},
+      {R"("valueDecimal":"1.5")", "decimal", false},
+      {R"("valueBoolean":true)", "boolean", true},
+      {R"("valueBoolean":"true")", "boolean", false},
+      {R"("valueBoolean":1)", "boolean", false},
+      {R"("valueString":"+42")", "string", true},
+      {R"("valueString":42)", "string", false},
+      {R"("valueString":"")", "string", false},
+      {R"("valuePositiveInt":1)", "positiveInt", true},
+      {R"("valuePositiveInt":0)", "positiveInt", false},
+      {R"("valueUnsignedInt":0)", "unsignedInt", true},
+      {R"("valueUnsignedInt":-1)", "unsignedInt", false},
+      {R"("valueDate":"2015-02-07")", "date", true},
+      {R"("valueDate":"2015-02-30")", "date", false},
+      {R"("valueDate":"2015-02-07T13:28:17Z")", "date", false},
+      {R"("valueDateTime":"2015-02-07T13:28:17+14:00")", "dateTime", true},
+      {R"("valueDateTime":"2015-02-07T13:28:17")", "dateTime", false},
+      {R"("valueDateTime":"2015")", "dateTime", true},
+      {R"("valueInstant":"2015-02-07T13:28:17.239+02:00")", "instant", true},
+      {R"("valueInstant":"2015-02-07")", "instant", false},
+      {R"("valueTime":"13:28:17")", "time", true},
+      {R"("valueTime":"25:00:00")", "time", false},
+      {R"("valueCode":"a b")", "code", true},
+      {R"("valueCode":" a")", "code", false},
+      {R"("valueId":"a.b-C")", "id", true},
+      {R"("valueId":"a_b")", "id", false},
+      {R"("valueOid":"urn:oid:1.2.3.4")", "oid", true},
+      {R"("valueOid":"1.2.3.4")", "oid", false},
+      {R"("valueUuid":"urn:uuid:c757873d-ec9a-4326-a141-556f43239520")", "uuid", true},
+      {R"("valueUuid":"c757873d-ec9a-4326-a141-556f43239520")", "uuid", false},
+      {R"("valueUri":"http://x/y")", "uri", true},
+      {R"("valueUri":"http://x y")", "uri", false},
+      {R"("valueBase64Binary":"aGVsbG8/")", "base64Binary", true},
+      {R"("valueBase64Binary":"aGVsbG8")", "base64Binary", false},
+      {R"("valueMarkdown":"# hi\n")", "markdown", true},
+  };
+  for (const P& c : cases) {
+    auto is = param(c.member);
+    INFO(c.member << "\n" << dump(is));
+    std::string expr = std::string("Parameters.parameter[0].value.ofType(") + c.type + ")";
+    if (c.ok) CHECK(is.empty());
+    else CHECK(has(is, expr));
+  }
+}
+
+TEST_CASE("validate: shapes with Patient expressions", "[validate]") {
+  auto is = check(R"({"resourceType":"Patient","foo":1,"name":{"family":"x"},"gender":"f",
+    "birthDate":["1970"],"telecom":[{"system":"phone","value":"1","rank":0}],
+    "address":[{"line":["a",42]}],"contact":[{"name":[{"family":"y"}]}]})");
+  INFO(dump(is));
+  CHECK(has(is, "Patient.foo"));                      // unknown element
+  CHECK(has(is, "Patient.name"));                     // not an array
+  CHECK(has(is, "Patient.gender"));                   // required binding
+  CHECK(has(is, "Patient.birthDate"));                // array for a single value
+  CHECK(has(is, "Patient.telecom[0].rank"));          // positiveInt range
+  CHECK(has(is, "Patient.address[0].line[1]"));       // JSON type in an array
+  CHECK(has(is, "Patient.contact[0].name"));          // max 1 in a backbone element
+  auto ok = check(R"({"resourceType":"Patient","name":[{"family":"x","given":["a","b"]}],"gender":"female"})");
+  CHECK(ok.empty());
+  CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a",7]}]})"), "Patient.name[0].given[1]"));
+  CHECK(has(check(R"({"resourceType":"Patient","name":[{"family":{"x":1}}]})"), "Patient.name[0].family"));
+  CHECK(has(check(R"({"resourceType":"Patient","link":[{"type":"seealso"}]})"), "Patient.link[0].other"));
+  // two types of one choice element
+  CHECK(has(check(R"({"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"})"), "Patient.deceased"));
+  CHECK(has(check(R"({"resourceType":"Patient","deceasedString":"x"})"), "Patient.deceasedString"));
+}
+
+TEST_CASE("validate: primitive extensions", "[validate]") {
+  const std::string ext = R"({"extension":[{"url":"http://x","valueString":"y"}]})";
+  CHECK(check(R"({"resourceType":"Patient","_birthDate":)" + ext + "}").empty());
+  CHECK(check(R"({"resourceType":"Patient","birthDate":"1970","_birthDate":)" + ext + "}").empty());
+  CHECK(check(R"({"resourceType":"Patient","birthDate":"1970","_birthDate":{"id":"a"}})").empty());
+  CHECK(has(check(R"({"resourceType":"Patient","_birthDate":{"id":"a"}})"), "Patient.birthDate"));
+  CHECK(has(check(R"({"resourceType":"Patient","_birthDate":{}})"), "Patient.birthDate"));
+  CHECK(has(check(R"({"resourceType":"Patient","birthDate":"1970","_birthDate":{"foo":1}})"), "Patient.birthDate.foo"));
+  CHECK(has(check(R"({"resourceType":"Patient","_name":{}})"), "Patient.name"));  // not a primitive
+  // repeating primitives: null where the extension carries the element
+  CHECK(check(R"({"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,)" + ext + "]}]}").empty());
+  CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a",null]}]})"), "Patient.name[0].given[1]"));
+  CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]})"),
+            "Patient.name[0].given"));
+  // an extension with both a value and extensions
+  CHECK(has(check(R"({"resourceType":"Patient","extension":[{"url":"http://x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]})"),
+            "Patient.extension[0]"));
+  CHECK(has(check(R"({"resourceType":"Patient","extension":[{"valueString":"a"}]})"), "Patient.extension[0].url"));
+}
+
+TEST_CASE("validate: contained resources and references", "[validate]") {
+  CHECK(check(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o"}],
+    "managingOrganization":{"reference":"#o"}})").empty());
+  CHECK(has(check(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o"}]})"),
+            "Patient.contained[0]"));  // dom-3
+  CHECK(has(check(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o"}],
+    "managingOrganization":{"reference":"#x"}})"), "Patient.managingOrganization.reference"));
+  CHECK(has(check(R"({"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}})"),
+            "Patient.managingOrganization.reference"));  // target type
+  CHECK(check(R"({"resourceType":"Patient","managingOrganization":{"reference":"Organization/1"}})").empty());
+  CHECK(has(check(R"({"resourceType":"Patient","contained":[{"resourceType":"Nope","id":"o"}],
+    "managingOrganization":{"reference":"#o"}})"), "Patient.contained[0]"));
+  CHECK(has(check(R"({"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","foo":1}],
+    "managingOrganization":{"reference":"#o"}})"), "Patient.contained[0].foo"));
+}
+
+TEST_CASE("validate: Bundle rules and every entry", "[validate]") {
+  auto is = check(R"({"resourceType":"Bundle","type":"transaction","total":1,"entry":[
+    {"resource":{"resourceType":"Patient","birthDate":"1970-13-45"},"request":{"method":"POST","url":"Patient"}},
+    {"resource":{"resourceType":"Patient"}}]})");
+  INFO(dump(is));
+  CHECK(has(is, "Bundle.total"));                                 // bdl-1
+  CHECK(has(is, "Bundle.entry[0].resource.birthDate"));           // the entry's resource
+  CHECK(has(is, "Bundle.entry[1].request"));                      // bdl-3
+  CHECK(check(R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}}]})").empty());
+  CHECK(has(check(R"({"resourceType":"Bundle","type":"document","entry":[{"resource":{"resourceType":"Patient"}}]})"),
+            "Bundle.entry[0].resource"));                          // bdl-11
+  CHECK(has(check(R"({"resourceType":"Bundle","type":"nope"})"), "Bundle.type"));  // required binding
+}
+
+TEST_CASE("validate: Parameters with resources and parts", "[validate]") {
+  CHECK(check(R"({"resourceType":"Parameters","parameter":[{"name":"r","resource":{"resourceType":"Patient"}},
+    {"name":"p","part":[{"name":"q","valueString":"x"}]}]})").empty());
+  CHECK(has(check(R"({"resourceType":"Parameters","parameter":[{"name":"r","resource":{"resourceType":"Patient","x":1}}]})"),
+            "Parameters.parameter[0].resource.x"));
+  CHECK(has(check(R"({"resourceType":"Parameters","parameter":[{"name":"p","part":[{"name":"q","valueInteger":"x"}]}]})"),
+            "Parameters.parameter[0].part[0].value.ofType(integer)"));
+  CHECK(has(check(R"({"resourceType":"Parameters","parameter":[{"name":"p","valueString":"a","part":[{"name":"q"}]}]})"),
+            "Parameters.parameter[0]"));  // inv-1
 }

@@ -135,6 +135,7 @@ TEST_CASE("bundle: transaction resolves urn:uuid, absolute and conditional refer
   auto r = env.run(R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"fullUrl":"urn:uuid:0b7e2b1c-0000-4000-8000-000000000002","request":{"method":"POST","url":"Observation"},
      "resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
+       "contained":[{"resourceType":"Organization","id":"contained"}],
        "subject":{"reference":"urn:uuid:0b7e2b1c-0000-4000-8000-000000000001"},
        "performer":[{"reference":"Organization?identifier=urn:sys|o1"},{"reference":"#contained"}],
        "hasMember":[{"reference":"http://edge.test/fhir/Observation/abs1"}],
@@ -144,6 +145,7 @@ TEST_CASE("bundle: transaction resolves urn:uuid, absolute and conditional refer
     {"fullUrl":"http://edge.test/fhir/Observation/abs1","request":{"method":"PUT","url":"Observation/abs1"},
      "resource":{"resourceType":"Observation","id":"abs1","status":"final","code":{"text":"y"},
        "subject":{"reference":"urn:uuid:0b7e2b1c-0000-4000-8000-000000000001"}}}]})");
+  INFO(r.status().message);
   REQUIRE(r.ok());
   REQUIRE(r->results.size() == 3);
   // results in request order

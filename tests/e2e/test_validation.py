@@ -1,0 +1,297 @@
+"""Validation against the R4 type model (issue 18), through the real binary: $validate on every
+type (Parameters included) with FHIRPath expressions per issue, the primitive rules of the spec
+(accepted and rejected JSON values per primitive type), shapes, primitive extensions, $validate
+modes, and validation.on_write (strict refuses with 422, warn stores and logs, off stores) on
+create, update, patch, transaction entries and `edgefhir import`.  The official R4 examples of
+tests/data/fhir-r4-examples/ (see its README) are stored under strict and read back unchanged
+apart from meta."""
+import json
+import os
+import tempfile
+import unittest
+
+from harness import ROOT, Server, run_cli
+
+EXAMPLES = os.path.join(ROOT, "tests", "data", "fhir-r4-examples")
+
+# (member of Parameters.parameter[0], type in .ofType(), accepted) -- from the spec's primitive
+# rules (https://hl7.org/fhir/R4/datatypes.html#primitive and the regexes of profiles-types.json).
+PRIMITIVES = [
+    ('"valueInteger": 2147483647', "integer", True),
+    ('"valueInteger": -2147483648', "integer", True),
+    ('"valueInteger": 2147483648', "integer", False),
+    ('"valueInteger": -2147483649', "integer", False),
+    ('"valueInteger": 1.5', "integer", False),
+    ('"valueInteger": 1e3', "integer", False),
+    ('"valueInteger": "42"', "integer", False),
+    ('"valueInteger": "+42"', "integer", False),
+    ('"valueInteger": " 42"', "integer", False),
+    ('"valueDecimal": 2147483648', "decimal", True),
+    ('"valueDecimal": 0.000000000000000000000001', "decimal", True),
+    ('"valueDecimal": -1.50', "decimal", True),
+    ('"valueDecimal": "1.5"', "decimal", False),
+    ('"valueBoolean": true', "boolean", True),
+    ('"valueBoolean": false', "boolean", True),
+    ('"valueBoolean": "true"', "boolean", False),
+    ('"valueBoolean": 0', "boolean", False),
+    ('"valueString": "+42"', "string", True),
+    ('"valueString": " 42"', "string", True),
+    ('"valueString": ""', "string", False),
+    ('"valueString": 42', "string", False),
+    ('"valuePositiveInt": 1', "positiveInt", True),
+    ('"valuePositiveInt": 0', "positiveInt", False),
+    ('"valuePositiveInt": 2147483648', "positiveInt", False),
+    ('"valueUnsignedInt": 0', "unsignedInt", True),
+    ('"valueUnsignedInt": -1', "unsignedInt", False),
+    ('"valueDate": "2015"', "date", True),
+    ('"valueDate": "2015-02"', "date", True),
+    ('"valueDate": "2015-02-07"', "date", True),
+    ('"valueDate": "1970-13-45"', "date", False),
+    ('"valueDate": "2015-02-29"', "date", False),
+    ('"valueDate": "15-02-07"', "date", False),
+    ('"valueDateTime": "2015-02-07T13:28:17+14:00"', "dateTime", True),
+    ('"valueDateTime": "2015-02-07T13:28:17.239-05:00"', "dateTime", True),
+    ('"valueDateTime": "2015-02-07T13:28:17Z"', "dateTime", True),
+    ('"valueDateTime": "2015-02-07T13:28:17"', "dateTime", False),
+    ('"valueDateTime": "2015-02-07T13:28Z"', "dateTime", False),
+    ('"valueDateTime": "2015-02-07T13:28:17+15:00"', "dateTime", False),
+    ('"valueInstant": "2015-02-07T13:28:17.239+02:00"', "instant", True),
+    ('"valueInstant": "2015-02-07T13:28:17"', "instant", False),
+    ('"valueInstant": "2015-02-07"', "instant", False),
+    ('"valueTime": "13:28:17"', "time", True),
+    ('"valueTime": "13:28:17.5"', "time", True),
+    ('"valueTime": "24:00:00"', "time", False),
+    ('"valueTime": "13:28"', "time", False),
+    ('"valueCode": "final"', "code", True),
+    ('"valueCode": "two words"', "code", True),
+    ('"valueCode": " final"', "code", False),
+    ('"valueCode": "two  spaces"', "code", False),
+    ('"valueId": "a-Z.9"', "id", True),
+    ('"valueId": "a_b"', "id", False),
+    ('"valueId": "' + "x" * 65 + '"', "id", False),
+    ('"valueOid": "urn:oid:2.16.840.1.113883"', "oid", True),
+    ('"valueOid": "2.16.840"', "oid", False),
+    ('"valueUuid": "urn:uuid:a76d9bbf-f293-4fb7-ad4c-2851cac77162"', "uuid", True),
+    ('"valueUuid": "a76d9bbf-f293-4fb7-ad4c-2851cac77162"', "uuid", False),
+    ('"valueUri": "urn:x:y"', "uri", True),
+    ('"valueUri": "http://a b"', "uri", False),
+    ('"valueUrl": "http://example.org/x"', "url", True),
+    ('"valueCanonical": "http://hl7.org/fhir/ValueSet/x|4.0.1"', "canonical", True),
+    ('"valueMarkdown": "*hi*\\n"', "markdown", True),
+    ('"valueBase64Binary": "aGVsbG8gd29ybGQ="', "base64Binary", True),
+    ('"valueBase64Binary": "a+/9"', "base64Binary", True),
+    ('"valueBase64Binary": "not base64!"', "base64Binary", False),
+]
+
+
+class ValidationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def validate(self, path, body):
+        r = self.s.request("POST", path, body, headers={"Content-Type": "application/fhir+json"})
+        self.assertEqual(r.status, 200, r)
+        oo = r.json()
+        self.assertEqual(oo["resourceType"], "OperationOutcome")
+        return [i for i in oo["issue"] if i["severity"] in ("error", "fatal")]
+
+    def exprs(self, issues):
+        return [e for i in issues for e in i.get("expression", [])]
+
+    def test_primitive_values_through_parameters_validate(self):
+        bad = []
+        for member, typ, ok in PRIMITIVES:
+            body = '{"resourceType":"Parameters","parameter":[{"name":"p",%s}]}' % member
+            errs = self.validate("/Parameters/$validate", body)
+            want = "Parameters.parameter[0].value.ofType(%s)" % typ
+            if ok and errs:
+                bad.append((member, "rejected", errs))
+            if not ok and self.exprs(errs) != [want]:
+                bad.append((member, "expected exactly one issue at " + want, errs))
+            for i in errs:
+                self.assertTrue(i.get("diagnostics"), i)
+                self.assertIn(i["code"], ("value", "structure", "invalid"), i)
+        self.assertEqual(bad, [])
+
+    def test_shapes_with_patient_expressions(self):
+        cases = [
+            ({"resourceType": "Patient", "foo": 1}, "Patient.foo"),
+            ({"resourceType": "Patient", "name": {"family": "x"}}, "Patient.name"),
+            ({"resourceType": "Patient", "name": [{"given": ["a", 1]}]}, "Patient.name[0].given[1]"),
+            ({"resourceType": "Patient", "name": [{"family": ["x"]}]}, "Patient.name[0].family"),
+            ({"resourceType": "Patient", "gender": "f"}, "Patient.gender"),
+            ({"resourceType": "Patient", "birthDate": 1970}, "Patient.birthDate"),
+            ({"resourceType": "Patient", "active": "true"}, "Patient.active"),
+            ({"resourceType": "Patient", "link": [{"type": "refer"}]}, "Patient.link[0].other"),
+            ({"resourceType": "Patient", "deceasedString": "no"}, "Patient.deceasedString"),
+            ({"resourceType": "Patient", "multipleBirthInteger": "2"}, "Patient.multipleBirth.ofType(integer)"),
+            ({"resourceType": "Patient", "managingOrganization": {"reference": "Patient/1"}},
+             "Patient.managingOrganization.reference"),
+            ({"resourceType": "Patient", "communication": [{"preferred": True}]}, "Patient.communication[0].language"),
+            ({"resourceType": "Patient", "contact": [{"gender": "x"}]}, "Patient.contact[0].gender"),
+        ]
+        for body, want in cases:
+            errs = self.validate("/Patient/$validate", body)
+            self.assertIn(want, self.exprs(errs), (body, errs))
+
+    def test_primitive_extensions(self):
+        ext = {"extension": [{"url": "http://example.org/x", "valueString": "y"}]}
+        self.assertEqual(self.validate("/Patient/$validate", {"resourceType": "Patient", "_birthDate": ext}), [])
+        errs = self.validate("/Patient/$validate", {"resourceType": "Patient", "_birthDate": {"id": "x"}})
+        self.assertEqual(self.exprs(errs), ["Patient.birthDate"], errs)
+        errs = self.validate("/Patient/$validate", {"resourceType": "Patient", "_birthDate": {}})
+        self.assertIn("Patient.birthDate", self.exprs(errs))
+        errs = self.validate("/Patient/$validate", {"resourceType": "Patient", "name": [{"given": ["a", None]}]})
+        self.assertIn("Patient.name[0].given[1]", self.exprs(errs))
+        ok = {"resourceType": "Patient", "name": [{"given": ["a", None], "_given": [None, ext]}]}
+        self.assertEqual(self.validate("/Patient/$validate", ok), [])
+
+    def test_every_type_including_never_stored_ones(self):
+        self.assertEqual(self.validate("/Parameters/$validate", {"resourceType": "Parameters"}), [])
+        errs = self.validate("/Bundle/$validate", {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Patient", "birthDate": "1970-13-45"},
+             "request": {"method": "POST", "url": "Patient"}}]})
+        self.assertEqual(self.exprs(errs), ["Bundle.entry[0].resource.birthDate"], errs)
+        r = self.s.request("POST", "/NoSuchType/$validate", {"resourceType": "Patient"})
+        self.assertEqual(r.status, 404)
+
+    def test_validate_modes(self):
+        self.assertEqual(self.s.request("PUT", "/Patient/m1", {"resourceType": "Patient", "id": "m1"}).status, 201)
+        wrap = lambda res, mode: {"resourceType": "Parameters", "parameter": [
+            {"name": "resource", "resource": res}, {"name": "mode", "valueCode": mode}]}
+        self.assertEqual(self.validate("/Patient/$validate", wrap({"resourceType": "Patient"}, "create")), [])
+        errs = self.validate("/Patient/$validate", wrap({"resourceType": "Patient", "gender": "x"}, "create"))
+        self.assertEqual(self.exprs(errs), ["Patient.gender"])
+        errs = self.validate("/Patient/m1/$validate", wrap({"resourceType": "Patient", "id": "m2"}, "update"))
+        self.assertIn("Patient.id", self.exprs(errs))
+        self.assertEqual(self.validate("/Patient/m1/$validate", wrap({"resourceType": "Patient", "id": "m1"}, "update")), [])
+        r = self.s.request("POST", "/Patient/m1/$validate", {"resourceType": "Parameters", "parameter": [
+            {"name": "mode", "valueCode": "delete"}]})
+        self.assertEqual(r.status, 200, r)
+
+    def test_strict_refuses_invalid_writes(self):
+        bad = {"resourceType": "Patient", "birthDate": "1970-13-45"}
+        r = self.s.request("POST", "/Patient", bad)
+        self.assertEqual(r.status, 422, r)
+        oo = r.json()
+        self.assertEqual(oo["issue"][0]["expression"], ["Patient.birthDate"])
+        self.assertIn("1970-13-45", oo["issue"][0]["diagnostics"])
+        r = self.s.request("PUT", "/Patient/s1", dict(bad, id="s1"))
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(self.s.request("GET", "/Patient/s1").status, 404)
+        # a patch whose result is invalid
+        self.assertEqual(self.s.request("PUT", "/Patient/s2", {"resourceType": "Patient", "id": "s2"}).status, 201)
+        r = self.s.request("PATCH", "/Patient/s2", [{"op": "add", "path": "/gender", "value": "nope"}],
+                           headers={"Content-Type": "application/json-patch+json"})
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual(self.s.request("GET", "/Patient/s2").json().get("gender"), None)
+        # a transaction: the invalid entry is named, nothing is stored
+        tx = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "urn:uuid:a76d9bbf-f293-4fb7-ad4c-2851cac77162",
+             "resource": {"resourceType": "Patient", "name": [{"family": "Tx"}]},
+             "request": {"method": "POST", "url": "Patient"}},
+            {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                          "valueQuantity": {"value": "7"}},
+             "request": {"method": "POST", "url": "Observation"}}]}
+        r = self.s.request("POST", "/", tx)
+        self.assertIn(r.status, (400, 422), r)
+        text = r.json()["issue"][0]["diagnostics"]
+        self.assertIn("entry", text)
+        self.assertIn("Observation.value.ofType(Quantity).value", text)
+        r = self.s.request("GET", "/Patient?family=Tx")
+        self.assertEqual(r.json().get("total", len(r.json().get("entry", []))), 0)
+
+    def test_official_examples_stored_under_strict(self):
+        n = 0
+        for name in sorted(os.listdir(EXAMPLES)):
+            if not name.endswith(".json"):
+                continue
+            with open(os.path.join(EXAMPLES, name), encoding="utf-8") as f:
+                res = json.load(f)
+            if name.startswith("invalid-"):
+                r = self.s.request("POST", "/" + res["resourceType"], res)
+                self.assertEqual(r.status, 422, (name, r))
+                continue
+            if res["resourceType"] == "Parameters":  # never stored: $validate only
+                self.assertEqual(self.validate("/Parameters/$validate", res), [], name)
+                continue
+            path = "/%s/%s" % (res["resourceType"], res["id"])
+            r = self.s.request("PUT", path, res)
+            self.assertIn(r.status, (200, 201), (name, r))
+            back = self.s.request("GET", path).json()
+            for x in (back, res):
+                x.pop("meta", None)
+            self.assertEqual(back, res, name)
+            n += 1
+        self.assertGreaterEqual(n, 12)
+
+
+    def test_definition_order_and_summary_on_read(self):
+        body = '{"name":[{"given":["A"],"family":"B"}],"gender":"female","birthDate":"1970-01-01",' \
+               '"photo":[{"url":"http://x"}],"id":"ord1","resourceType":"Patient","active":true}'
+        r = self.s.request("PUT", "/Patient/ord1", body, headers={"Content-Type": "application/fhir+json"})
+        self.assertEqual(r.status, 201, r)
+        text = self.s.request("GET", "/Patient/ord1").body.decode()
+        keys = list(json.loads(text, object_pairs_hook=lambda kv: kv))
+        self.assertEqual([k for k, _ in keys], ["resourceType", "id", "meta", "active", "name", "gender",
+                                                "birthDate", "photo"])
+        self.assertIn('"name":[{"family":"B","given":["A"]}]', text)
+        s = self.s.request("GET", "/Patient/ord1?_summary=true").json()
+        self.assertNotIn("photo", s)
+        self.assertIn("SUBSETTED", json.dumps(s["meta"]["tag"]))
+        self.assertEqual(s["birthDate"], "1970-01-01")
+        e = self.s.request("GET", "/Patient/ord1/_history/1?_elements=gender").json()
+        self.assertEqual(sorted(e), ["gender", "id", "meta", "resourceType"])
+
+
+class OnWriteModesTest(unittest.TestCase):
+    BAD = {"resourceType": "Patient", "birthDate": "1970-13-45"}
+
+    def test_warn_stores_and_logs(self):
+        with Server(config={"validation": {"on_write": "warn"}}) as s:
+            r = s.request("POST", "/Patient", self.BAD)
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(r.json()["birthDate"], "1970-13-45")
+            log = s.read_log()
+            self.assertIn('"event":"validation.on_write"', log)
+            self.assertIn("Patient.birthDate", log)
+
+    def test_off_stores_silently(self):
+        with Server(config={"validation": {"on_write": "off"}}) as s:
+            self.assertEqual(s.request("POST", "/Patient", self.BAD).status, 201)
+            self.assertNotIn("validation.on_write", s.read_log())
+
+    def test_bad_mode_names_the_key(self):
+        tmp = tempfile.mkdtemp(prefix="edgefhir-e2e-val-")
+        cfg = os.path.join(tmp, "c.json")
+        with open(cfg, "w") as f:
+            json.dump({"validation": {"on_write": "lenient"}, "database": os.path.join(tmp, "db")}, f)
+        p = run_cli("import", "--config", cfg, cfg)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("validation.on_write", p.stderr.decode() + p.stdout.decode())
+
+    def test_import_reports_invalid_entries_by_name(self):
+        tmp = tempfile.mkdtemp(prefix="edgefhir-e2e-val-")
+        nd = os.path.join(tmp, "Patient.ndjson")
+        with open(nd, "w") as f:
+            f.write(json.dumps({"resourceType": "Patient", "id": "good1"}) + "\n")
+            f.write(json.dumps({"resourceType": "Patient", "id": "bad1", "birthDate": "1970-13-45"}) + "\n")
+            f.write(json.dumps({"resourceType": "Patient", "id": "good2"}) + "\n")
+        db = os.path.join(tmp, "db.sqlite")
+        p = run_cli("import", "--database", db, nd)
+        out = p.stdout.decode() + p.stderr.decode()
+        self.assertIn("bad1", out)
+        self.assertIn("Patient.birthDate", out)
+        with Server(keep_db=db) as s:
+            self.assertEqual(s.request("GET", "/Patient/good1").status, 200)
+            self.assertEqual(s.request("GET", "/Patient/good2").status, 200)
+            self.assertEqual(s.request("GET", "/Patient/bad1").status, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
