@@ -1,8 +1,7 @@
 // store/db.h — the SQLite connection layer.  Owns opening the database (WAL mode, pragmas,
 // durability setting), running the migrations compiled into the binary, the single writer
 // connection (all writes are serialised through Database::write) and one reader
-// connection per thread, each with a cache of prepared statements (prepared once per
-// connection, reused).  Only files in src/store/ include this header's implementation
+// connection per thread, each with a bounded LRU cache of prepared statements (Conn::prepare).  Only files in src/store/ include this header's implementation
 // details (sqlite3.h); other modules see store/*.h APIs only.
 //
 // WAL checkpoints run on a background thread with their own connection, not in the commit
@@ -39,9 +38,14 @@ struct DbOptions {
 };
 
 // A prepared statement from a connection's cache.  Obtained reset and unbound.
+// A statement that failed to prepare (SQLite refused the SQL: too deep, too many variables,
+// a bug) holds no sqlite3_stmt and carries the error in status(): binds do nothing, step()
+// returns false and leaves status() failed, run() returns it.  No SQLite call ever sees a
+// null statement.
 class Stmt {
  public:
   explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  explicit Stmt(Status failed) : s_(nullptr), st_(std::move(failed)), prepare_error_(st_) {}
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -65,10 +69,14 @@ class Stmt {
   bool is_null(int col) const;
   void reset();
   sqlite3_stmt* raw() const { return s_; }
+  bool prepared() const { return s_ != nullptr; }
 
  private:
+  friend class Conn;
   sqlite3_stmt* s_;
   Status st_;
+  Status prepare_error_;  // kept across reset() for a statement that did not prepare
+  uint64_t last_use_ = 0;  // Conn's LRU clock
 };
 
 class Conn {
@@ -78,8 +86,17 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
   // Prepared once per connection (cached by SQL text), returned reset and unbound.
-  // Do not hold two uses of the same SQL at once.
+  // Do not hold two uses of the same SQL at once.  When SQLite refuses the SQL, the returned
+  // statement's status() is the error (Err::invalid "too complex" when a SQLite limit was
+  // hit, Err::internal otherwise): check it before binding when the SQL is built from a
+  // request; step() on it returns false with that status.
+  // The cache is an LRU of at most kStmtCacheSize statements: a statement is finalised when
+  // it is the least recently prepared and not in the middle of stepping, so a Stmt& stays
+  // valid until kStmtCacheSize other distinct statements were prepared on this connection
+  // (far more than any one operation holds at once).
   Stmt& prepare(const std::string& sql);
+  static constexpr size_t kStmtCacheSize = 64;
+  size_t cached_statements() const { return cache_.size(); }
   Status exec(const std::string& sql);  // one or more statements, no results
   int64_t last_insert_rowid() const;
   int changes() const;
@@ -88,6 +105,9 @@ class Conn {
  private:
   sqlite3* db_;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+  uint64_t clock_ = 0;
+  std::unique_ptr<Stmt> failed_;  // the last statement that did not prepare
+  void evict();
 };
 
 class Database {

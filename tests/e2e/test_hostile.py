@@ -1,0 +1,275 @@
+"""Hostile input against the real binary (issue 15): every case must be refused with a clear
+4xx (or the connection closed), the server must stay up, answer a normal request within 1 s
+afterwards, and its resident memory must settle within 32 MB of where the case started.
+Peak (VmHWM, reset per case through /proc/PID/clear_refs) and settled (VmRSS) memory are read
+from /proc/PID/status and printed with HOSTILE_VERBOSE=1.
+
+Auth is on (a pinned RSA key): several cases need no token at all (bodies, headers), the
+others use a read-only token, as an attacker with a patient app's credentials would.  All
+test data is generated here."""
+import gzip
+import json
+import os
+import socket
+import time
+import unittest
+import zlib
+
+from harness import Server, mint_token, run_cli
+
+ISS = "https://issuer.hostile.test"
+AUD = "https://fhir.hostile.test"
+MB = 1024 * 1024
+SETTLE_MB = 32
+
+
+def proc_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def raw(port, data, timeout=10, read=True, sleep_between=None):
+    """Sends bytes on a new connection (a list: sent one piece at a time); returns
+    (status or None, response bytes).  None = closed without an HTTP answer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            for piece in (data if isinstance(data, list) else [data]):
+                s.sendall(piece)
+                if sleep_between:
+                    time.sleep(sleep_between)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass
+        if not read:
+            return None, b""
+        buf = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                head, sep, body = buf.partition(b"\r\n\r\n")
+                if sep:
+                    cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                    if not cl or len(body) >= int(cl[0].split(b":")[1]):
+                        break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        if buf.startswith(b"HTTP/1."):
+            return int(buf.split(b" ")[1]), buf
+        return None, buf
+    finally:
+        s.close()
+
+
+class HostileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server()
+        d = cls.s.tmp
+        cls.priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
+        assert run_cli("token", "keygen", "--type", "rsa", "--out", cls.priv, "--pub", pub).returncode == 0
+        cls.s.config["auth"] = {"required": True, "audiences": [AUD],
+                                "issuers": [{"issuer": ISS, "discovery": False, "algorithms": ["RS256"],
+                                             "pinned_keys": [pub]}]}
+        cls.s.config["limits"] = {"max_body_bytes": MB}
+        cls.s.config["audit"] = {"flush_interval_ms": 100}
+        cls.s.config["log_level"] = "warn"
+        cls.s.start()
+        cls.reader = mint_token(cls.priv, ISS, AUD, "reader-1", "FHIR Data Reader")
+        cls.writer = mint_token(cls.priv, ISS, AUD, "writer-1", "FHIR Data Writer")
+        r = cls.s.request("PUT", "/Patient/h1", {"resourceType": "Patient", "id": "h1", "active": True},
+                          token=cls.writer)
+        assert r.status in (200, 201), r
+        obs = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Observation", "id": "o%d" % i, "status": "final",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": "c%d" % i}]},
+                          "subject": {"reference": "Patient/h1"}},
+             "request": {"method": "PUT", "url": "Observation/o%d" % i}} for i in range(50)]}
+        r = cls.s.request("POST", "/", obs, token=cls.writer)
+        assert r.status == 200, r
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    # ---- measurement ----
+
+    def setUp(self):
+        self.assertTrue(self.s.alive())
+        pid = self.s.proc.pid
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        self.start_kb = proc_kb(pid, "VmRSS")
+
+    def settle(self):
+        """Asserts the server is up, answers within 1 s, and RSS settles near the start."""
+        self.assertTrue(self.s.alive(), "server died:\n" + self.s.read_log()[-3000:])
+        pid = self.s.proc.pid
+        t = time.monotonic()
+        r = self.s.request("GET", "/Patient/h1", token=self.reader, timeout=5)
+        took = time.monotonic() - t
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(took, 1.0, "normal request took %.2f s after the attack" % took)
+        peak = proc_kb(pid, "VmHWM")
+        rss = proc_kb(pid, "VmRSS")
+        deadline = time.monotonic() + 3
+        while (rss - self.start_kb) / 1024 > SETTLE_MB and time.monotonic() < deadline:
+            time.sleep(0.2)  # the request thread trims after it answered
+            rss = proc_kb(pid, "VmRSS")
+        if os.environ.get("HOSTILE_VERBOSE"):
+            print("\n  %s: start %.1f MB, peak %.1f MB, settled %.1f MB" %
+                  (self.id().rsplit(".", 1)[-1], self.start_kb / 1024, peak / 1024, rss / 1024))
+        self.assertLess((rss - self.start_kb) / 1024, SETTLE_MB,
+                        "RSS %.1f MB after the case, %.1f MB before (peak %.1f MB)" %
+                        (rss / 1024, self.start_kb / 1024, peak / 1024))
+        return peak, rss
+
+    def assertOutcome(self, r, status, *words):
+        self.assertEqual(r.status, status, r)
+        body = r.json()
+        self.assertEqual(body["resourceType"], "OperationOutcome")
+        text = json.dumps(body)
+        for w in words:
+            self.assertIn(w, text)
+        return body
+
+    # ---- 1: searches SQLite refuses ----
+
+    def test_or_list_over_the_limit_is_400_naming_the_parameter(self):
+        q = "/Observation?code=" + ",".join("c%d" % i for i in range(600))
+        r = self.s.request("GET", q, token=self.reader)
+        self.assertOutcome(r, 400, "code", "max_or_values")
+        self.settle()
+
+    def test_or_lists_at_the_limit_are_served(self):
+        # the worst shapes at the default limits (100 values per parameter, 1000 in all)
+        shapes = ["code=" + ",".join("http://loinc.org|c%d" % i for i in range(100)),
+                  "date=" + ",".join("ge2020-01-%02d" % (i % 28 + 1) for i in range(100)),
+                  "value-quantity=" + ",".join("ap%d|http://unitsofmeasure.org|mg" % i for i in range(100)),
+                  "subject:Patient.name=" + ",".join("n%d" % i for i in range(100)),
+                  "_id=" + ",".join("o%d" % i for i in range(100)),
+                  "_lastUpdated=" + ",".join("le2020-01-%02d" % (i % 28 + 1) for i in range(100))]
+        r = self.s.request("GET", "/Observation?code=" + ",".join("c%d" % i for i in range(100)), token=self.reader)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["total"], 50)
+        for shape in shapes:
+            with self.subTest(shape=shape[:30]):
+                r = self.s.request("GET", "/Observation?" + shape, token=self.reader)
+                self.assertEqual(r.status, 200, r)
+        # ten parameters of 100 values each: the whole search's budget
+        q = "&".join("code:not=" + ",".join("x%d-%d" % (k, i) for i in range(100)) for k in range(10))
+        r = self.s.request("GET", "/Observation?" + q, token=self.reader)
+        self.assertEqual(r.status, 200, r)
+        r = self.s.request("GET", "/Observation?" + q + "&code=c1", token=self.reader)
+        self.assertOutcome(r, 400, "max_search_values")
+        self.settle()
+
+    def test_bundle_entry_with_5000_parameters_is_refused(self):
+        url = "Observation?" + "&".join("_id=i%d" % i for i in range(5000))
+        b = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": url}},
+                                                                   {"request": {"method": "GET", "url": "Patient/h1"}}]}
+        r = self.s.request("POST", "/", b, token=self.reader)
+        self.assertEqual(r.status, 200, r)
+        e = r.json()["entry"]
+        self.assertTrue(e[0]["response"]["status"].startswith("400"), e[0])
+        self.assertIn("limits.max_url_bytes", json.dumps(e[0]))
+        self.assertTrue(e[1]["response"]["status"].startswith("200"), e[1])
+        # short enough for the URL budget, but too many parameters
+        url = "Observation?" + "&".join("_id=%d" % i for i in range(150))
+        b["entry"][0]["request"]["url"] = url
+        r = self.s.request("POST", "/", b, token=self.reader)
+        self.assertIn("max_query_params", json.dumps(r.json()["entry"][0]))
+        # 600 OR values in one entry
+        b["entry"][0]["request"]["url"] = "Observation?code=" + ",".join("c%d" % i for i in range(600))
+        r = self.s.request("POST", "/", b, token=self.reader)
+        self.assertIn("max_or_values", json.dumps(r.json()["entry"][0]))
+        self.settle()
+
+    def test_if_none_exist_with_600_values_is_400(self):
+        r = self.s.request("POST", "/Observation",
+                           {"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+                           token=self.writer,
+                           headers={"If-None-Exist": "code=" + ",".join("c%d" % i for i in range(600))})
+        self.assertOutcome(r, 400, "max_or_values")
+        r = self.s.request("DELETE", "/Observation?code=" + ",".join("c%d" % i for i in range(600)), token=self.writer)
+        self.assertOutcome(r, 400, "max_or_values")
+        self.settle()
+
+    def test_too_many_search_parameters_is_400(self):
+        q = "&".join("code=c%d" % i for i in range(101))
+        r = self.s.request("GET", "/Observation?" + q, token=self.reader)
+        self.assertEqual(r.status, 400, r)
+        self.settle()
+
+    # ---- 2: statement cache ----
+
+    def test_many_search_shapes_on_one_connection_stay_bounded(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        h = {"Authorization": "Bearer " + self.reader}
+        try:
+            for n in range(1, 1500):
+                # distinct SQL per request: the number of OR values changes the statement
+                q = "/Observation?code=" + ",".join("c%d" % i for i in range(n % 100 + 1)) + \
+                    "&date=" + ",".join("ge2020" for _ in range(n // 100 + 1))
+                conn.request("GET", q, headers=h)
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+        finally:
+            conn.close()
+        self.settle()
+
+    # ---- 3: bodies ----
+
+    def test_gzip_bomb_is_413_before_authentication(self):
+        bomb = gzip.compress(b"{" + b" " * (200 * MB) + b"}", 9)
+        self.assertLess(len(bomb), 400 * 1024)
+        for enc, data in (("gzip", bomb), ("deflate", zlib.compress(b" " * (200 * MB), 9))):
+            with self.subTest(enc=enc):
+                st, resp = raw(self.s.port, b"POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                                            b"Content-Encoding: " + enc.encode() + b"\r\nContent-Length: %d\r\n"
+                                            b"Connection: close\r\n\r\n" % len(data) + data, timeout=30)
+                self.assertIn(st, (413, None), resp[:300])
+        peak, _ = self.settle()
+        self.assertLess((peak - self.start_kb) / 1024, 64, "peak RSS during the gzip bomb")
+
+    def test_chunked_body_is_cut_at_the_limit_before_authentication(self):
+        chunk = b"x" * MB
+        pieces = [b"POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                  b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"]
+        pieces += [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * 300 + [b"0\r\n\r\n"]
+        t = time.monotonic()
+        st, resp = raw(self.s.port, pieces, timeout=30)
+        self.assertIn(st, (413, None), resp[:300])
+        self.assertLess(time.monotonic() - t, 20)
+        peak, _ = self.settle()
+        self.assertLess((peak - self.start_kb) / 1024, 64, "peak RSS during the chunked body")
+
+    # ---- 6: header flood ----
+
+    def test_header_flood_is_refused(self):
+        c = socket.create_connection(("127.0.0.1", self.s.port), timeout=10)
+        refused = False
+        sent = 0
+        try:
+            c.sendall(b"GET /metadata HTTP/1.1\r\nHost: x\r\n")
+            chunk = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 90) for i in range(10000))
+            for _ in range(100):
+                c.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            refused = True
+        c.close()
+        self.assertTrue(refused, "the server read %d MB of headers" % (sent // MB))
+        peak, _ = self.settle()
+        self.assertLess((peak - self.start_kb) / 1024, 16, "peak RSS during the header flood")
+
+
+if __name__ == "__main__":
+    unittest.main()
