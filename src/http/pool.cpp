@@ -2,6 +2,8 @@
 // joining, so threads that retire on their own need no bookkeeping.
 #include "http/pool.h"
 
+#include "http/sockbudget.h"
+
 #include <chrono>
 #include <thread>
 
@@ -42,7 +44,11 @@ void ElasticPool::work() {
     auto fn = std::move(jobs_.front());
     jobs_.pop_front();
     lk.unlock();
+    // each job is one connection (httplib's process_and_close_socket): its socket reads are
+    // budgeted (http/sockbudget.h)
+    sockbudget::arm_connection();
     fn();
+    sockbudget::disarm();
     lk.lock();
   }
   --threads_;

@@ -33,6 +33,9 @@ void disarm();
 void enter_body();
 // After a response: the next request's header block starts.
 void next_request();
+// The connection is not to be read again (its body was cut mid-stream): the response is
+// still written, then the next read fails and httplib closes the connection.
+void close_after_response();
 
 // Bytes the current thread's connection read in its current phase (tests, diagnostics).
 size_t used();
