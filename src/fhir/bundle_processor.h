@@ -97,6 +97,9 @@ struct BundleOptions {
   // Called before each entry runs (and after a patch with the result); non-ok refuses it.
   std::function<Status(store::Conn&, const EntryAccess&)> authorize;
   int64_t now_ms = 0;          // for search `ap`
+  // Resource bytes the results may hold (limits.max_response_bytes; 0 = no limit): once
+  // reached, a batch answers its remaining entries 413, a transaction fails with 413.
+  size_t max_response_bytes = 0;
 };
 
 struct BundleResult {

@@ -108,6 +108,7 @@ void handle_bundle(Ctx& c) {
   opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
   opt.authorize = entry_authorizer(c);
   opt.now_ms = c.app.clock->now_ms();
+  opt.max_response_bytes = c.app.cfg.limits.max_response_bytes;
   fhir::BundleProcessor bp(*c.app.repo, match_resolver(c.app));
   auto r = bp.process(std::move(*doc), opt);
   if (!r) return send_error(c, r.status());

@@ -480,7 +480,10 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   srv.new_task_queue = [threads] { return new ElasticPool(size_t(std::min(kMinThreads, threads)), size_t(threads)); };
   auto h = [self](const httplib::Request& req, httplib::Response& res) {
     sockbudget::enter_body();
+    trim_if_large(true);  // a large response before this one on the connection is freed now
     self->dispatch(req, res);
+    note_request_bytes(res.body.size());
+    trim_if_large();
     sockbudget::next_request();
   };
   // Requests that may carry a body read it here, before routing and authentication, through
@@ -488,7 +491,11 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   // chunked bodies stop at max_body_bytes instead of being read whole first.
   auto hb = [self](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
     sockbudget::enter_body();
+    trim_if_large(true);
     if (read_body(self->app, const_cast<httplib::Request&>(req), res, read)) self->dispatch(req, res);
+    note_request_bytes(req.body.size() + res.body.size());
+    const_cast<httplib::Request&>(req).body = std::string();  // not needed any more
+    trim_if_large();
     sockbudget::next_request();
   };
   const char* any = "/.*";

@@ -251,6 +251,50 @@ class HostileTest(unittest.TestCase):
         peak, _ = self.settle()
         self.assertLess((peak - self.start_kb) / 1024, 64, "peak RSS during the chunked body")
 
+    # ---- 4: Bundle responses ----
+
+    def test_batch_response_is_bounded(self):
+        # a second server with a small response budget: 400 searches of 50 Observations each
+        # (~26 MB of results) against max_response_bytes 1 MiB
+        s = Server(config={"limits": {"max_response_bytes": MB}, "log_level": "warn"}).start()
+        try:
+            obs = {"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "t" * 1000}},
+                 "request": {"method": "POST", "url": "Observation"}} for _ in range(50)]}
+            self.assertEqual(s.request("POST", "/", obs).status, 200)
+            b = {"resourceType": "Bundle", "type": "batch",
+                 "entry": [{"request": {"method": "GET", "url": "Observation?_count=1000"}} for _ in range(400)]}
+            r = s.request("POST", "/", b)
+            self.assertEqual(r.status, 200, r)
+            self.assertLess(len(r.body), 2 * MB)
+            entries = r.json()["entry"]
+            self.assertEqual(len(entries), 400)
+            self.assertTrue(entries[0]["response"]["status"].startswith("200"))
+            refused = [e for e in entries if e["response"]["status"].startswith("413")]
+            self.assertGreater(len(refused), 300)
+            self.assertIn("max_response_bytes", json.dumps(refused[-1]))
+            # a transaction with the same reads fails as a whole
+            b["type"] = "transaction"
+            r = s.request("POST", "/", b)
+            self.assertEqual(r.status, 413, r)
+        finally:
+            s.cleanup()
+        self.settle()
+
+    def test_memory_returns_after_a_large_request(self):
+        big = {"resourceType": "Patient", "id": "big", "text": {"status": "generated",
+               "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "y" * (900 * 1024) + "</div>"}}
+        for _ in range(3):
+            r = self.s.request("PUT", "/Patient/big", big, token=self.writer)
+            self.assertIn(r.status, (200, 201), r)
+            b = {"resourceType": "Bundle", "type": "batch",
+                 "entry": [{"request": {"method": "GET", "url": "Patient/big"}} for _ in range(30)]}
+            r = self.s.request("POST", "/", b, token=self.reader)
+            self.assertEqual(r.status, 200)
+            self.assertGreater(len(r.body), 25 * MB)
+        peak, rss = self.settle()
+        self.assertGreater((peak - self.start_kb) / 1024, 25)  # the case did use the memory
+
     # ---- 6: header flood ----
 
     def test_header_flood_is_refused(self):
