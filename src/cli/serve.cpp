@@ -89,6 +89,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
 
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
+  (*app)->db->set_write_budget_ms(cfg->limits.max_write_ms);  // while serving only (not import)
   st = setup_auth(**app);
   if (!st) { err << "edgefhir: " << st.message << "\n"; return 2; }
   if (!cfg->auth_required()) {

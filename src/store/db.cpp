@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <thread>
@@ -339,7 +340,22 @@ Status Database::write(const std::function<Status(Conn&)>& fn) {
   Conn& c = *writer_;
   Status st = c.exec("BEGIN IMMEDIATE");
   if (!st) return st;
+  auto now_ns = [] {
+    return int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  };
+  if (write_budget_ms_ > 0) {
+    write_deadline_ns_ = now_ns() + int64_t(write_budget_ms_) * 1000000;
+    write_interrupted_ = false;
+    sqlite3_progress_handler(c.raw(), 10000, &Database::on_progress, this);
+  }
   st = fn(c);
+  if (write_budget_ms_ > 0) {
+    sqlite3_progress_handler(c.raw(), 0, nullptr, nullptr);
+    if (write_interrupted_ || now_ns() > write_deadline_ns_)
+      st = Status(Err::too_large, "the request held the database writer longer than " + std::to_string(write_budget_ms_) +
+                                      " ms (limits.max_write_ms); nothing was written");
+    write_deadline_ns_ = 0;
+  }
   if (!st) {
     c.exec("ROLLBACK");
     return st;
@@ -347,6 +363,16 @@ Status Database::write(const std::function<Status(Conn&)>& fn) {
   st = c.exec("COMMIT");
   if (!st) c.exec("ROLLBACK");
   return st;
+}
+
+int Database::on_progress(void* self) {
+  auto* d = static_cast<Database*>(self);
+  if (!d->write_deadline_ns_) return 0;
+  int64_t now = int64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  if (now <= d->write_deadline_ns_) return 0;
+  d->write_interrupted_ = true;
+  return 1;  // SQLITE_INTERRUPT for the running statement
 }
 
 Conn& Database::reader() {

@@ -118,7 +118,12 @@ class Database {
 
   // Runs fn inside BEGIN IMMEDIATE ... COMMIT on the writer connection; rolls back when fn
   // returns a non-ok Status.  Writes from all threads are serialised here.
+  // With a write budget (set_write_budget_ms, the server's limits.max_write_ms), fn may hold
+  // the writer that long: SQL still running past it is interrupted (progress handler), and a
+  // transaction that took longer is rolled back; both fail with Err::too_large naming the
+  // limit, and nothing is written.  0 (the default, offline commands): no budget.
   Status write(const std::function<Status(Conn&)>& fn);
+  void set_write_budget_ms(int ms) { write_budget_ms_ = ms; }
   // The calling thread's read connection (opened lazily, kept for the thread's life).
   Conn& reader();
   // Run fn with the read connection inside one read transaction (consistent snapshot).
@@ -150,6 +155,10 @@ class Database {
   std::unique_ptr<Conn> writer_;
   std::unique_ptr<Checkpointer> checkpointer_;  // declared after writer_: stopped first
   int wal_frames_ = 0;  // frames in the WAL after the last commit (under write_mu_)
+  int write_budget_ms_ = 0;
+  int64_t write_deadline_ns_ = 0;  // steady clock, under write_mu_ (0: none)
+  bool write_interrupted_ = false;
+  static int on_progress(void* self);
   int schema_version_ = 0;
   uint64_t id_ = 0;
 };

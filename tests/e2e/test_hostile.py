@@ -295,6 +295,40 @@ class HostileTest(unittest.TestCase):
         peak, rss = self.settle()
         self.assertGreater((peak - self.start_kb) / 1024, 25)  # the case did use the memory
 
+    # ---- 5: indexing and the writer ----
+
+    def test_many_identifiers_index_quickly(self):
+        obs = {"resourceType": "Observation", "id": "ids", "status": "final", "code": {"text": "x"},
+               "identifier": [{"value": "i%d" % i} for i in range(40000)]}
+        body = json.dumps(obs, separators=(",", ":"))
+        self.assertLess(len(body), MB)
+        t = time.monotonic()
+        r = self.s.request("PUT", "/Observation/ids", body, token=self.writer,
+                           headers={"Content-Type": "application/fhir+json"})
+        took = time.monotonic() - t
+        self.assertIn(r.status, (200, 201), r)
+        self.assertLess(took, 3.0, "40,000 identifiers took %.1f s" % took)  # was 4.2 s of indexing alone
+        r = self.s.request("GET", "/Observation?identifier=i39999", token=self.reader)
+        self.assertEqual(r.json()["total"], 1)
+        self.settle()
+
+    def test_write_budget_fails_the_request_and_writes_nothing(self):
+        s = Server(config={"limits": {"max_write_ms": 50}, "log_level": "warn"}).start()
+        try:
+            b = {"resourceType": "Bundle", "type": "transaction", "entry": [
+                {"resource": {"resourceType": "Patient", "name": [{"family": "W%d" % i}]},
+                 "request": {"method": "POST", "url": "Patient"}} for i in range(5000)]}
+            r = s.request("POST", "/", b)
+            self.assertEqual(r.status, 413, r)
+            self.assertIn("max_write_ms", r.body.decode())
+            r = s.request("GET", "/Patient?_summary=count")
+            self.assertEqual(r.json()["total"], 0)
+            r = s.request("POST", "/Patient", {"resourceType": "Patient"})
+            self.assertEqual(r.status, 201, r)
+        finally:
+            s.cleanup()
+        self.settle()
+
     # ---- 6: header flood ----
 
     def test_header_flood_is_refused(self):
