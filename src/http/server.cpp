@@ -396,6 +396,9 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     plan = error_plan(Status(Err::invalid, "the request has " + std::to_string(req.params.size()) +
                                                " query parameters; the limit is " +
                                                std::to_string(app.cfg.limits.max_query_params)));
+  } else if (req.get_header_value_count("Authorization") > 1) {
+    // which one a proxy checked and which one we would use is ambiguous: refuse
+    plan = error_plan(Status(Err::invalid, "more than one Authorization header"));
   } else if (!split_path(req.path, &c.seg)) {
     plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {
@@ -408,7 +411,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   if (!plan.public_) audit(c, plan, start_ms);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   metrics().observe_request(c.interaction, res.status, us);
-  log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", req.path},
+  log::debug("request", {{"request_id", c.request_id}, {"method", req.method}, {"path", store::redact_text(req.path)},
                          {"status", std::to_string(res.status)}, {"interaction", c.interaction},
                          {"us", std::to_string(us)}});
 }

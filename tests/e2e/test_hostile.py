@@ -329,6 +329,101 @@ class HostileTest(unittest.TestCase):
             s.cleanup()
         self.settle()
 
+    # ---- JSON ----
+
+    def test_json_numbers_strings_and_value_counts(self):
+        base = '{"resourceType":"Observation","status":"final","code":{"text":%s},"valueQuantity":{"value":%s}}'
+        for text, num, why in (('"x"', "1e400", "out of range"), ('"x"', "1" * 100000, "longer than"),
+                               ('"a\\u0000b"', "1", "U+0000")):
+            with self.subTest(why=why):
+                r = self.s.request("POST", "/Observation", base % (text, num), token=self.writer,
+                                   headers={"Content-Type": "application/fhir+json"})
+                self.assertOutcome(r, 400, why)
+        # a decimal FHIR can hold keeps its digits
+        r = self.s.request("POST", "/Observation", base % ('"ok"', "1.50000000000000001"), token=self.writer,
+                           headers={"Content-Type": "application/fhir+json"})
+        self.assertEqual(r.status, 201, r)
+        self.assertIn(b"1.50000000000000001", r.body)
+        # 1,000,001 values in a body under max_body_bytes (a second server: 16 MiB bodies)
+        s = Server(config={"log_level": "warn"}).start()
+        try:
+            pid = s.proc.pid
+            with open("/proc/%d/clear_refs" % pid, "w") as f:
+                f.write("5")
+            before = proc_kb(pid, "VmRSS")
+            body = '{"resourceType":"Basic","code":{"text":"x"},"extension":[' + ",".join(["{}"] * 1000001) + "]}"
+            r = s.request("POST", "/Basic", body, headers={"Content-Type": "application/fhir+json"})
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("max_json_values", r.body.decode())
+            grown = (proc_kb(pid, "VmHWM") - before) / 1024
+            self.assertLess(grown, 200, "peak RSS grew by %.0f MB" % grown)
+            self.assertEqual(s.request("GET", "/metadata", timeout=5).status, 200)
+        finally:
+            s.cleanup()
+        self.settle()
+
+    # ---- smaller items ----
+
+    def test_two_authorization_headers_are_400(self):
+        req = ("GET /Patient/h1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Authorization: Bearer other\r\nConnection: close\r\n\r\n" % self.reader).encode()
+        st, resp = raw(self.s.port, req)
+        self.assertEqual(st, 400, resp[:300])
+        self.assertIn(b"more than one Authorization", resp)
+        self.settle()
+
+    def test_tokens_are_redacted_in_the_audit_whatever_their_encoding(self):
+        enc = self.reader.replace(".", "%2E")
+        r = self.s.request("GET", "/Patient?name=" + enc, token=self.reader)
+        self.assertEqual(r.status, 200, r)
+        time.sleep(0.5)  # audit flush interval 100 ms
+        p = self.s.cli("audit", "--json", "--limit", "1000", check=True)
+        out = p.stdout.decode()
+        self.assertIn("[redacted]", out)
+        head = self.reader.split(".")[0]
+        self.assertNotIn(head, out)
+        self.assertNotIn(enc[:40], out)
+        self.settle()
+
+    def test_error_bodies_are_valid_utf8_json(self):
+        st, resp = raw(self.s.port, b"GET /Patient?na\xffme=\xc3( HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                       self.reader.encode() + b"\r\nConnection: close\r\n\r\n")
+        self.assertIsNotNone(st)
+        body = resp.partition(b"\r\n\r\n")[2]
+        json.loads(body.decode("utf-8"))  # strict: raises on invalid UTF-8 or JSON
+        st, resp = raw(self.s.port, b"GET /Patient/%ff%fe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                       self.reader.encode() + b"\r\nConnection: close\r\n\r\n")
+        self.assertGreaterEqual(st, 400)
+        json.loads(resp.partition(b"\r\n\r\n")[2].decode("utf-8"))
+        self.settle()
+
+    def test_dot_ids_are_refused(self):
+        for rid in ("%2e", "%2e%2e", ".", ".."):
+            with self.subTest(id=rid):
+                r = self.s.request("PUT", "/Patient/" + rid, {"resourceType": "Patient", "id": rid.replace("%2e", ".")},
+                                   token=self.writer)
+                self.assertIn(r.status, (400, 404, 405), r)
+        b = {"resourceType": "Bundle", "type": "batch", "entry": [
+            {"resource": {"resourceType": "Patient", "id": ".."}, "request": {"method": "PUT", "url": "Patient/.."}}]}
+        r = self.s.request("POST", "/", b, token=self.writer)
+        if r.status == 200:
+            self.assertTrue(r.json()["entry"][0]["response"]["status"].startswith("4"), r)
+        else:
+            self.assertEqual(r.status, 400, r)
+        self.settle()
+
+    def test_export_jobs_of_tokens_without_sub(self):
+        nosub = mint_token(self.priv, ISS, AUD, "", "FHIR Data Exporter", extra=["--claim", "azp=client-a"])
+        other = mint_token(self.priv, ISS, AUD, "", "FHIR Data Exporter", extra=["--claim", "azp=client-b"])
+        r = self.s.request("GET", "/$export", token=nosub, headers={"Prefer": "respond-async",
+                                                                     "Accept": "application/fhir+json"})
+        self.assertEqual(r.status, 202, r)
+        poll = r.header("content-location")
+        path = poll[poll.index("/$export-poll"):]
+        self.assertEqual(self.s.request("GET", path, token=other).status, 403)
+        self.assertIn(self.s.request("GET", path, token=nosub).status, (200, 202))
+        self.settle()
+
     # ---- 6: header flood ----
 
     def test_header_flood_is_refused(self):
