@@ -45,7 +45,6 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   budget.max_or_values = cfg.limits.max_or_values;
   budget.max_search_values = cfg.limits.max_search_values;
   fhir::set_search_budget(budget);
-  json::set_default_max_values(cfg.limits.max_json_values);
   app->base_url = cfg.effective_base_url();
   Status st = make_parent_dirs(cfg.database);
   if (!st) return st;

@@ -89,7 +89,9 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
 
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
-  (*app)->db->set_write_budget_ms(cfg->limits.max_write_ms);  // while serving only (not import)
+  // while serving only (offline commands read trusted files: no write or JSON value budget)
+  (*app)->db->set_write_budget_ms(cfg->limits.max_write_ms);
+  json::set_default_max_values(cfg->limits.max_json_values);
   st = setup_auth(**app);
   if (!st) { err << "edgefhir: " << st.message << "\n"; return 2; }
   if (!cfg->auth_required()) {

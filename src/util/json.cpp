@@ -3,6 +3,7 @@
 #include "util/json.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,7 +13,7 @@ namespace {
 
 using In = picojson::input<const char*>;
 
-std::atomic<size_t> g_max_values{1000000};
+std::atomic<size_t> g_max_values{SIZE_MAX};  // serve sets limits.max_json_values
 
 struct Ctx;
 
