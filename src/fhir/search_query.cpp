@@ -140,14 +140,22 @@ struct Parser {
   const SearchParamRegistry& reg;
   const SearchParseOptions& opt;
   mutable size_t total_values = 0;  // values of the whole search, chains expanded
+  mutable int depth_now = 0;        // chain / _has level of the criterion being parsed
+  // Inside a chain or _has every value nests in more subqueries: SQLite's expression depth
+  // (1000) was reached at ~250 values one level down and ~130 three levels down, so chained
+  // OR lists are limited to this whatever max_or_values says.
+  static constexpr size_t kMaxChainedOrValues = 100;
 
   // The OR-list budget of one parameter (before its values are parsed) and the search's
   // total (every chain target type's copy counts).
   Status take_values(const std::string& name, size_t n) const {
-    if (n > opt.budget.max_or_values)
+    size_t limit = opt.budget.max_or_values;
+    if (depth_now > 0 && limit > kMaxChainedOrValues) limit = kMaxChainedOrValues;
+    if (n > limit)
       return Status(Err::invalid, "search parameter '" + name + "': " + std::to_string(n) +
-                                      " values; the limit is " + std::to_string(opt.budget.max_or_values) +
-                                      " per parameter (limits.max_or_values)", name);
+                                      " values; the limit is " + std::to_string(limit) +
+                                      (depth_now > 0 ? " per chained parameter" : " per parameter") +
+                                      " (limits.max_or_values)", name);
     total_values += n;
     if (total_values > opt.budget.max_search_values)
       return Status(Err::invalid, "search parameter '" + name + "': the search has more than " +
@@ -394,10 +402,12 @@ struct Parser {
     Resolved r;
     c->name = full;
     c->types = types;
-    if (depth > 4) {
-      r.error = Status(Err::invalid, "search parameter '" + full + "' chains more than 4 levels");
+    // Three levels: four nested subqueries overflow SQLite's parser stack whatever the values.
+    if (depth > 3) {
+      r.error = Status(Err::invalid, "search parameter '" + full + "' chains more than 3 levels", full);
       return r;
     }
+    depth_now = depth;
     // reverse chain: _has:Type:ref:rest
     if (name.compare(0, 5, "_has:") == 0) {
       size_t a = name.find(':', 5);

@@ -152,7 +152,8 @@ Stmt& Conn::prepare(const std::string& sql) {
     // SQLite's limits (expression depth, variables, statement length, terms): the SQL was
     // built from a request that is too complex; anything else is a bug in our SQL.
     if (code == SQLITE_TOOBIG || msg.find("too large") != std::string::npos || msg.find("too many") != std::string::npos ||
-        msg.find("too big") != std::string::npos)
+        msg.find("too big") != std::string::npos ||
+        msg.find("stack overflow") != std::string::npos)
       st = Status(Err::invalid, "the request is too complex for the database (" + msg + ")");
     else if (code == SQLITE_NOMEM)
       st = Status(Err::unavailable, "out of memory preparing a statement");
