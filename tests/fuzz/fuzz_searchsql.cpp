@@ -78,7 +78,7 @@ const char* name(int shape, const std::string& type) {
     case 0: return obs ? "code" : "identifier";
     case 1: return obs ? "date" : type == "Patient" ? "birthdate" : "date";
     case 2: return obs ? "value-quantity" : "_id";
-    case 3: return obs ? "subject:Patient.link:Patient.link:Patient.name" : type == "Patient" ? "link:Patient.name"
+    case 3: return obs ? "subject:Patient.link:Patient.name" : type == "Patient" ? "link:Patient.name"
                                                                                          : "subject:Patient.name";
     case 4: return "_id";
     case 5: return "_lastUpdated";
