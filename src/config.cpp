@@ -151,7 +151,9 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
     Reader lr{*l, where, "limits.", {}};
     if (!json::is_object(*l)) r.fail("limits", "must be an object");
     lr.only({"max_body_bytes", "max_json_depth", "max_bundle_entries", "max_query_params", "max_url_bytes",
-             "read_timeout_seconds", "keep_alive_seconds", "keep_alive_max_requests", "threads"});
+             "read_timeout_seconds", "keep_alive_seconds", "keep_alive_max_requests", "threads",
+             "max_search_params", "max_or_values", "max_search_values", "max_header_bytes", "max_response_bytes",
+             "max_json_values", "max_write_ms"});
     lr.num("max_body_bytes", c.limits.max_body_bytes, 1024, 1e10);
     lr.num("max_json_depth", c.limits.max_json_depth, 8, 1000);
     lr.num("max_bundle_entries", c.limits.max_bundle_entries, 1, 1e7);
@@ -161,6 +163,15 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
     lr.num("keep_alive_seconds", c.limits.keep_alive_seconds, 0, 3600);
     lr.num("keep_alive_max_requests", c.limits.keep_alive_max_requests, 1, 1e9);
     lr.num("threads", c.limits.threads, 0, 1024);
+    // the search budgets' ranges keep every accepted search inside SQLite's limits
+    // (fhir/search_query.h)
+    lr.num("max_search_params", c.limits.max_search_params, 1, 200);
+    lr.num("max_or_values", c.limits.max_or_values, 1, 400);
+    lr.num("max_search_values", c.limits.max_search_values, 1, 2000);
+    lr.num("max_header_bytes", c.limits.max_header_bytes, 4096, 1e7);
+    lr.num("max_response_bytes", c.limits.max_response_bytes, 65536, 1e11);
+    lr.num("max_json_values", c.limits.max_json_values, 1000, 1e9);
+    lr.num("max_write_ms", c.limits.max_write_ms, 50, 3600000);
     if (r.st.ok() && !lr.st.ok()) r.st = lr.st;
   }
   if (const json::Value* w = json::get(*v, "writer")) {

@@ -20,6 +20,14 @@ struct Limits {
   int keep_alive_seconds = 5;
   int keep_alive_max_requests = 1000;
   int threads = 0;  // 0 = automatic
+  // Hostile-input budgets (README "Limits").
+  size_t max_search_params = 100;    // parameters of one search (every route)
+  size_t max_or_values = 100;        // comma-separated values of one search parameter
+  size_t max_search_values = 1000;   // values of one search, chains expanded
+  size_t max_header_bytes = 65536;   // request line + header block of one request
+  size_t max_response_bytes = 64 * 1024 * 1024;  // a batch/transaction response
+  size_t max_json_values = 1000000;  // JSON values (scalars, arrays, objects) in one body
+  int max_write_ms = 2000;           // one request's time holding the writer
 };
 
 // The single writer (store/db.h): group commit and its bounds.

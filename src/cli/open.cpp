@@ -9,6 +9,7 @@
 #include "fhir/indexer.h"
 #include "fhir/search_params.h"
 #include "fhir/validate.h"
+#include "fhir/search_query.h"
 
 namespace ef::cli {
 
@@ -44,6 +45,13 @@ static std::vector<std::pair<std::string, std::string>> index_params() {
 Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   auto app = std::make_unique<http::App>();
   app->cfg = cfg;
+  fhir::SearchBudget budget;
+  budget.max_query_bytes = cfg.limits.max_url_bytes;
+  budget.max_query_params = cfg.limits.max_query_params;
+  budget.max_search_params = cfg.limits.max_search_params;
+  budget.max_or_values = cfg.limits.max_or_values;
+  budget.max_search_values = cfg.limits.max_search_values;
+  fhir::set_search_budget(budget);
   app->base_url = cfg.effective_base_url();
   Status st = check_parent_dir(cfg.database);
   if (!st) return st;

@@ -145,6 +145,9 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   DbCleanup cleanup(cfg->database);
   auto app = open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
+  // while serving only (offline commands read trusted files: no write or JSON value budget)
+  (*app)->db->set_write_budget_ms(cfg->limits.max_write_ms);
+  json::set_default_max_values(cfg->limits.max_json_values);
   // Bound first: with port 0, App::base_url then names the port actually bound, before the
   // CapabilityStatement, export jobs or anything else reads it.
   http::Server server(**app);

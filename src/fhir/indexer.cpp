@@ -3,6 +3,10 @@
 // and node type (exact type from the path when known, else fhirpath's shape_type()).
 #include "fhir/indexer.h"
 
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
 #include <cfloat>
 #include <cmath>
 #include <cstdlib>
@@ -480,20 +484,41 @@ void index_node(Ctx& c, ParamType t, const PathNode& n) {
   }
 }
 
-bool same_row(const IndexRow& a, const IndexRow& b) {
-  return a.type == b.type && a.group == b.group && a.text == b.text && a.exact == b.exact && a.system == b.system &&
-         a.code == b.code && a.type_system == b.type_system && a.type_code == b.type_code &&
-         a.ref_type == b.ref_type && a.ref_id == b.ref_id && a.lo_ms == b.lo_ms && a.hi_ms == b.hi_ms &&
-         a.num == b.num && a.num_lo == b.num_lo && a.num_hi == b.num_hi && a.param == b.param;
+// A total order on index rows for de-duplication (doubles compared by their bits, so NaN and
+// -0.0 cannot break the ordering: rows are duplicates only when bit-identical there).
+int cmp_bits(double a, double b) {
+  uint64_t x, y;
+  std::memcpy(&x, &a, sizeof x);
+  std::memcpy(&y, &b, sizeof y);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+int cmp_row(const IndexRow& a, const IndexRow& b) {
+  auto ka = std::tie(a.param, a.type, a.group, a.text, a.exact, a.system, a.code, a.type_system, a.type_code, a.ref_type,
+                     a.ref_id, a.lo_ms, a.hi_ms);
+  auto kb = std::tie(b.param, b.type, b.group, b.text, b.exact, b.system, b.code, b.type_system, b.type_code, b.ref_type,
+                     b.ref_id, b.lo_ms, b.hi_ms);
+  if (ka < kb) return -1;
+  if (kb < ka) return 1;
+  if (int c = cmp_bits(a.num, b.num)) return c;
+  if (int c = cmp_bits(a.num_lo, b.num_lo)) return c;
+  return cmp_bits(a.num_hi, b.num_hi);
 }
 
-// Removes duplicates among out[from..].
+// Removes duplicates among out[from..], keeping the first of each in order.  O(n log n): an
+// Observation with 40,000 identifiers took 4 s with the pairwise comparison this replaced.
 void dedupe(IndexRows* out, size_t from) {
+  size_t n = out->size() - from;
+  if (n < 2) return;
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = from + i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return cmp_row((*out)[a], (*out)[b]) < 0; });
+  std::vector<char> dup(n, 0);
+  for (size_t i = 1; i < n; ++i)
+    if (cmp_row((*out)[order[i - 1]], (*out)[order[i]]) == 0) dup[order[i] - from] = 1;
   size_t keep = from;
   for (size_t i = from; i < out->size(); ++i) {
-    bool dup = false;
-    for (size_t j = from; j < keep && !dup; ++j) dup = same_row((*out)[j], (*out)[i]);
-    if (dup) continue;
+    if (dup[i - from]) continue;
     if (keep != i) (*out)[keep] = std::move((*out)[i]);
     ++keep;
   }

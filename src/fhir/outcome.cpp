@@ -14,8 +14,9 @@ json::Value operation_outcome(const std::vector<Issue>& issues) {
     json::Object o;
     o["severity"] = json::Value(i.severity);
     o["code"] = json::Value(i.code);
-    if (!i.diagnostics.empty()) o["diagnostics"] = json::Value(i.diagnostics);
-    if (!i.expression.empty()) o["expression"] = json::Value(json::Array{json::Value(i.expression)});
+    // messages may quote request bytes (a URL, a parameter): never invalid UTF-8 in the JSON
+    if (!i.diagnostics.empty()) o["diagnostics"] = json::Value(json::to_valid_utf8(i.diagnostics));
+    if (!i.expression.empty()) o["expression"] = json::Value(json::Array{json::Value(json::to_valid_utf8(i.expression))});
     arr.push_back(json::Value(o));
   }
   if (arr.empty()) {

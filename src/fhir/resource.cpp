@@ -8,6 +8,9 @@ namespace ef::fhir {
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
+  // FHIR's id rule allows "." and "..", but as a URL segment they mean "this" / "parent"
+  // (PUT Patient/.. is PUT / after normalisation; sync sends PUT upstream/Type/id).
+  if (id == "." || id == "..") return false;
   for (char c : id) {
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
       return false;

@@ -47,7 +47,20 @@ static bool pct_decode(std::string_view s, bool form, std::string* out) {
   return true;
 }
 
+namespace {
+SearchBudget g_budget;
+}
+const SearchBudget& search_budget() { return g_budget; }
+void set_search_budget(const SearchBudget& b) { g_budget = b; }
+
 Result<QueryParams> parse_query_string(std::string_view qs, bool form) {
+  const SearchBudget& budget = g_budget;
+  if (qs.size() > budget.max_query_bytes)
+    return Status(Err::invalid, "the query string is " + std::to_string(qs.size()) + " bytes long; the limit is " +
+                                    std::to_string(budget.max_query_bytes) + " (limits.max_url_bytes)");
+  if (size_t(std::count(qs.begin(), qs.end(), '&')) >= budget.max_query_params * 2 + 16)
+    return Status(Err::invalid, "the query string has more than " + std::to_string(budget.max_query_params) +
+                                    " parameters (limits.max_query_params)");
   QueryParams out;
   size_t i = 0;
   while (i <= qs.size()) {
@@ -61,7 +74,12 @@ Result<QueryParams> parse_query_string(std::string_view qs, bool form) {
           (eq != std::string_view::npos && !pct_decode(part.substr(eq + 1), form, &value)))
         return Status(Err::invalid, "the query string is not validly percent-encoded near '" +
                                         std::string(part.substr(0, 60)) + "'");
-      if (!name.empty()) out.emplace_back(std::move(name), std::move(value));
+      if (!name.empty()) {
+        if (out.size() >= budget.max_query_params)
+          return Status(Err::invalid, "the query string has more than " + std::to_string(budget.max_query_params) +
+                                          " parameters (limits.max_query_params)", name);
+        out.emplace_back(std::move(name), std::move(value));
+      }
     }
     i = j + 1;
   }
@@ -124,6 +142,30 @@ namespace {
 struct Parser {
   const SearchParamRegistry& reg;
   const SearchParseOptions& opt;
+  mutable size_t total_values = 0;  // values of the whole search, chains expanded
+  mutable int depth_now = 0;        // chain / _has level of the criterion being parsed
+  // Inside a chain or _has every value nests in more subqueries: SQLite's expression depth
+  // (1000) was reached at ~250 values one level down and ~130 three levels down, so chained
+  // OR lists are limited to this whatever max_or_values says.
+  static constexpr size_t kMaxChainedOrValues = 100;
+
+  // The OR-list budget of one parameter (before its values are parsed) and the search's
+  // total (every chain target type's copy counts).
+  Status take_values(const std::string& name, size_t n) const {
+    size_t limit = opt.budget.max_or_values;
+    if (depth_now > 0 && limit > kMaxChainedOrValues) limit = kMaxChainedOrValues;
+    if (n > limit)
+      return Status(Err::invalid, "search parameter '" + name + "': " + std::to_string(n) +
+                                      " values; the limit is " + std::to_string(limit) +
+                                      (depth_now > 0 ? " per chained parameter" : " per parameter") +
+                                      " (limits.max_or_values)", name);
+    total_values += n;
+    if (total_values > opt.budget.max_search_values)
+      return Status(Err::invalid, "search parameter '" + name + "': the search has more than " +
+                                      std::to_string(opt.budget.max_search_values) +
+                                      " values in all (limits.max_search_values)", name);
+    return Status();
+  }
 
   Status bad(const std::string& name, const std::string& value, const std::string& why) const {
     return Status(Err::invalid, "search parameter '" + name + "': value '" + value + "' " + why, name);
@@ -307,7 +349,9 @@ struct Parser {
       c->values.push_back(v);
       return Status();
     }
-    for (const std::string& piece : split_esc(value, ',')) {
+    std::vector<std::string> pieces = split_esc(value, ',');
+    if (Status st = take_values(name, pieces.size()); !st) return st;
+    for (const std::string& piece : pieces) {
       SearchValue v;
       Status st = one_value(name, *c, c->type, piece, &v);
       if (!st) return st;
@@ -361,10 +405,14 @@ struct Parser {
     Resolved r;
     c->name = full;
     c->types = types;
-    if (depth > 4) {
-      r.error = Status(Err::invalid, "search parameter '" + full + "' chains more than 4 levels");
+    // Two levels: each level nests the SQL two subqueries deeper, and four levels always
+    // overflowed SQLite's parser stack (100 entries), three with a :not or a sort beside them
+    // (found by the searchsql fuzz target).
+    if (depth > 2) {
+      r.error = Status(Err::invalid, "search parameter '" + full + "' chains more than 2 levels", full);
       return r;
     }
+    depth_now = depth;
     // reverse chain: _has:Type:ref:rest
     if (name.compare(0, 5, "_has:") == 0) {
       size_t a = name.find(':', 5);
@@ -454,7 +502,12 @@ struct Parser {
         }
       }
       if (code == "_id") {
-        for (const std::string& piece : split_esc(value, ',')) {
+        std::vector<std::string> pieces = split_esc(value, ',');
+        if (Status st = take_values(full, pieces.size()); !st) {
+          r.error = st;
+          return r;
+        }
+        for (const std::string& piece : pieces) {
           SearchValue v;
           v.raw = unescape(piece);
           v.code = v.raw;
@@ -538,6 +591,13 @@ Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::stri
   SearchQuery q;
   q.count = opt.default_count;
   auto invalid = [](const std::string& m, const std::string& expr = {}) { return Status(Err::invalid, m, expr); };
+  if (params.size() > opt.budget.max_search_params) {
+    const std::string& first_over = params[opt.budget.max_search_params].first;
+    return invalid("the search has " + std::to_string(params.size()) + " parameters; the limit is " +
+                       std::to_string(opt.budget.max_search_params) + " (limits.max_search_params); '" + first_over +
+                       "' is over it",
+                   first_over);
+  }
 
   // _type first: it decides which parameters exist.
   if (!type.empty()) {
@@ -597,7 +657,10 @@ Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::stri
           q.elements.push_back(el);
         }
       } else if (name == "_sort") {
-        for (const std::string& s : split_esc(value, ',')) {
+        std::vector<std::string> keys = split_esc(value, ',');
+        if (keys.size() + q.sort.size() > 8)
+          return invalid("_sort: more than 8 sort keys", "_sort");
+        for (const std::string& s : keys) {
           SortKey k;
           std::string code = unescape(s);
           if (!code.empty() && code[0] == '-') {

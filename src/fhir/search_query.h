@@ -17,6 +17,14 @@
 //     token :above/:below: they need a terminology server) and invalid values are always
 //     errors: silently ignoring them would return more than the client asked for.
 // Errors are Err::invalid with a message naming the parameter and value.
+//
+// Budgets (SearchBudget, the same for every route: type and system search, Bundle entries,
+// If-None-Exist, conditional update/delete/patch, conditional references in transactions,
+// since they all come through parse_query_string and parse_search): query string length and
+// parameter count, OR values per parameter, values in the whole search after chains are
+// expanded to their target types.  Their ranges keep every accepted search inside SQLite's
+// limits (expression depth 1000: an OR list is a left-deep tree one level per value, the
+// AND of criteria one level per criterion; 32766 bound variables: at most ~8 per value).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -32,10 +40,22 @@ namespace ef::fhir {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
+struct SearchBudget {
+  size_t max_query_bytes = 8192;  // limits.max_url_bytes: a query string (Bundle entry URL, If-None-Exist)
+  size_t max_query_params = 100;  // limits.max_query_params: name=value pairs in one query string
+  size_t max_search_params = 100; // limits.max_search_params (1-200): parameters of one search
+  size_t max_or_values = 100;     // limits.max_or_values (1-400): comma-separated values of one parameter
+  size_t max_search_values = 1000;  // limits.max_search_values (1-2000): values of one search after chain expansion
+};
+// The process-wide budget (set once at start-up from the configuration, before serving).
+const SearchBudget& search_budget();
+void set_search_budget(const SearchBudget& b);
+
 // Splits "a=1&b=2" into decoded (name, value) pairs in order.  Percent-escapes are decoded;
 // `form` (application/x-www-form-urlencoded bodies) also turns '+' into a space.  In query
 // strings '+' is kept as '+' so "date=ge2020-01-01T00:00:00+01:00" works unencoded.
-// Malformed percent-escapes are an error.
+// Malformed percent-escapes are an error, so are a string longer than max_query_bytes and
+// more than max_query_params pairs (search_budget()).
 Result<QueryParams> parse_query_string(std::string_view qs, bool form);
 
 enum class Prefix { eq, ne, gt, lt, ge, le, sa, eb, ap };
@@ -124,6 +144,7 @@ struct SearchParseOptions {
   int default_count = 50;
   int max_count = 1000;
   int64_t now_ms = 0;        // for the ap prefix on dates (0: ap is a plain overlap)
+  SearchBudget budget = search_budget();
 };
 
 // `type`: the searched type; "" = system search (types from _type, else all types; only

@@ -57,6 +57,7 @@ void handle_bundle(Ctx& c) {
   opt.base_url = c.app.base_url;
   opt.limits.max_depth = c.app.cfg.limits.max_json_depth;
   opt.now_ms = c.app.clock->now_ms();
+  opt.max_response_bytes = c.app.cfg.limits.max_response_bytes;
   auto r = c.app.service->bundle(std::move(*doc), opt);
   if (!r) return send_error(c, r.status());
   c.interaction = r->type;

@@ -1,6 +1,8 @@
 // http/conventions.cpp — see conventions.h.
 #include "http/conventions.h"
 
+#include "store/audit.h"
+
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -140,7 +142,7 @@ void log_request(const Ctx& c, int64_t duration_us) {
   std::string caller = "anonymous";
   if (c.principal && c.principal->authenticated)
     caller = !c.principal->object_id.empty() ? c.principal->object_id : c.principal->subject;
-  std::string path = c.req.path.substr(0, 512);
+  std::string path = store::redact_text(c.req.path).substr(0, 512);  // a token in the path is never logged
   log::info("request", {{"request_id", c.request_id},
                         {"method", c.req.method},
                         {"path", path},

@@ -415,10 +415,16 @@ Result<ExportRunner*> export_runner(App& app) {
   return r;
 }
 
+// The owner key: a JSON array [issuer, subject, client] (unambiguous whatever the claims
+// contain: "a|b" cannot collide with "a" + "b|").  A token without `sub` is keyed by its client
+// (azp / client_id) alone; one with neither cannot own a job (export_owner is "" and the kick-off
+// refuses it).
 std::string export_owner(const Ctx& c) {
   if (!c.principal || !c.principal->authenticated) return "";
   const auth::Principal& p = *c.principal;
-  return p.issuer + "|" + p.subject + "|" + p.client_id;
+  if (p.subject.empty() && p.client_id.empty()) return "";
+  json::Array a{json::Value(p.issuer), json::Value(p.subject), json::Value(p.client_id)};
+  return json::write(json::Value(a));
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -448,7 +454,7 @@ std::optional<store::ExportJob> caller_job(Ctx& c, const std::string& id) {
     send_error(c, Status(Err::not_found, "no export job '" + id + "' (finished jobs expire; cancelled ones are removed)"));
     return std::nullopt;
   }
-  if ((*j)->owner != export_owner(c)) {
+  if ((*j)->owner != export_owner(c) || ((*j)->owner.empty() && c.principal && c.principal->authenticated)) {
     send_error(c, Status(Err::forbidden, "forbidden: export job " + id +
                                              " belongs to another caller (only the client that started it may use it)"));
     return std::nullopt;
@@ -560,6 +566,9 @@ void handle_export(Ctx& c, const std::string& type, const std::string& id) {
   j.id = new_job_id();
   j.request = c.app.base_url + c.req.target;
   j.owner = export_owner(c);
+  if (j.owner.empty() && c.principal && c.principal->authenticated)
+    return send_error(c, Status(Err::forbidden, "forbidden: a token without 'sub' and without a client id (azp, "
+                                                "client_id) cannot own an export job"));
   j.created_ms = c.app.clock->now_ms();
   int max_active = (*runner)->options().max_active_jobs;
   bool busy = false;

@@ -2,10 +2,28 @@
 // joining, so threads that retire on their own need no bookkeeping.
 #include "http/pool.h"
 
+#include "http/sockbudget.h"
+
+#include <malloc.h>
+
 #include <chrono>
 #include <thread>
 
 namespace ef::http {
+
+namespace {
+thread_local bool t_large = false;
+}
+
+void note_request_bytes(size_t bytes) {
+  if (bytes > kTrimAfterBytes) t_large = true;
+}
+
+void trim_if_large(bool last) {
+  if (!t_large) return;
+  malloc_trim(0);
+  if (last) t_large = false;
+}
 
 ElasticPool::ElasticPool(size_t min, size_t max, int idle_ms)
     : min_(std::max<size_t>(1, min)), max_(std::max(max, std::max<size_t>(1, min))), idle_ms_(idle_ms) {
@@ -42,7 +60,12 @@ void ElasticPool::work() {
     auto fn = std::move(jobs_.front());
     jobs_.pop_front();
     lk.unlock();
+    // each job is one connection (httplib's process_and_close_socket): its socket reads are
+    // budgeted (http/sockbudget.h)
+    sockbudget::arm_connection();
     fn();
+    sockbudget::disarm();
+    trim_if_large(true);
     lk.lock();
   }
   --threads_;

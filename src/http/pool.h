@@ -15,6 +15,15 @@
 
 namespace ef::http {
 
+// Memory after large requests: glibc keeps freed memory in its arenas (one per busy thread),
+// so a server that answered one 16 MB request would hold it for ever.  A request whose body
+// or response exceeded kTrimAfterBytes marks its thread; the thread hands free memory back to
+// the OS (malloc_trim) when the handler returns and again when the connection ends (the
+// response body is freed after it was written).  Small requests never pay for a trim.
+constexpr size_t kTrimAfterBytes = 1024 * 1024;
+void note_request_bytes(size_t bytes);
+void trim_if_large(bool last = false);  // last: the marked request is wholly freed
+
 class ElasticPool : public httplib::TaskQueue {
  public:
   ElasticPool(size_t min, size_t max, int idle_ms = 30000);

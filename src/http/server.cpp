@@ -27,6 +27,7 @@
 #include "http/pool.h"
 #include "http/operations.h"
 #include "http/search.h"
+#include "http/sockbudget.h"
 #include "store/audit.h"
 #include "util/log.h"
 #include "version.h"
@@ -399,6 +400,9 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     plan = error_plan(Status(Err::invalid, "the request has " + std::to_string(req.params.size()) +
                                                " query parameters; the limit is " +
                                                std::to_string(app.cfg.limits.max_query_params)));
+  } else if (req.get_header_value_count("Authorization") > 1) {
+    // which one a proxy checked and which one we would use is ambiguous: refuse
+    plan = error_plan(Status(Err::invalid, "more than one Authorization header"));
   } else if (!split_path(req.path, &c.seg)) {
     plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {
@@ -423,6 +427,45 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
 constexpr int kDefaultThreads = 512;
 constexpr int kMinThreads = 8;
 
+// Reads the body into req.body (httplib passes the request const; it owns a mutable one and
+// has not filled the body: content-reader handlers read it themselves).  False: answered
+// (413 past max_body_bytes, 400 for a broken or unsupported encoding), connection closed.
+static bool read_body(App& app, httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+  const size_t limit = app.cfg.limits.max_body_bytes;
+  bool too_large = false;
+  res.status = -1;
+  bool ok = read([&](const char* data, size_t n) {
+    if (req.body.size() + n > limit) {
+      too_large = true;
+      return false;
+    }
+    req.body.append(data, n);
+    return true;
+  });
+  if (ok) {
+    res.status = -1;
+    return true;
+  }
+  if (res.status == 413) too_large = true;
+  Ctx c(req, res, app);
+  if (too_large) {
+    send_error(c, Status(Err::too_large, "the request body is larger than the limit of " + std::to_string(limit) +
+                                             " bytes (limits.max_body_bytes, after decoding)"));
+    metrics().observe_request("invalid", 413, 0);
+  } else {
+    int st = res.status == 415 ? 415 : 400;
+    send_error(c, Status(st == 415 ? Err::unsupported_media : Err::invalid,
+                         st == 415 ? "unsupported Content-Encoding" : "the request body could not be read or decoded"));
+    res.status = st;
+    metrics().observe_request("invalid", st, 0);
+  }
+  req.body.clear();
+  req.body.shrink_to_fit();
+  res.set_header("Connection", "close");
+  sockbudget::close_after_response();
+  return false;
+}
+
 static bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -446,15 +489,35 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   srv.set_keep_alive_timeout(L.keep_alive_seconds);
   srv.set_keep_alive_max_count(size_t(L.keep_alive_max_requests));
   srv.set_payload_max_length(L.max_body_bytes);
+  sockbudget::configure(L.max_header_bytes, 2 * L.max_body_bytes + 65536);
   int threads = L.threads > 0 ? L.threads : kDefaultThreads;
   srv.new_task_queue = [threads] { return new ElasticPool(size_t(std::min(kMinThreads, threads)), size_t(threads)); };
-  auto h = [self](const httplib::Request& req, httplib::Response& res) { self->dispatch(req, res); };
+  auto h = [self](const httplib::Request& req, httplib::Response& res) {
+    sockbudget::enter_body();
+    trim_if_large(true);  // a large response before this one on the connection is freed now
+    self->dispatch(req, res);
+    note_request_bytes(res.body.size());
+    trim_if_large();
+    sockbudget::next_request();
+  };
+  // Requests that may carry a body read it here, before routing and authentication, through
+  // httplib's content reader: decoded (gzip/deflate/br are inflated 16 KiB at a time) and
+  // chunked bodies stop at max_body_bytes instead of being read whole first.
+  auto hb = [self](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+    sockbudget::enter_body();
+    trim_if_large(true);
+    if (read_body(self->app, const_cast<httplib::Request&>(req), res, read)) self->dispatch(req, res);
+    note_request_bytes(req.body.size() + res.body.size());
+    const_cast<httplib::Request&>(req).body = std::string();  // not needed any more
+    trim_if_large();
+    sockbudget::next_request();
+  };
   const char* any = "/.*";
   srv.Get(any, h);
-  srv.Post(any, h);
-  srv.Put(any, h);
-  srv.Patch(any, h);
-  srv.Delete(any, h);
+  srv.Post(any, hb);
+  srv.Put(any, hb);
+  srv.Patch(any, hb);
+  srv.Delete(any, hb);
   srv.Options(any, h);
   srv.set_error_handler([self](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;

@@ -815,6 +815,11 @@ Result<BundleResult> BundleProcessor::commit_prepared(store::Conn& c, std::vecto
   return out;
 }
 
+static Status response_budget_spent(const BundleOptions& opt) {
+  return Status(Err::too_large, "not run: the response would exceed " + std::to_string(opt.max_response_bytes) +
+                                    " bytes (limits.max_response_bytes)");
+}
+
 Result<BundleResult> BundleProcessor::transaction(store::Conn& c, std::vector<EntryRequest> entries,
                                                   const BundleOptions& opt) {
   BundleResult out;
@@ -868,10 +873,13 @@ Result<BundleResult> BundleProcessor::transaction(store::Conn& c, std::vector<En
     out.results[i] = std::move(*r);
   }
   // 4. GET
+  size_t bytes = 0;
   for (; k < order.size(); ++k) {
     EntryRequest& e = entries[order[k]];
+    if (opt.max_response_bytes && bytes > opt.max_response_bytes) return at_entry(e, response_budget_spent(opt));
     auto r = get(c, e, opt);
     if (!r) return at_entry(e, r.status());
+    bytes += r->body.size();
     out.results[order[k]] = std::move(*r);
   }
   out.requests = std::move(entries);
@@ -884,8 +892,14 @@ BundleResult BundleProcessor::batch(std::vector<EntryRequest> entries, const Bun
   out.type = "batch";
   out.results.resize(entries.size());
   std::map<std::string, std::string> refs;
+  size_t bytes = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     EntryRequest& e = entries[i];
+    if (opt.max_response_bytes && bytes > opt.max_response_bytes) {
+      out.results[i].outcome = Outcome::failed;
+      out.results[i].error = response_budget_spent(opt);
+      continue;
+    }
     Result<EntryResult> r = Status(Err::internal, "not run");
     std::map<std::string, std::string> attempt = refs;
     Status st = repo_.db().write([&](store::Conn& c) -> Status {
@@ -894,6 +908,7 @@ BundleResult BundleProcessor::batch(std::vector<EntryRequest> entries, const Bun
     });
     if (!st && r.ok()) r = st;  // the commit itself failed
     if (r.ok()) {
+      bytes += r->body.size();
       out.results[i] = std::move(*r);
       refs = std::move(attempt);
     } else {

@@ -104,6 +104,9 @@ struct BundleOptions {
   bool ids_from_urn = false;
   ParseLimits limits;
   int64_t now_ms = 0;          // for search `ap`
+  // Resource bytes the results may hold (limits.max_response_bytes; 0 = no limit): once
+  // reached, a batch answers its remaining entries 413, a transaction fails with 413.
+  size_t max_response_bytes = 0;
 };
 
 struct BundleResult {

@@ -120,6 +120,24 @@ Result<AuditOptions> audit_options_from_config(const json::Value& sec) {
   return o;
 }
 
+std::string redact_text(std::string_view text) {
+  std::string plain = scrub_jwts(std::string(text));
+  if (text.find('%') == std::string_view::npos) return plain;
+  // percent-decoded (a token whose dots are %2E): when that hides a JWT, the decoded text
+  // is kept with the token redacted
+  std::string decoded;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hexv(text[i + 1]) >= 0 && hexv(text[i + 2]) >= 0) {
+      decoded += char(hexv(text[i + 1]) * 16 + hexv(text[i + 2]));
+      i += 2;
+    } else {
+      decoded += text[i];
+    }
+  }
+  std::string scrubbed = scrub_jwts(decoded);
+  return scrubbed == decoded ? plain : scrubbed;
+}
+
 std::string redact_query(std::string_view q) {
   if (!q.empty() && q[0] == '?') q.remove_prefix(1);
   std::string out;
@@ -131,7 +149,7 @@ std::string redact_query(std::string_view q) {
     size_t eq = part.find('=');
     if (credential_name(part.substr(0, eq))) continue;
     if (!out.empty()) out += '&';
-    out += scrub_jwts(std::string(part));
+    out += redact_text(part);
   }
   return out;
 }

@@ -58,6 +58,9 @@ Result<AuditOptions> audit_options_from_config(const json::Value& audit_section)
 // *assertion*, api_key/apikey, code_verifier), and any remaining value that looks like a JWT
 // replaced by "[redacted]".  Names are compared case-insensitively after percent-decoding.
 std::string redact_query(std::string_view query);
+// Text for a log line (a URL path): anything that looks like a JWT, also percent-encoded
+// (dots sent as %2E), becomes "[redacted]".
+std::string redact_text(std::string_view text);
 
 struct AuditQuery {
   int64_t since_ms = 0;  // ts >= since_ms

@@ -72,21 +72,37 @@ thread_local ReaderSlot t_readers;
 }  // namespace
 
 // ---- Stmt ----
-Stmt::~Stmt() { sqlite3_finalize(s_); }
-Stmt& Stmt::bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
-Stmt& Stmt::bind(int i, double v) { sqlite3_bind_double(s_, i, v); return *this; }
+// Every method checks s_: a statement that did not prepare never reaches SQLite.
+Stmt::~Stmt() {
+  if (s_) sqlite3_finalize(s_);
+}
+Stmt& Stmt::bind(int i, int64_t v) {
+  if (s_) sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+Stmt& Stmt::bind(int i, double v) {
+  if (s_) sqlite3_bind_double(s_, i, v);
+  return *this;
+}
 Stmt& Stmt::bind(int i, std::string_view v) {
-  sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  if (s_) sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
   if (bytes_) *bytes_ += v.size();
   return *this;
 }
 Stmt& Stmt::bind_blob(int i, std::string_view v) {
-  sqlite3_bind_blob(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
+  if (s_) sqlite3_bind_blob(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
   if (bytes_) *bytes_ += v.size();
   return *this;
 }
-Stmt& Stmt::bind_null(int i) { sqlite3_bind_null(s_, i); return *this; }
+Stmt& Stmt::bind_null(int i) {
+  if (s_) sqlite3_bind_null(s_, i);
+  return *this;
+}
 bool Stmt::step() {
+  if (!s_) {
+    st_ = prepare_error_;
+    return false;
+  }
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) st_ = sql_error(sqlite3_db_handle(s_), "query failed");
@@ -97,15 +113,20 @@ Status Stmt::run() {
   }
   return st_;
 }
-int64_t Stmt::int64(int col) const { return sqlite3_column_int64(s_, col); }
-double Stmt::dbl(int col) const { return sqlite3_column_double(s_, col); }
+int64_t Stmt::int64(int col) const { return s_ ? sqlite3_column_int64(s_, col) : 0; }
+double Stmt::dbl(int col) const { return s_ ? sqlite3_column_double(s_, col) : 0; }
 std::string_view Stmt::text(int col) const {
+  if (!s_) return {};
   const void* p = sqlite3_column_blob(s_, col);
   int n = sqlite3_column_bytes(s_, col);
   return p ? std::string_view(static_cast<const char*>(p), size_t(n)) : std::string_view();
 }
-bool Stmt::is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+bool Stmt::is_null(int col) const { return !s_ || sqlite3_column_type(s_, col) == SQLITE_NULL; }
 void Stmt::reset() {
+  if (!s_) {
+    st_ = prepare_error_;
+    return;
+  }
   sqlite3_reset(s_);
   sqlite3_clear_bindings(s_);
   st_ = Status();
@@ -114,23 +135,55 @@ void Stmt::reset() {
 // ---- Conn ----
 Conn::~Conn() {
   cache_.clear();
+  failed_.reset();
   sqlite3_close_v2(db_);
 }
 Stmt& Conn::prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
     it->second->reset();
+    it->second->last_use_ = ++clock_;
     return *it->second;
   }
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    // A bug in our SQL: log it and return a statement that fails on step.
-    log::error("store.prepare_failed", {{"error", sqlite3_errmsg(db_)}, {"sql", sql.substr(0, 200)}});
-    sqlite3_prepare_v2(db_, "SELECT RAISE(ABORT, 'invalid statement')", -1, &s, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK || !s) {
+    if (s) sqlite3_finalize(s);
+    std::string msg = sqlite3_errmsg(db_);
+    int code = sqlite3_errcode(db_);
+    Status st;
+    // SQLite's limits (expression depth, variables, statement length, terms): the SQL was
+    // built from a request that is too complex; anything else is a bug in our SQL.
+    if (code == SQLITE_TOOBIG || msg.find("too large") != std::string::npos || msg.find("too many") != std::string::npos ||
+        msg.find("too big") != std::string::npos ||
+        msg.find("stack overflow") != std::string::npos)
+      st = Status(Err::invalid, "the request is too complex for the database (" + msg + ")");
+    else if (code == SQLITE_NOMEM)
+      st = Status(Err::unavailable, "out of memory preparing a statement");
+    else
+      st = Status(Err::internal, "cannot prepare a statement: " + msg);
+    log::warn("store.prepare_failed", {{"error", msg}, {"sql", sql.substr(0, 200)}});
+    failed_ = std::make_unique<Stmt>(std::move(st));
+    return *failed_;
   }
+  if (cache_.size() >= kStmtCacheSize) evict();
   auto& slot = cache_[sql];
   slot = std::make_unique<Stmt>(s, &bound_bytes_);
+  slot->last_use_ = ++clock_;
   return *slot;
+}
+// Finalises least recently used statements until there is room for one more; a statement in
+// the middle of stepping (sqlite3_stmt_busy: a caller is iterating its rows) is kept.
+void Conn::evict() {
+  while (cache_.size() >= kStmtCacheSize) {
+    auto victim = cache_.end();
+    for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+      if (it->second->s_ && sqlite3_stmt_busy(it->second->s_)) continue;
+      if (victim == cache_.end() || it->second->last_use_ < victim->second->last_use_) victim = it;
+    }
+    if (victim == cache_.end()) return;  // all busy: grow past the size for now
+    cache_.erase(victim);
+  }
 }
 Status Conn::exec(const std::string& sql) {
   char* err = nullptr;
@@ -351,6 +404,26 @@ Status Database::commit_timed(size_t members) {
   return st;
 }
 
+// One write callback under the write budget (limits.max_write_ms): SQL still running past it
+// is interrupted by the progress handler, and a callback that took longer fails; either way
+// its writes are rolled back by the caller (the member's savepoint, or the transaction).
+Status Database::run_budgeted(const std::function<Status(Conn&)>& fn, Conn& c, std::exception_ptr* error) {
+  if (write_budget_ms_ <= 0) return run_callback(fn, c, error);
+  auto now_ns = [] {
+    return int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  };
+  write_deadline_ns_ = now_ns() + int64_t(write_budget_ms_) * 1000000;
+  write_interrupted_ = false;
+  sqlite3_progress_handler(c.raw(), 10000, &Database::on_progress, this);
+  Status st = run_callback(fn, c, error);
+  sqlite3_progress_handler(c.raw(), 0, nullptr, nullptr);
+  if (write_interrupted_ || now_ns() > write_deadline_ns_)
+    st = Status(Err::too_large, "the request held the database writer longer than " + std::to_string(write_budget_ms_) +
+                                    " ms (limits.max_write_ms); nothing was written");
+  write_deadline_ns_ = 0;
+  return st;
+}
+
 // writer.group_commit false: every call is its own transaction, callers wait for write_mu_.
 Status Database::write_alone(const std::function<Status(Conn&)>& fn) {
   std::lock_guard<std::mutex> lk(write_mu_);
@@ -359,7 +432,7 @@ Status Database::write_alone(const std::function<Status(Conn&)>& fn) {
   Status st = run_cached(c, "BEGIN IMMEDIATE");
   if (!st) return st;
   std::exception_ptr error;
-  st = run_callback(fn, c, &error);
+  st = run_budgeted(fn, c, &error);
   if (!st) {
     if (in_transaction(c)) c.exec("ROLLBACK");
     if (error) std::rethrow_exception(error);
@@ -415,7 +488,7 @@ void Database::lead_group() {
         r->st = run_cached(c, "BEGIN IMMEDIATE");
         if (!r->st) continue;
         open = true;
-        r->st = run_callback(*r->fn, c, &r->error);
+        r->st = run_budgeted(*r->fn, c, &r->error);
         if (!r->st) {
           if (in_transaction(c)) c.exec("ROLLBACK");
           open = false;
@@ -424,7 +497,7 @@ void Database::lead_group() {
       } else {
         r->st = run_cached(c, "SAVEPOINT ef_member");
         if (r->st) {
-          r->st = run_callback(*r->fn, c, &r->error);
+          r->st = run_budgeted(*r->fn, c, &r->error);
           if (r->st) r->st = run_cached(c, "RELEASE ef_member");
           if (!r->st && in_transaction(c)) {
             c.exec("ROLLBACK TO ef_member");  // undoes this member only
@@ -473,6 +546,16 @@ WriteStats Database::write_stats() const {
 size_t Database::queued_writes() const {
   std::lock_guard<std::mutex> lk(queue_mu_);
   return queue_.size();
+}
+
+int Database::on_progress(void* self) {
+  auto* d = static_cast<Database*>(self);
+  if (!d->write_deadline_ns_) return 0;
+  int64_t now = int64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  if (now <= d->write_deadline_ns_) return 0;
+  d->write_interrupted_ = true;
+  return 1;  // SQLITE_INTERRUPT for the running statement
 }
 
 Conn& Database::reader() {

@@ -1,8 +1,7 @@
 // store/db.h — the SQLite connection layer.  Owns opening the database (WAL mode, pragmas,
 // durability setting), running the migrations compiled into the binary, the single writer
 // connection (all writes are serialised through Database::write) and one reader
-// connection per thread, each with a cache of prepared statements (prepared once per
-// connection, reused).  Only files in src/store/ include this header's implementation
+// connection per thread, each with a bounded LRU cache of prepared statements (Conn::prepare).  Only files in src/store/ include this header's implementation
 // details (sqlite3.h); other modules see store/*.h APIs only.
 //
 // WAL checkpoints run on a background thread with their own connection, not in the commit
@@ -71,10 +70,15 @@ struct WriteStats {
 };
 
 // A prepared statement from a connection's cache.  Obtained reset and unbound.
+// A statement that failed to prepare (SQLite refused the SQL: too deep, too many variables,
+// a bug) holds no sqlite3_stmt and carries the error in status(): binds do nothing, step()
+// returns false and leaves status() failed, run() returns it.  No SQLite call ever sees a
+// null statement.
 class Stmt {
  public:
   // `bytes`: the connection's counter of bytes bound (Conn::bound_bytes), or null.
   explicit Stmt(sqlite3_stmt* s, uint64_t* bytes = nullptr) : s_(s), bytes_(bytes) {}
+  explicit Stmt(Status failed) : s_(nullptr), st_(std::move(failed)), prepare_error_(st_) {}
   ~Stmt();
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -98,11 +102,15 @@ class Stmt {
   bool is_null(int col) const;
   void reset();
   sqlite3_stmt* raw() const { return s_; }
+  bool prepared() const { return s_ != nullptr; }
 
  private:
+  friend class Conn;
   sqlite3_stmt* s_;
   uint64_t* bytes_;
   Status st_;
+  Status prepare_error_;  // kept across reset() for a statement that did not prepare
+  uint64_t last_use_ = 0;  // Conn's LRU clock
 };
 
 class Conn {
@@ -112,8 +120,17 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
   // Prepared once per connection (cached by SQL text), returned reset and unbound.
-  // Do not hold two uses of the same SQL at once.
+  // Do not hold two uses of the same SQL at once.  When SQLite refuses the SQL, the returned
+  // statement's status() is the error (Err::invalid "too complex" when a SQLite limit was
+  // hit, Err::internal otherwise): check it before binding when the SQL is built from a
+  // request; step() on it returns false with that status.
+  // The cache is an LRU of at most kStmtCacheSize statements: a statement is finalised when
+  // it is the least recently prepared and not in the middle of stepping, so a Stmt& stays
+  // valid until kStmtCacheSize other distinct statements were prepared on this connection
+  // (far more than any one operation holds at once).
   Stmt& prepare(const std::string& sql);
+  static constexpr size_t kStmtCacheSize = 64;
+  size_t cached_statements() const { return cache_.size(); }
   Status exec(const std::string& sql);  // one or more statements, no results
   int64_t last_insert_rowid() const;
   int changes() const;
@@ -126,6 +143,9 @@ class Conn {
   sqlite3* db_;
   uint64_t bound_bytes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+  uint64_t clock_ = 0;
+  std::unique_ptr<Stmt> failed_;  // the last statement that did not prepare
+  void evict();
 };
 
 class Database {
@@ -139,7 +159,12 @@ class Database {
   // Writes from all threads are serialised here and, with group commit, share transactions
   // (see the top of this file): fn may run on another thread, and returns before the COMMIT.
   // Returns ok only once the transaction holding fn's writes committed.
+  // With a write budget (set_write_budget_ms, the server's limits.max_write_ms), fn may hold
+  // the writer that long: SQL still running past it is interrupted (progress handler), and a
+  // callback that took longer is rolled back; both fail with Err::too_large naming the
+  // limit, and nothing of it is written.  0 (the default, offline commands): no budget.
   Status write(const std::function<Status(Conn&)>& fn);
+  void set_write_budget_ms(int ms) { write_budget_ms_ = ms; }
   // Group sizes and COMMIT durations so far; write() calls waiting to be applied now.
   WriteStats write_stats() const;
   size_t queued_writes() const;
@@ -170,6 +195,7 @@ class Database {
   struct Pending;  // one write() call waiting in queue_ (db.cpp)
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
   Status write_alone(const std::function<Status(Conn&)>& fn);
+  Status run_budgeted(const std::function<Status(Conn&)>& fn, Conn& c, std::exception_ptr* error);
   void lead_group();
   void wait_for_wal_restart();
   Status commit_timed(size_t members);
@@ -184,6 +210,10 @@ class Database {
   std::unique_ptr<Conn> writer_;
   std::unique_ptr<Checkpointer> checkpointer_;  // declared after writer_: stopped first
   int wal_frames_ = 0;  // frames in the WAL after the last commit (under write_mu_)
+  int write_budget_ms_ = 0;
+  int64_t write_deadline_ns_ = 0;  // steady clock, under write_mu_ (0: none)
+  bool write_interrupted_ = false;
+  static int on_progress(void* self);
   int schema_version_ = 0;
   uint64_t id_ = 0;
 };

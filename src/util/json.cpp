@@ -2,6 +2,8 @@
 // a writer that understands tagged numbers.
 #include "util/json.h"
 
+#include <atomic>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +12,8 @@ namespace ef::json {
 namespace {
 
 using In = picojson::input<const char*>;
+
+std::atomic<size_t> g_max_values{SIZE_MAX};  // serve sets limits.max_json_values
 
 struct Ctx;
 
@@ -50,6 +54,7 @@ struct Ctx {
   size_t depth_left;
   const ParseOptions* opt;
   std::string* err;
+  size_t* values_left;
 
   bool set_null() { *out = Value(); return true; }
   bool set_bool(bool b) { *out = Value(b); return true; }
@@ -57,7 +62,13 @@ struct Ctx {
   template <typename Iter>
   bool parse_string(picojson::input<Iter>& in) {
     *out = Value(picojson::string_type, false);
-    return picojson::_parse_string(out->get<std::string>(), in);
+    std::string& str = out->get<std::string>();
+    if (!picojson::_parse_string(str, in)) return false;
+    if (str.find('\0') != std::string::npos) {
+      *err = "a string contains U+0000";
+      return false;
+    }
+    return true;
   }
   bool parse_array_start() {
     if (depth_left == 0) { *err = "nesting deeper than " + std::to_string(opt->max_depth); return false; }
@@ -69,7 +80,7 @@ struct Ctx {
   bool parse_array_item(picojson::input<Iter>& in, size_t) {
     Array& a = out->get<Array>();
     a.push_back(Value());
-    Ctx c{&a.back(), depth_left, opt, err};
+    Ctx c{&a.back(), depth_left, opt, err, values_left};
     return c.parse_value(in);
   }
   bool parse_array_stop(size_t) { ++depth_left; return true; }
@@ -86,25 +97,35 @@ struct Ctx {
       *err = "duplicate member name '" + key + "'";
       return false;
     }
-    Ctx c{&o[key], depth_left, opt, err};
+    if (key.find('\0') != std::string::npos) {
+      *err = "a member name contains U+0000";
+      return false;
+    }
+    Ctx c{&o[key], depth_left, opt, err, values_left};
     return c.parse_value(in);
   }
   bool parse_object_stop() { ++depth_left; return true; }
 
   bool parse_value(In& in) {
+    if (*values_left == 0) {
+      *err = "more than " + std::to_string(opt->max_values) + " values (limits.max_json_values)";
+      return false;
+    }
+    --*values_left;
     in.skip_ws();
     int ch = in.getc();
     in.ungetc();
     if ((ch >= '0' && ch <= '9') || ch == '-') {
       std::string text;
       if (!read_number(in, text)) { *err = "invalid number"; return false; }
-      if (opt->preserve_numbers) {
-        *out = make_number(text);
-      } else {
-        double d = std::strtod(text.c_str(), nullptr);
-        if (!std::isfinite(d)) { *err = "number out of range"; return false; }
-        *out = Value(d);
+      if (text.size() > kMaxNumberChars) {
+        *err = "a number longer than " + std::to_string(kMaxNumberChars) + " characters";
+        return false;
       }
+      double d = std::strtod(text.c_str(), nullptr);
+      if (!std::isfinite(d)) { *err = "number out of range"; return false; }
+      if (opt->preserve_numbers) *out = make_number(text);
+      else *out = Value(d);
       return true;
     }
     return picojson::_parse(*this, in);
@@ -203,6 +224,9 @@ void write_rec(std::string& out, const Value& v, bool pretty, int indent) {
 
 }  // namespace
 
+size_t default_max_values() { return g_max_values.load(std::memory_order_relaxed); }
+void set_default_max_values(size_t n) { g_max_values = n; }
+
 bool valid_utf8(std::string_view s) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   const unsigned char* e = p + s.size();
@@ -227,6 +251,27 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::string to_valid_utf8(std::string_view s) {
+  if (valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    // the longest valid sequence starting at i (1-4 bytes), else one replaced byte
+    size_t n = 0;
+    for (size_t k = 1; k <= 4 && i + k <= s.size(); ++k)
+      if (valid_utf8(s.substr(i, k))) { n = k; break; }
+    if (n) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 Result<Value> parse(std::string_view text, const ParseOptions& opt) {
   if (!valid_utf8(text)) return Status(Err::invalid, "JSON is not valid UTF-8");
   for (unsigned char c : text) {
@@ -236,7 +281,8 @@ Result<Value> parse(std::string_view text, const ParseOptions& opt) {
   Value v;
   std::string err;
   In in(text.data(), text.data() + text.size());
-  Ctx c{&v, opt.max_depth, &opt, &err};
+  size_t values_left = opt.max_values;
+  Ctx c{&v, opt.max_depth, &opt, &err, &values_left};
   if (!c.parse_value(in)) {
     const char* at = in.cur();
     size_t off = size_t(at - text.data());

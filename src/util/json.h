@@ -30,10 +30,20 @@ using Array = picojson::array;
 
 constexpr char kNumberTag = '\xFF';
 
+// Budgets every parse enforces (hostile bodies): a number must be finite as a double and at
+// most kMaxNumberChars long (FHIR decimals need 18 digits; 1e400 or 100k digits cannot be
+// held); strings and member names may not contain U+0000; at most max_values values
+// (scalars, arrays, objects) per document: a parsed value costs 50-100 bytes, so a 14 MB body
+// of `[{},{},...]` would otherwise become ~300 MB of tree.
+constexpr size_t kMaxNumberChars = 64;
+size_t default_max_values();  // limits.max_json_values, set at start-up
+void set_default_max_values(size_t n);
+
 struct ParseOptions {
   size_t max_depth = 100;        // nesting of arrays/objects
   bool preserve_numbers = false;  // keep number text exactly (FHIR resources)
   bool reject_duplicates = true;  // duplicate member names are an error
+  size_t max_values = default_max_values();
 };
 
 // Parses exactly one JSON value filling the whole text (surrounding whitespace allowed).
@@ -47,6 +57,9 @@ void write_to(std::string& out, const Value& v, bool pretty = false);
 void write_string(std::string& out, const std::string& s);
 
 bool valid_utf8(std::string_view s);
+// s with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD (for text
+// echoed from a request into a response, e.g. an invalid URL in an error message).
+std::string to_valid_utf8(std::string_view s);
 
 // ---- checked accessors (never throw) ----
 inline bool is_object(const Value& v) { return v.is<Object>(); }

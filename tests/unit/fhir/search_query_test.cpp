@@ -334,3 +334,43 @@ TEST_CASE("_summary=true follows the isSummary flags of the R4 definitions, in d
   CHECK(e.find("\"status\"") != std::string::npos);
   CHECK(e.find("\"code\"") != std::string::npos);
 }
+
+TEST_CASE("search budgets: OR values, parameters, values in all, query strings", "[search]") {
+  auto list = [](const std::string& prefix, int n) {
+    std::string v;
+    for (int i = 0; i < n; ++i) v += (i ? "," : "") + prefix + std::to_string(i);
+    return v;
+  };
+  SearchParseOptions o;
+  CHECK(o.budget.max_or_values == 100);
+  QueryParams at{{"code", list("c", 100)}};
+  CHECK(parse_search("Observation", at, o).ok());
+  QueryParams over{{"code", list("c", 101)}};
+  auto r = parse_search("Observation", over, o);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code == Err::invalid);
+  CHECK(r.status().message.find("'code'") != std::string::npos);
+  CHECK(r.status().message.find("max_or_values") != std::string::npos);
+  QueryParams ids{{"_id", list("i", 101)}};
+  CHECK_FALSE(parse_search("Observation", ids, o).ok());
+  // chains count once per target type: subject has several
+  o.budget.max_search_values = 150;
+  QueryParams chain{{"subject.name", list("n", 80)}};  // Patient and Location have name: 160
+  auto rc = parse_search("Observation", chain, o);
+  REQUIRE_FALSE(rc.ok());
+  CHECK(rc.status().message.find("max_search_values") != std::string::npos);
+  QueryParams many;
+  for (int i = 0; i < 101; ++i) many.emplace_back("status", "final");
+  auto rm = parse_search("Observation", many, SearchParseOptions());
+  REQUIRE_FALSE(rm.ok());
+  CHECK(rm.status().message.find("max_search_params") != std::string::npos);
+  // query strings
+  std::string qs;
+  for (int i = 0; i < 101; ++i) qs += (i ? "&" : "") + std::string("a=") + std::to_string(i);
+  auto q = parse_query_string(qs, false);
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.status().message.find("max_query_params") != std::string::npos);
+  auto longq = parse_query_string("a=" + std::string(9000, 'x'), false);
+  REQUIRE_FALSE(longq.ok());
+  CHECK(longq.status().message.find("max_url_bytes") != std::string::npos);
+}

@@ -126,3 +126,55 @@ TEST_CASE("write rolls back when the callback fails; readers see committed data"
   t.join();
   CHECK(count == 1);
 }
+
+TEST_CASE("a statement SQLite refuses carries its error and is never stepped", "[store]") {
+  std::string p = temp_db("prepare-fail");
+  auto db = store::Database::open(p);
+  REQUIRE(db.ok());
+  store::Conn& c = (*db)->reader();
+  // an OR chain deeper than SQLite's expression limit (1000)
+  std::string sql = "SELECT 1 WHERE 0";
+  for (int i = 0; i < 1200; ++i) sql += " OR ?=" + std::to_string(i);
+  store::Stmt& s = c.prepare(sql);
+  CHECK_FALSE(s.prepared());
+  CHECK(s.status().code == Err::invalid);
+  CHECK(s.status().message.find("too complex") != std::string::npos);
+  s.bind(1, int64_t(5)).bind(2, "x");  // binds on it do nothing
+  CHECK_FALSE(s.step());
+  CHECK(s.status().code == Err::invalid);
+  CHECK(s.run().code == Err::invalid);
+  CHECK(s.int64(0) == 0);
+  CHECK(s.text(0).empty());
+  s.reset();
+  CHECK_FALSE(s.status().ok());  // still failed after reset
+  // a bug in our SQL is Err::internal, not invalid
+  store::Stmt& bad = c.prepare("SELEC nothing");
+  CHECK(bad.status().code == Err::internal);
+  // the connection still works
+  store::Stmt& ok = c.prepare("SELECT 41 + 1");
+  REQUIRE(ok.step());
+  CHECK(ok.int64(0) == 42);
+  ok.reset();
+  std::remove(p.c_str());
+}
+
+TEST_CASE("the statement cache is an LRU of fixed size", "[store]") {
+  std::string p = temp_db("stmt-lru");
+  auto db = store::Database::open(p);
+  REQUIRE(db.ok());
+  store::Conn& c = (*db)->reader();
+  // a statement in the middle of stepping survives eviction
+  store::Stmt& busy = c.prepare("SELECT value FROM json_each('[1,2,3]')");
+  REQUIRE(busy.step());
+  for (int i = 0; i < 1000; ++i) {
+    store::Stmt& s = c.prepare("SELECT " + std::to_string(i));
+    REQUIRE(s.step());
+    CHECK(s.int64(0) == i);
+    s.reset();
+    CHECK(c.cached_statements() <= store::Conn::kStmtCacheSize);
+  }
+  REQUIRE(busy.step());
+  CHECK(busy.int64(0) == 2);
+  busy.reset();
+  std::remove(p.c_str());
+}

@@ -41,3 +41,30 @@ TEST_CASE("json writer escapes and pretty prints") {
   CHECK(json::write(json::Value(o)) == "{\"f\":0.25,\"n\":3,\"s\":\"a\\\"b\\\\c\\n\\u0001\"}");
   CHECK(json::write(json::Value(o), true).find("\n  \"n\": 3") != std::string::npos);
 }
+
+TEST_CASE("json budgets: number magnitude and length, U+0000, value count") {
+  json::ParseOptions po;
+  po.preserve_numbers = true;
+  CHECK_FALSE(json::parse("{\"a\":1e400}", po).ok());
+  CHECK_FALSE(json::parse("{\"a\":-1e400}").ok());
+  CHECK_FALSE(json::parse("{\"a\":" + std::string(100000, '1') + "}", po).ok());
+  CHECK(json::parse("{\"a\":1.50000000000000001}", po).ok());
+  CHECK(json::write(*json::parse("[1.50000000000000001]", po)) == "[1.50000000000000001]");
+  auto nul = json::parse("{\"a\":\"x\\u0000y\"}", po);
+  REQUIRE_FALSE(nul.ok());
+  CHECK(nul.status().message.find("U+0000") != std::string::npos);
+  CHECK_FALSE(json::parse("{\"a\\u0000\":1}", po).ok());
+  CHECK(json::parse("{\"a\":\"x\\u0001y\"}", po).ok());
+  po.max_values = 10;
+  CHECK(json::parse("[1,2,3,4,5,6,7,8,9]", po).ok());  // 10 values with the array
+  auto many = json::parse("[1,2,3,4,5,6,7,8,9,10]", po);
+  REQUIRE_FALSE(many.ok());
+  CHECK(many.status().message.find("max_json_values") != std::string::npos);
+}
+
+TEST_CASE("to_valid_utf8 replaces invalid bytes only") {
+  CHECK(json::to_valid_utf8("plain é ✓") == "plain é ✓");
+  CHECK(json::to_valid_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(json::to_valid_utf8("\xc3(") == "\xEF\xBF\xBD(");
+  CHECK(json::valid_utf8(json::to_valid_utf8("\xe2\x82\xff\xf0\x9f\x98\x80")));
+}
