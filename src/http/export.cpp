@@ -558,10 +558,8 @@ void handle_export(Ctx& c, const std::string& type, const std::string& id) {
   auto runner = export_runner(c.app);
   if (!runner) return send_error(c, runner.status());
   if (j.level == "group") {
-    auto cur = c.app.resources->current(c.app.db->reader(), "Group", id);
-    if (!cur) return send_error(c, cur.status());
-    if (!cur->has_value()) return send_error(c, Status(Err::not_found, "Group/" + id + " is not known"));
-    if ((*cur)->deleted) return send_error(c, Status(Err::gone, "Group/" + id + " was deleted"));
+    auto group = c.app.service->read(*c.access, "Group", id);  // the caller must be able to read it
+    if (!group) return send_error(c, group.status());
   }
   j.id = new_job_id();
   j.request = c.app.base_url + c.req.target;

@@ -121,7 +121,7 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
     if (mode == "delete") {  // nothing to validate in the body: the stored instance must exist
       Status st = check_mode(mode, id);
       if (!st) return send_error(c, st);
-      auto cur = c.app.resources->read(c.app.db->reader(), type, id);
+      auto cur = c.app.service->read(*c.access, type, id);
       if (!cur) return send_error(c, cur.status());
       return send_issues(c, notes);
     }
