@@ -70,6 +70,25 @@ void send_result(Ctx& c, const service::EntryResult& r) {
   send_resource(c, status, r.type, r.id, r.version, r.last_updated, r.body, r.outcome == service::Outcome::created);
 }
 
+// The entry of a write on Type/id (id set) or Type?query (query set).
+service::EntryRequest entry(Ctx& c, const char* method, const std::string& type, const std::string& id,
+                            const std::string& query) {
+  service::EntryRequest e;
+  e.method = method;
+  e.type = type;
+  e.id = id;
+  e.query = query;
+  e.url = !id.empty() ? type + "/" + id : !query.empty() ? type + "?" + query : type;
+  e.if_match = c.header("If-Match");
+  return e;
+}
+
+void execute_and_send(Ctx& c, service::EntryRequest& e) {
+  auto r = run(c, e);
+  if (!r) return send_error(c, r.status());
+  send_result(c, *r);
+}
+
 void send_deleted(Ctx& c, const service::EntryResult& r) {
   if (!r.deleted.empty() && r.version > 0) c.res.set_header("ETag", etag(r.version));
   c.res.status = 204;
@@ -83,14 +102,11 @@ void handle_create(Ctx& c, const std::string& type) {
   if (!res) return send_error(c, res.status());
   Status st = fhir::check_type_and_id(*res, type, "", false);
   if (!st) return send_error(c, st);
-  service::EntryRequest e;
-  e.method = "POST";
-  e.url = e.type = type;
+  service::EntryRequest e = entry(c, "POST", type, "", "");
+  e.if_match.clear();
   e.resource = std::move(*res);
   e.if_none_exist = c.header("If-None-Exist");
-  auto r = run(c, e);
-  if (!r) return send_error(c, r.status());
-  send_result(c, *r);
+  execute_and_send(c, e);
 }
 
 void handle_create_conditional(Ctx& c, const std::string& type) { handle_create(c, type); }
@@ -101,17 +117,10 @@ void handle_update(Ctx& c, const std::string& type, const std::string& id) {
   auto res = body_resource(c);
   if (!res) return send_error(c, res.status());
   if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
-  service::EntryRequest e;
-  e.method = "PUT";
-  e.type = type;
-  e.id = id;
-  e.url = type + "/" + id;
+  service::EntryRequest e = entry(c, "PUT", type, id, "");
   e.resource = std::move(*res);
-  e.if_match = c.header("If-Match");
   e.if_none_match = c.header("If-None-Match");
-  auto r = run(c, e);
-  if (!r) return send_error(c, r.status());
-  send_result(c, *r);
+  execute_and_send(c, e);
 }
 
 void handle_conditional_update(Ctx& c, const std::string& type) {
@@ -123,17 +132,10 @@ void handle_conditional_update(Ctx& c, const std::string& type) {
   if (fhir::resource_type_of(*res) != type)
     return send_error(c, Status(Err::invalid, "resourceType '" + fhir::resource_type_of(*res) +
                                                   "' does not match the URL type '" + type + "'"));
-  service::EntryRequest e;
-  e.method = "PUT";
-  e.url = type + "?" + q;
-  e.type = type;
-  e.query = q;
+  service::EntryRequest e = entry(c, "PUT", type, "", q);
   e.resource = std::move(*res);
-  e.if_match = c.header("If-Match");
   e.if_none_match = c.header("If-None-Match");
-  auto r = run(c, e);
-  if (!r) return send_error(c, r.status());
-  send_result(c, *r);
+  execute_and_send(c, e);
 }
 
 void handle_patch(Ctx& c, const std::string& type, const std::string& id) {
@@ -141,16 +143,9 @@ void handle_patch(Ctx& c, const std::string& type, const std::string& id) {
   auto p = body_patch(c);
   if (!p) return send_error(c, p.status());
   if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
-  service::EntryRequest e;
-  e.method = "PATCH";
-  e.type = type;
-  e.id = id;
-  e.url = type + "/" + id;
+  service::EntryRequest e = entry(c, "PATCH", type, id, "");
   e.patch = std::move(*p);
-  e.if_match = c.header("If-Match");
-  auto r = run(c, e);
-  if (!r) return send_error(c, r.status());
-  send_result(c, *r);
+  execute_and_send(c, e);
 }
 
 void handle_conditional_patch(Ctx& c, const std::string& type) {
@@ -159,27 +154,15 @@ void handle_conditional_patch(Ctx& c, const std::string& type) {
   if (q.empty()) return send_error(c, Status(Err::invalid, "PATCH on a type needs search parameters (conditional patch)"));
   auto p = body_patch(c);
   if (!p) return send_error(c, p.status());
-  service::EntryRequest e;
-  e.method = "PATCH";
-  e.url = type + "?" + q;
-  e.type = type;
-  e.query = q;
+  service::EntryRequest e = entry(c, "PATCH", type, "", q);
   e.patch = std::move(*p);
-  e.if_match = c.header("If-Match");
-  auto r = run(c, e);
-  if (!r) return send_error(c, r.status());
-  send_result(c, *r);
+  execute_and_send(c, e);
 }
 
 void handle_delete(Ctx& c, const std::string& type, const std::string& id) {
   c.interaction = "delete";
   if (auto m = parse_etag(c.header("If-Match")); !m) return send_error(c, m.status());
-  service::EntryRequest e;
-  e.method = "DELETE";
-  e.type = type;
-  e.id = id;
-  e.url = type + "/" + id;
-  e.if_match = c.header("If-Match");
+  service::EntryRequest e = entry(c, "DELETE", type, id, "");
   auto r = run(c, e);
   if (!r) return send_error(c, r.status());
   send_deleted(c, *r);
@@ -191,12 +174,7 @@ void handle_conditional_delete(Ctx& c, const std::string& type) {
   std::string q = condition(c, &count);
   if (q.empty())
     return send_error(c, Status(Err::invalid, "DELETE on a type needs search parameters (conditional delete)"));
-  service::EntryRequest e;
-  e.method = "DELETE";
-  e.url = type + "?" + q;
-  e.type = type;
-  e.query = q;
-  e.if_match = c.header("If-Match");
+  service::EntryRequest e = entry(c, "DELETE", type, "", q);
   bool multiple = !count.empty();
   if (multiple) {
     if (count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos || std::stoul(count) < 1 ||
