@@ -119,9 +119,24 @@ async function text(page, sel) {
   return page.$eval(sel, (e) => e.textContent);
 }
 async function waitText(page, sel, needle) {
-  await page.waitForFunction((s, n) => { const e = document.querySelector(s); return e && e.textContent.includes(n); },
-    { timeout: STEP_MS }, sel, needle);
-  return page.$eval(sel, (e) => e.textContent);
+  // The text is read in the same evaluation that found it: a re-render between finding the
+  // element and reading it (the console re-renders on hash changes) cannot lose it.
+  const h = await page.waitForFunction((s, n) => {
+    const e = document.querySelector(s);
+    return e && e.textContent.includes(n) ? e.textContent : false;
+  }, { timeout: STEP_MS }, sel, needle);
+  return h.jsonValue();
+}
+
+// Waits for the search results of a NEW render (the previous page's #results, `before`, is
+// still in the DOM right after a click) and returns its #total text.
+async function waitNewResults(page, before) {
+  const h = await page.waitForFunction((old) => {
+    const r = document.querySelector('#results');
+    const t = r && r !== old && r.querySelector('#total');
+    return t && t.textContent.includes('on this page') ? t.textContent : false;
+  }, { timeout: STEP_MS }, before);
+  return h.jsonValue();
 }
 
 async function consoleScenario(page, rec) {
@@ -154,15 +169,17 @@ async function consoleScenario(page, rec) {
   await page.select('#search-form .param-name', 'family');
   await page.type('#search-form .param-value', job.patient_family);
   await page.$eval('#count', (e) => { e.value = '5'; });
+  let before = await page.$('#results');
   await page.click('#search-run');
-  rec.search_total = await waitText(page, '#total', 'on this page');
+  rec.search_total = await waitNewResults(page, before);
   rec.search_hash = await page.evaluate(() => location.hash);
   rec.result_links = await page.$$eval('#results a.result-link', (as) => as.map((a) => a.textContent));
   rec.has_next = !!(await page.$('#page-next'));
   if (rec.has_next) {
+    before = await page.$('#results');
     await page.click('#page-next');
     await page.waitForFunction(() => /_cursor=/.test(location.hash), { timeout: STEP_MS });
-    await waitText(page, '#total', 'on this page');
+    await waitNewResults(page, before);
     rec.page2_links = await page.$$eval('#results a.result-link', (as) => as.map((a) => a.textContent));
   }
   // 4. open a resource (pretty JSON with clickable references)
