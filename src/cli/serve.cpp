@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "util/pages.h"
 #include "cli/auth_setup.h"
 #include "cli/commands.h"
 #include "cli/open.h"
@@ -204,6 +205,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
   http::metadata_json(**app);
   (*app)->db->release_memory();
   malloc_trim(0);  // hand start-up temporaries (definition tables, migrations) back to the OS
+  pages::release_own_code();  // and the start-up code's pages: serving faults back what it runs
   // Shutdown: stop accepting, let in-flight requests finish within a bound (a request
   // gets read_timeout to arrive and keep_alive to follow), checkpoint, exit 0.  A client
   // that trickles bytes forever would hold cpp-httplib's pool join; past the bound we

@@ -2,14 +2,13 @@
 // each expression once, and builds per-type lookup tables.  Runs once per process.
 #include "fhir/search_params.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <set>
 
 #include "fhir/embedded_data.h"
+#include "util/pages.h"
 
 namespace ef::fhir {
 
@@ -221,19 +220,6 @@ const std::vector<std::string>& SearchParamRegistry::compartment_params(std::str
 }
 
 namespace {
-// The embedded table (~230 KB of read-only, file-backed pages) is parsed once; hand its pages
-// back so that they do not count in the server's resident memory.  Reading it again is still
-// correct: the kernel faults the pages back in from the binary.
-void release_pages(std::string_view text) {
-#ifdef __linux__
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  uintptr_t lo = (uintptr_t(text.data()) + page - 1) & ~(page - 1);
-  uintptr_t hi = (uintptr_t(text.data()) + text.size()) & ~(page - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-#else
-  (void)text;
-#endif
-}
 
 struct Loaded {
   std::unique_ptr<SearchParamRegistry> reg;
@@ -246,10 +232,10 @@ const Loaded& loaded() {
         SearchParamRegistry::load(embedded_search_parameters(), embedded_compartment_patient());
     if (r) {
       x.reg = std::move(r.value());
-      release_pages(embedded_search_parameters());
+      pages::release(embedded_search_parameters());
       // The type model's table sits next to it: pages read around the parse are handed back too
       // (fhir/type_model.cpp parses it on first use and faults them in again).
-      release_pages(embedded_types());
+      pages::release(embedded_types());
     } else {
       x.status = r.status();
       x.reg = std::make_unique<SearchParamRegistry>();

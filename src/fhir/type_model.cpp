@@ -3,14 +3,13 @@
 // primitive rules natively (std::regex would be ~50x slower and recursive on long inputs).
 #include "fhir/type_model.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <memory>
 #include <mutex>
 
 #include "fhir/embedded_data.h"
+#include "util/pages.h"
 
 namespace ef::fhir::model {
 
@@ -286,18 +285,6 @@ Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
 
 namespace {
 
-// The embedded table's pages are handed back once parsed (see search_params.cpp).
-void release_pages(std::string_view text) {
-#ifdef __linux__
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  uintptr_t lo = (uintptr_t(text.data()) + page - 1) & ~(page - 1);
-  uintptr_t hi = (uintptr_t(text.data()) + text.size()) & ~(page - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-#else
-  (void)text;
-#endif
-}
-
 struct Loaded {
   std::unique_ptr<TypeModel> m;
   Status status;
@@ -309,7 +296,7 @@ const Loaded& loaded() {
     auto r = TypeModel::load(embedded_types());
     if (r) {
       x.m = std::move(r.value());
-      release_pages(embedded_types());
+      pages::release(embedded_types());
     } else {
       x.status = r.status();
       x.m = std::make_unique<TypeModel>();

@@ -1,0 +1,17 @@
+// util/pages.h — handing read-only, file-backed memory back to the kernel so it does not count
+// in the server's resident memory (an appliance's budget is ~15 MB).  Reading or executing the
+// memory again stays correct: the kernel faults the pages back in from the binary (page cache).
+#pragma once
+#include <string_view>
+
+namespace ef::pages {
+
+// The whole pages inside `text` (e.g. an embedded table that was parsed once).
+void release(std::string_view text);
+
+// The executable's own code pages (its r-xp mapping): start-up runs code that serving never
+// runs again (config, migrations, definition tables, the CapabilityStatement); after it, only
+// what requests execute faults back in.  Linux only; a no-op elsewhere or on any failure.
+void release_own_code();
+
+}  // namespace ef::pages
