@@ -106,8 +106,8 @@ class Stmt {
 
  private:
   friend class Conn;
-  sqlite3_stmt* s_;
-  uint64_t* bytes_;
+  sqlite3_stmt* s_ = nullptr;
+  uint64_t* bytes_ = nullptr;  // null for a statement that did not prepare
   Status st_;
   Status prepare_error_;  // kept across reset() for a statement that did not prepare
   uint64_t last_use_ = 0;  // Conn's LRU clock
