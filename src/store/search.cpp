@@ -741,8 +741,9 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
   const auto& reg = fhir::registry();
   std::unordered_set<int64_t> seen;
   for (const auto& m : matches) seen.insert(m.rid);
-  std::vector<const SearchRow*> frontier;
-  for (const auto& m : matches) frontier.push_back(&m);
+  // Copies, not pointers into `found`: its push_backs below reallocate it (heap-use-after-free
+  // found by make test-asan).
+  std::vector<SearchRow> frontier(matches.begin(), matches.end());
   std::vector<SearchRow> found;
   std::vector<int64_t> found_seqs;
   for (int round = 0; round < 4 && !frontier.empty(); ++round) {
@@ -753,7 +754,7 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
       B.view = opt.view;
       if (!inc.reverse) {
         std::vector<int64_t> rids;
-        for (const SearchRow* r : frontier)
+        for (const SearchRow* r = frontier.data(); r != frontier.data() + frontier.size(); ++r)
           if (inc.source_type == "*" || r->type == inc.source_type) rids.push_back(r->rid);
         if (rids.empty()) continue;
         B.sql = "SELECT DISTINCT t.rid, t.type, t.id, t.version, t.last_updated, t.seq FROM idx_reference x JOIN resource t "
@@ -785,7 +786,7 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
       } else {
         const fhir::SearchParam* p = inc.code == "*" ? nullptr : reg.find(inc.source_type, inc.code);
         std::map<std::string, std::vector<std::string>> ids_by_type;
-        for (const SearchRow* r : frontier) {
+        for (const SearchRow* r = frontier.data(); r != frontier.data() + frontier.size(); ++r) {
           if (!inc.target_type.empty() && r->type != inc.target_type) continue;
           if (p && !p->may_target(r->type)) continue;
           ids_by_type[r->type].push_back(r->id);
@@ -830,7 +831,7 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
       break;
     }
     frontier.clear();
-    for (size_t i = before; i < found.size(); ++i) frontier.push_back(&found[i]);
+    for (size_t i = before; i < found.size(); ++i) frontier.push_back(found[i]);
   }
   for (size_t i = 0; i < found.size(); ++i) {
     if (opt.include_type_allowed && !opt.include_type_allowed(found[i].type)) continue;
