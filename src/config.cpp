@@ -177,10 +177,11 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
   if (const json::Value* w = json::get(*v, "writer")) {
     Reader wr{*w, where, "writer.", {}};
     if (!json::is_object(*w)) r.fail("writer", "must be an object");
-    wr.only({"group_commit", "max_group_requests", "max_group_bytes"});
+    wr.only({"group_commit", "max_group_requests", "max_group_bytes", "commit_delay_us"});
     wr.boolean("group_commit", c.writer.group_commit);
     wr.num("max_group_requests", c.writer.max_group_requests, 1, 100000);
     wr.num("max_group_bytes", c.writer.max_group_bytes, 1024, 1e10);
+    wr.num("commit_delay_us", c.writer.commit_delay_us, 0, 100000);
     if (r.st.ok() && !wr.st.ok()) r.st = wr.st;
   }
   if (!r.st) return r.st;

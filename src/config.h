@@ -35,6 +35,7 @@ struct WriterConfig {
   bool group_commit = true;
   size_t max_group_requests = 64;
   size_t max_group_bytes = 4 * 1024 * 1024;
+  int commit_delay_us = 1000;  // only under concurrency (store/db.h)
 };
 
 struct ServerConfig {

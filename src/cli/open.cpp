@@ -60,6 +60,7 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
   o.group_commit = cfg.writer.group_commit;
   o.max_group_requests = cfg.writer.max_group_requests;
   o.max_group_bytes = cfg.writer.max_group_bytes;
+  o.commit_delay_us = cfg.writer.commit_delay_us;
   auto db = store::Database::open(cfg.database, o);
   if (!db) return db.status();
   app->db = std::move(*db);

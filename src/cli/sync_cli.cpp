@@ -131,6 +131,7 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
   o.group_commit = cfg->writer.group_commit;
   o.max_group_requests = cfg->writer.max_group_requests;
   o.max_group_bytes = cfg->writer.max_group_bytes;
+  o.commit_delay_us = cfg->writer.commit_delay_us;
   auto db = store::Database::open(cfg->database, o);
   if (!db) {
     err << "edgefhir: " << db.status().message << "\n";

@@ -449,6 +449,7 @@ Status Database::write(const std::function<Status(Conn&)>& fn) {
     std::unique_lock<std::mutex> lk(queue_mu_);
     queue_.push_back(&me);
     if (leading_) {
+      arrived_.notify_one();  // a leader waiting out its commit delay takes this write
       me.cv.wait(lk, [&] { return me.done || me.lead; });
     } else {
       leading_ = true;
@@ -472,11 +473,16 @@ void Database::lead_group() {
     Conn& c = *writer_;
     bool open = false;
     uint64_t bytes0 = c.bound_bytes();
+    // Commit delay (top of db.h): only when the previous group showed concurrent writers.
+    const bool may_wait = opt_.commit_delay_us > 0 && last_group_ > 1;
+    const auto wait_until = std::chrono::steady_clock::now() + std::chrono::microseconds(opt_.commit_delay_us);
     for (;;) {
       Pending* r = nullptr;
       {
-        std::lock_guard<std::mutex> ql(queue_mu_);
+        std::unique_lock<std::mutex> ql(queue_mu_);
         bool full = finished.size() >= opt_.max_group_requests || c.bound_bytes() - bytes0 >= opt_.max_group_bytes;
+        if (queue_.empty() && open && !full && may_wait)
+          arrived_.wait_until(ql, wait_until, [&] { return !queue_.empty(); });
         if (queue_.empty() || (full && !finished.empty())) break;
         r = queue_.front();
         queue_.pop_front();
@@ -518,6 +524,7 @@ void Database::lead_group() {
       }
       if (r->st) applied.push_back(r);
     }
+    last_group_ = finished.size();
     if (open) {
       Status st = commit_timed(applied.size());
       if (!st)

@@ -19,11 +19,17 @@
 // them all.  No write() returns before its transaction committed; a COMMIT failure fails
 // every member.  A group is bounded by max_group_requests and max_group_bytes (bytes bound to
 // statements by its members); a lone write is committed at once, as without grouping.
+// Commit delay (DbOptions::commit_delay_us, 0 = off): when the previous group had more than one
+// member (writers are arriving concurrently), a leader whose queue ran dry waits up to that
+// long in all for more writes before its COMMIT, so that requests still being parsed on
+// other threads share it (PostgreSQL's commit_delay, but only under concurrency: a lone
+// writer never waits).
 // Callbacks may run on another writer's thread (the leader): a callback must not rely on
 // thread-local state of its caller, and side effects that assume the write is committed
 // (caches, wake-ups, files) belong after write() returned ok, not inside the callback.
 #pragma once
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -54,6 +60,7 @@ struct DbOptions {
   bool group_commit = true;                 // config writer.group_commit
   size_t max_group_requests = 64;           // config writer.max_group_requests
   size_t max_group_bytes = 4 * 1024 * 1024; // config writer.max_group_bytes
+  int commit_delay_us = 0;                  // config writer.commit_delay_us (see lead_group)
 };
 
 // Counters of the writer (Database::write_stats), for /metrics.  Histograms: counts[i] is the
@@ -205,6 +212,8 @@ class Database {
   mutable std::mutex queue_mu_;  // queue_, leading_ (taken after write_mu_, never before it)
   std::deque<Pending*> queue_;
   bool leading_ = false;  // a leader is running a group; the next one is promoted by it
+  std::condition_variable arrived_;  // a write() joined queue_ while a leader is running
+  size_t last_group_ = 0;  // members of the previous group (under write_mu_)
   mutable std::mutex stats_mu_;
   WriteStats stats_;
   std::unique_ptr<Conn> writer_;

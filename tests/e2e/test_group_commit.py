@@ -167,6 +167,8 @@ class GroupCommitConfigTest(unittest.TestCase):
         for cfg, key in [({"writer": {"group_commit": "yes"}}, b"writer.group_commit"),
                          ({"writer": {"max_group_requests": 0}}, b"writer.max_group_requests"),
                          ({"writer": {"max_group_bytes": 10}}, b"writer.max_group_bytes"),
+                         ({"writer": {"commit_delay_us": -1}}, b"writer.commit_delay_us"),
+                         ({"writer": {"commit_delay_us": 1e6}}, b"writer.commit_delay_us"),
                          ({"writer": {"group_size": 4}}, b"writer.group_size"),
                          ({"writer": 5}, b"writer")]:
             with open(p, "w") as f:

@@ -303,3 +303,46 @@ TEST_CASE("group commit: many concurrent writers, some failing; commit order = a
     INFO("grouped " << grouped << ": " << (after.groups - before.groups) << " transactions for " << ok.load());
   }
 }
+
+TEST_CASE("group commit: the commit delay waits for late writers only after a concurrent group", "[store][group]") {
+  store::DbOptions o;
+  o.commit_delay_us = 1000000;  // 1 s: long enough that the late writer (50 ms) surely arrives within it
+  auto db = open_db("delay", o);
+  auto& d = *db;
+  // A lone write: the previous group (the CREATE TABLE) had one member, so no delay.
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(d.write([](store::Conn& c) { return insert(c, "lone"); }).ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
+  // A group of two: concurrency seen, so the next leader waits for late writers.
+  auto st = run_group(d, [](store::Conn& c) { return insert(c, "a"); }, {[](store::Conn& c) { return insert(c, "b"); }});
+  REQUIRE(st[0].ok());
+  REQUIRE(st[1].ok());
+  store::WriteStats before = d.write_stats();
+  Status first, late;
+  std::atomic<bool> applied{false};
+  std::thread leader([&] {
+    first = d.write([&](store::Conn& c) {
+      applied = true;
+      return insert(c, "c");
+    });
+  });
+  while (!applied) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the leader's queue is empty now
+  late = d.write([](store::Conn& c) { return insert(c, "d"); });
+  leader.join();
+  CHECK(first.ok());
+  CHECK(late.ok());
+  store::WriteStats after = d.write_stats();
+  CHECK(after.groups - before.groups == 1);  // c and d shared one COMMIT
+  CHECK(groups_of(after, 1) - groups_of(before, 1) == 1);  // size 2
+  CHECK(rows(d) == "lone,a,b,c,d,");
+  // That group had two members too; a write arriving while nobody else writes waits out the
+  // delay at most once and is answered (the delay is bounded, not a hang).
+  auto t1 = std::chrono::steady_clock::now();
+  REQUIRE(d.write([](store::Conn& c) { return insert(c, "e"); }).ok());
+  CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(10));
+  // ... after which the previous group had one member: no delay any more.
+  auto t2 = std::chrono::steady_clock::now();
+  REQUIRE(d.write([](store::Conn& c) { return insert(c, "f"); }).ok());
+  CHECK(std::chrono::steady_clock::now() - t2 < std::chrono::milliseconds(500));
+}
