@@ -153,18 +153,17 @@ void log_request(const Ctx& c, int64_t duration_us) {
                         {"caller", caller}});
 }
 
-void send_read(Ctx& c, const std::string& type, const std::string& id, int64_t version, int64_t last_updated,
-               const std::string& body) {
-  fhir::Summary summary = fhir::Summary::none;
-  std::vector<std::string> elements;
+Result<Subset> parse_subset(const Ctx& c) {
+  Subset s;
   if (c.has_param("_summary")) {
     std::string v = c.param("_summary");
-    if (v == "true") summary = fhir::Summary::true_;
-    else if (v == "text") summary = fhir::Summary::text;
-    else if (v == "data") summary = fhir::Summary::data;
+    if (v == "true") s.summary = fhir::Summary::true_;
+    else if (v == "text") s.summary = fhir::Summary::text;
+    else if (v == "data") s.summary = fhir::Summary::data;
     else if (v != "false")
-      return send_error(c, Status(Err::invalid, "_summary: '" + v + "' is not one of true, false, text, data "
-                                                "(count applies to searches)", "_summary"));
+      return Status(Err::invalid, "_summary: '" + v + "' is not one of true, false, text, data (count applies to searches)",
+                    "_summary");
+    s.link_params.emplace_back("_summary", v);
   }
   if (c.has_param("_elements")) {
     for (const std::string& raw : split(c.param("_elements"), ',')) {
@@ -175,12 +174,24 @@ void send_read(Ctx& c, const std::string& type, const std::string& id, int64_t v
       if (dot != std::string::npos) el = el.substr(dot + 1);  // "Patient.name" -> "name"
       if (el.empty() ||
           el.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_[]") != std::string::npos)
-        return send_error(c, Status(Err::invalid, "_elements: '" + raw + "' is not an element name", "_elements"));
-      elements.push_back(el);
+        return Status(Err::invalid, "_elements: '" + raw + "' is not an element name", "_elements");
+      s.elements.push_back(el);
     }
+    s.link_params.emplace_back("_elements", c.param("_elements"));
   }
-  if (summary == fhir::Summary::none && elements.empty()) return send_resource(c, 200, type, id, version, last_updated, body, false);
-  send_resource(c, 200, type, id, version, last_updated, fhir::subset_resource(body, summary, elements), false);
+  return s;
+}
+
+void Subset::apply(std::string& body) const {
+  if (any() && !body.empty()) body = fhir::subset_resource(body, summary, elements);
+}
+
+void send_read(Ctx& c, const std::string& type, const std::string& id, int64_t version, int64_t last_updated,
+               const std::string& body) {
+  auto s = parse_subset(c);
+  if (!s) return send_error(c, s.status());
+  if (!s->any()) return send_resource(c, 200, type, id, version, last_updated, body, false);
+  send_resource(c, 200, type, id, version, last_updated, fhir::subset_resource(body, s->summary, s->elements), false);
 }
 
 Status probe_listen(const std::string& host, int port) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "fhir/search_query.h"
 #include "http/context.h"
 
 namespace ef::http {
@@ -33,6 +34,20 @@ void set_preference_applied(Ctx& c);
 // interaction and caller (the token's oid or subject, or "anonymous").  Off when the config
 // says "log_requests": false.
 void log_request(const Ctx& c, int64_t duration_us);
+
+// The request's _summary (true, text, data, false; count is a search-only value and refused)
+// and _elements (element names, "Patient.name" or "name"), for read, vread, history and
+// $everything (search parses its own in fhir/search_query.h).  A malformed value is 400.
+struct Subset {
+  fhir::Summary summary = fhir::Summary::none;
+  std::vector<std::string> elements;
+  fhir::QueryParams link_params;  // the two parameters as given, for paging links
+  bool any() const { return summary != fhir::Summary::none || !elements.empty(); }
+  // Reduces one stored resource (fhir::subset_resource, with the SUBSETTED tag); an empty
+  // body (a deletion in a history) stays empty.
+  void apply(std::string& body) const;
+};
+Result<Subset> parse_subset(const Ctx& c);
 
 // Sends a stored resource for read / vread (as send_resource) reduced by the request's
 // _summary (true, text, data, false; count is a search-only value and refused) and _elements

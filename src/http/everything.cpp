@@ -8,7 +8,7 @@
 // the reference search parameters like _include=*).
 // Parameters: _since (lastUpdated >= instant), _type (comma list; compartment types filter
 // the matches, other types the supporting resources), _count (page size, default 50, max
-// 1000).  start/end (care dates) are not supported: ignored with a warning entry, or 400
+// 1000), _summary / _elements (each resource reduced as on read, http/conventions.h).  start/end (care dates) are not supported: ignored with a warning entry, or 400
 // under Prefer: handling=strict.
 // Paging: next links carry an opaque _cursor.  For one patient it is the search cursor of
 // store/search.h; for Patient/$everything it is "<patient cursor>.<inner cursor>": the
@@ -23,6 +23,7 @@
 #include "fhir/outcome.h"
 #include "fhir/search_params.h"
 #include "fhir/search_query.h"
+#include "http/conventions.h"
 #include "http/operations.h"
 #include "http/url.h"
 #include "util/time.h"
@@ -71,8 +72,8 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
       a.link_params.emplace_back(n, std::to_string(a.count));
     } else if (n == "_cursor") {
       a.cursor = v;
-    } else if (n == "_format" || n == "_pretty") {
-      // handled by the server
+    } else if (n == "_format" || n == "_pretty" || n == "_summary" || n == "_elements") {
+      // handled by the server; _summary/_elements: parse_subset in handle_everything
     } else {
       std::string why = n == "start" || n == "end"
                             ? "care-date filtering (start/end) is not supported"
@@ -112,6 +113,9 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
   auto args = parse_args(c, *params);
   if (!args) return send_error(c, args.status());
   EverythingArgs& a = *args;
+  auto subset = parse_subset(c);
+  if (!subset) return send_error(c, subset.status());
+  a.link_params.insert(a.link_params.end(), subset->link_params.begin(), subset->link_params.end());
   service::Service::EverythingQuery q;
   q.patient_id = patient_id;
   q.match_types = a.match_types;
@@ -131,6 +135,7 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
       fhir::BundleEntry e;
       e.full_url = c.app.base_url + "/" + r.type + "/" + r.id;
       e.resource_json = std::move(r.body);
+      subset->apply(e.resource_json);
       e.search_mode = mode;
       entries.push_back(std::move(e));
     }

@@ -248,6 +248,47 @@ class ValidationTest(unittest.TestCase):
         e = self.s.request("GET", "/Patient/ord1/_history/1?_elements=gender").json()
         self.assertEqual(sorted(e), ["gender", "id", "meta", "resourceType"])
 
+    def test_summary_and_elements_on_history_and_everything(self):
+        pat = {"resourceType": "Patient", "id": "sum1", "active": True, "gender": "male",
+               "photo": [{"url": "http://x"}], "name": [{"family": "S"}]}
+        self.assertEqual(self.s.request("PUT", "/Patient/sum1", pat).status, 201)
+        pat["gender"] = "female"
+        self.assertEqual(self.s.request("PUT", "/Patient/sum1", pat).status, 200)
+        obs = {"resourceType": "Observation", "id": "sum-o", "status": "final", "code": {"text": "x"},
+               "subject": {"reference": "Patient/sum1"}, "note": [{"text": "not a summary element"}]}
+        self.assertEqual(self.s.request("PUT", "/Observation/sum-o", obs).status, 201)
+        for path in ("/Patient/sum1/_history", "/Patient/_history", "/_history"):
+            b = self.s.request("GET", path + "?_summary=true&_count=1").json()
+            res = [e["resource"] for e in b["entry"] if "resource" in e]
+            self.assertTrue(res, path)
+            for r in res:
+                self.assertNotIn("photo", r, path)
+                self.assertNotIn("note", r, path)
+                self.assertIn("SUBSETTED", json.dumps(r["meta"].get("tag", [])), path)
+            nxt = [l["url"] for l in b.get("link", []) if l["relation"] == "next"]
+            if nxt:
+                self.assertIn("_summary=true", nxt[0], path)
+        h = self.s.request("GET", "/Patient/sum1/_history?_elements=gender").json()
+        self.assertEqual([e["resource"]["gender"] for e in h["entry"]], ["female", "male"])
+        for e in h["entry"]:
+            self.assertEqual(sorted(e["resource"]), ["gender", "id", "meta", "resourceType"])
+        ev = self.s.request("GET", "/Patient/sum1/$everything?_summary=true").json()
+        types = sorted(e["resource"]["resourceType"] for e in ev["entry"])
+        self.assertEqual(types, ["Observation", "Patient"])
+        for e in ev["entry"]:
+            self.assertNotIn("photo", e["resource"])
+            self.assertNotIn("note", e["resource"])
+            self.assertIn("SUBSETTED", json.dumps(e["resource"]["meta"]["tag"]))
+        ev = self.s.request("GET", "/Patient/sum1/$everything?_elements=status&_count=1").json()
+        first = ev["entry"][0]["resource"]
+        self.assertLessEqual(set(first), {"resourceType", "id", "meta", "status"})
+        self.assertIn("_elements=status", [l["url"] for l in ev["link"] if l["relation"] == "next"][0])
+        for path in ("/Patient/sum1/_history?_summary=nope", "/Patient/sum1/$everything?_summary=count",
+                     "/_history?_elements=a%20b"):
+            r = self.s.request("GET", path)
+            self.assertEqual(r.status, 400, path)
+            self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+
 
 class OnWriteModesTest(unittest.TestCase):
     BAD = {"resourceType": "Patient", "birthDate": "1970-13-45"}
