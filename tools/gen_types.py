@@ -26,7 +26,8 @@ src/fhir/type_model.cpp parses lazily on first use.  Records, in this order:
                                              C (choice [x]) S (isSummary) M (isModifier);
                                              binding = strength|ValueSet canonical or "";
                                              invariants = ","-separated K numbers
-  V  canonical  status                       a ValueSet bound with strength required;
+  V  canonical  status                       a ValueSet bound with strength required,
+                                             extensible or preferred;
                                              status = enumerated (the codes follow) or
                                              open (filters, unknown or incomplete code
                                              systems: not checked)
@@ -183,8 +184,8 @@ def main():
                 if b and b.get("valueSet", "").startswith(HL7):
                     vs = b["valueSet"].split("|")[0]
                     binding = b["strength"] + "|" + vs
-                    if b["strength"] == "required":
-                        required_vs.add(vs)
+                    if b["strength"] in ("required", "extensible", "preferred"):
+                        required_vs.add(vs)  # (extensible/preferred: warnings, fhir/validate.cpp)
                 invs = sorted({inv(c) for c in el.get("constraint", []) if c.get("expression")})
                 type_lines.append(
                     "E\t%s\t%s\t%s\t%s\t%s\t%s\t%s"
@@ -285,7 +286,7 @@ def main():
     os.replace(path + ".tmp", path)
     n_types = sum(1 for l in type_lines if l.startswith("T\t"))
     print("types.tsv: %d bytes, %d primitives, %d types (incl. backbone), %d elements, %d invariants, "
-          "%d required value sets (%d enumerated)" % (len(text.encode()), len(prims), n_types, n_elements,
+          "%d bound value sets (required/extensible/preferred, %d enumerated)" % (len(text.encode()), len(prims), n_types, n_elements,
                                                      len(inv_lines), len(required_vs), n_enum))
 
 

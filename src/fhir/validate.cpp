@@ -38,8 +38,13 @@ struct Walker {
   // Ids of the contained resources of each enclosing (non-contained) resource, innermost last.
   std::vector<std::unordered_set<std::string>> containers;
 
+  size_t soft = 0;  // warnings and information recorded
   void add(const std::string& expr, std::string msg, const char* code = "structure", const char* sev = "error") {
     if (issues.size() >= max_issues) return;
+    bool is_error = std::string_view(sev) == "error" || std::string_view(sev) == "fatal";
+    // Warnings take at most half of the budget, so they can never crowd out an error that
+    // would refuse the write under validation.on_write strict.
+    if (!is_error && ++soft > max_issues / 2) return;
     Issue i;
     i.severity = sev;
     i.code = code;
@@ -295,10 +300,15 @@ struct Walker {
     if (td->kind == Kind::primitive) {
       std::string why;
       if (!model::check_primitive(td->prim, v, &why)) return here(why, "value");
-      if (e.strength == model::Strength::required && e.vs && e.vs->enumerated && td->prim == model::Prim::code) {
+      if (e.vs && e.vs->enumerated && td->prim == model::Prim::code && e.strength != model::Strength::example) {
         const std::string& s = v.get<std::string>();
-        if (!e.vs->has_code(s))
-          here("'" + s + "' is not in the required value set " + e.value_set, "code-invalid");
+        if (!e.vs->has_code(s)) {
+          if (e.strength == model::Strength::required)
+            here("'" + s + "' is not in the required value set " + e.value_set, "code-invalid");
+          else
+            here("'" + s + "' is not in the " + strength_name(e) + " value set " + e.value_set, "code-invalid",
+                 "warning");
+        }
       }
       return;
     }
@@ -326,10 +336,56 @@ struct Walker {
         if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) ++k;
       if (k > 1) here("a parameter must have one and only one of value, resource or part (inv-1)", "invariant");
     }
-    if (e.strength == model::Strength::required && e.vs && e.vs->enumerated) {
-      if (n == "Coding") coding_binding(*o, e);
-      else if (n == "CodeableConcept") cc_binding(*o, e);
+    if (e.vs && e.vs->enumerated) {
+      if (e.strength == model::Strength::required) {
+        if (n == "Coding") coding_binding(*o, e);
+        else if (n == "CodeableConcept") cc_binding(*o, e);
+      } else if (e.strength == model::Strength::extensible || e.strength == model::Strength::preferred) {
+        soft_binding(*o, n, e);
+      }
     }
+  }
+
+  static std::string strength_name(const ElementDef& e) {
+    return e.strength == model::Strength::extensible ? "extensible" : "preferred";
+  }
+
+  // Extensible and preferred bindings (warnings, never errors): a code of one of the value
+  // set's own code systems that is not in it, or a CodeableConcept with codings none of which
+  // is in it.  Codings of other systems alone are allowed by these strengths when no code of
+  // the value set applies, so only the CodeableConcept case names them.
+  void soft_binding(const json::Object& o, const std::string& type, const ElementDef& e) {
+    auto check = [&](const json::Object& c, bool* any, bool* in) {
+      auto code = c.find("code");
+      auto sys = c.find("system");
+      if (code == c.end() || !json::is_string(code->second)) return;
+      *any = true;
+      const std::string& cs = code->second.get<std::string>();
+      if (sys == c.end() || !json::is_string(sys->second)) {
+        *in = *in || e.vs->has_code(cs);
+        return;
+      }
+      const std::string& system = sys->second.get<std::string>();
+      if (e.vs->has(system, cs)) {
+        *in = true;
+      } else if (e.vs->codes.count(system)) {
+        here("'" + cs + "' is not a code of " + system + " in the " + strength_name(e) + " value set " + e.value_set,
+             "code-invalid", "warning");
+        *in = true;  // reported for this coding already
+      }
+    };
+    bool any = false, in = false;
+    if (type == "Coding") return check(o, &any, &in);
+    auto it = o.find("coding");
+    if (it == o.end()) return;
+    const json::Array* a = json::as_array(it->second);
+    if (!a) return;
+    for (const auto& c : *a)
+      if (const json::Object* co = json::as_object(c)) check(*co, &any, &in);
+    if (any && !in && e.strength == model::Strength::extensible)
+      here("none of the codings is in the extensible value set " + e.value_set +
+               " (a code from it should be used when one applies)",
+           "code-invalid", "warning");
   }
 
   bool coding_in(const json::Object& c, const ElementDef& e, bool* has_code) {

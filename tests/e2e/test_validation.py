@@ -248,6 +248,41 @@ class ValidationTest(unittest.TestCase):
         e = self.s.request("GET", "/Patient/ord1/_history/1?_elements=gender").json()
         self.assertEqual(sorted(e), ["gender", "id", "meta", "resourceType"])
 
+    def test_extensible_and_preferred_bindings_warn(self):
+        ms = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+        p = {"resourceType": "Patient",
+             "maritalStatus": {"coding": [{"system": ms, "code": "Z"}]},
+             "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "xx-NOPE"}]}}]}
+        issues = self.s.request("POST", "/Patient/$validate", p).json()["issue"]
+        by = {i["expression"][0]: i for i in issues if i.get("expression")}
+        self.assertEqual(by["Patient.maritalStatus"]["severity"], "warning")
+        self.assertIn("extensible value set http://hl7.org/fhir/ValueSet/marital-status",
+                      by["Patient.maritalStatus"]["diagnostics"])
+        self.assertEqual(by["Patient.communication[0].language"]["severity"], "warning")
+        self.assertIn("preferred value set", by["Patient.communication[0].language"]["diagnostics"])
+        self.assertFalse([i for i in issues if i["severity"] in ("error", "fatal")], issues)
+        # codes in the value sets: no binding issue
+        p["maritalStatus"]["coding"][0]["code"] = "M"
+        p["communication"][0]["language"]["coding"][0]["code"] = "en-US"
+        issues = self.s.request("POST", "/Patient/$validate", p).json()["issue"]
+        self.assertFalse([i for i in issues if i["code"] == "code-invalid"], issues)
+        # only codings of another system: extensible allows it, but says a code should be used
+        p["maritalStatus"] = {"coding": [{"system": "http://example.org/local", "code": "x"}], "text": "x"}
+        issues = self.s.request("POST", "/Patient/$validate", p).json()["issue"]
+        self.assertTrue([i for i in issues if i["severity"] == "warning" and "none of the codings" in i["diagnostics"]],
+                        issues)
+        # warnings never refuse a write under strict ...
+        p["maritalStatus"]["coding"][0] = {"system": ms, "code": "Z"}
+        self.assertEqual(self.s.request("POST", "/Patient", p).status, 201)
+        # ... and never crowd out an error: 80 warnings (identifier) checked before an error
+        # (telecom: members are walked in name order) on a write, whose issue budget is 50
+        p["identifier"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                 "code": "ZZ%d" % i}]}, "value": str(i)} for i in range(80)]
+        p["telecom"] = [{"system": "pager2", "value": "1"}]
+        r = self.s.request("POST", "/Patient", p)
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("Patient.telecom[0].system", r.body.decode())
+
     def test_summary_and_elements_on_history_and_everything(self):
         pat = {"resourceType": "Patient", "id": "sum1", "active": True, "gender": "male",
                "photo": [{"url": "http://x"}], "name": [{"family": "S"}]}
