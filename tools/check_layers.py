@@ -4,6 +4,7 @@ its own folder and of folders strictly BELOW it; nothing includes a folder above
 folders on the same level do not include each other.  Only store/ includes sqlite3.h.
 
     util            0   helpers (JSON, time, base64url, log, status)
+    net             0.25 the one outbound HTTP client (URL parsing, loopback rule, TLS)
     config.h        0.5 the parsed configuration (src/config.*, src/version.h)
     fhir, auth      1   the FHIR model (pure) / token validation and decisions
     store           2   SQLite only (implements auth's persistence interface)
@@ -18,7 +19,7 @@ import os
 import re
 import sys
 
-RANK = {"util": 0, "config": 0.5, "version": 0.5, "fhir": 1, "auth": 1, "store": 2, "service": 3, "sync": 4, "http": 5, "cli": 6,
+RANK = {"util": 0, "net": 0.25, "config": 0.5, "version": 0.5, "fhir": 1, "auth": 1, "store": 2, "service": 3, "sync": 4, "http": 5, "cli": 6,
         "main": 7}
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^">]+)[">]')
