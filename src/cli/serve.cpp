@@ -25,7 +25,7 @@
 #include "http/export.h"
 #include "http/metrics.h"
 #include "http/server.h"
-#include "cli/sync_cli.h"
+#include "sync/sync_config.h"
 #include "http/sync_observe.h"
 #include "sync/pusher.h"
 #include "store/audit.h"
