@@ -42,7 +42,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/open.h"
+#include "app/build.h"
 #include "service/bundle_processor.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
@@ -629,7 +629,7 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
   if (paths.empty()) { err << kImportHelp; return 2; }
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
-  auto app = open_app(*cfg);
+  auto app = ef::app::open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
   std::vector<std::string> files;
   for (const auto& p : paths) collect(p, true, &files);

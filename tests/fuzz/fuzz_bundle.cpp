@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include "cli/open.h"
+#include "app/build.h"
 #include "service/bundle_processor.h"
 #include "fuzz_util.h"
 #include "store/search.h"
@@ -32,7 +32,7 @@ struct World {
     ServerConfig cfg;
     cfg.database = path;
     cfg.base_url = kBase;
-    auto a = cli::open_app(cfg);
+    auto a = ef::app::open_app(cfg);
     FUZZ_CHECK(a.ok(), "cannot open the fuzz database");
     app = std::move(*a);
     bp = std::make_unique<service::BundleProcessor>(app->service->processor());
