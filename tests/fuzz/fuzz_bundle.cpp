@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r->results.size() == entries, "not one result per entry");
   }
   if (!transaction) return 0;
-  // The import's two halves (cli/import.cpp).
+  // The import's two halves (service/import.cpp).
   opt.ids_from_urn = true;
   std::string type;
   auto parsed = w.bp->parse(std::move(copy), opt, &type);
