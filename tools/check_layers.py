@@ -4,13 +4,15 @@ its own folder and of folders strictly BELOW it; nothing includes a folder above
 folders on the same level do not include each other.  Only store/ includes sqlite3.h.
 
     util            0   helpers (JSON, time, base64url, log, status)
+    net             0.25 the one outbound HTTP client (URL parsing, loopback rule, TLS)
     config.h        0.5 the parsed configuration (src/config.*, src/version.h)
     fhir, auth      1   the FHIR model (pure) / token validation and decisions
     store           2   SQLite only (implements auth's persistence interface)
     service         3   the interaction layer: every data access, with the caller's Access
     sync            4   store-and-forward to an upstream server
     http            5   the REST API (parses and formats only)
-    cli             6   commands and the wiring of a running server
+    app             5.5 the wiring of a running server from a parsed config (and its checks)
+    cli             6   the command-line front-ends, one file per command
     main.cpp        7
 
 Exit 1 listing every violation.  Run by `make test` (and so by CI)."""
@@ -18,7 +20,7 @@ import os
 import re
 import sys
 
-RANK = {"util": 0, "config": 0.5, "version": 0.5, "fhir": 1, "auth": 1, "store": 2, "service": 3, "sync": 4, "http": 5, "cli": 6,
+RANK = {"util": 0, "net": 0.25, "config": 0.5, "version": 0.5, "fhir": 1, "auth": 1, "store": 2, "service": 3, "sync": 4, "http": 5, "app": 5.5, "cli": 6,
         "main": 7}
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^">]+)[">]')

@@ -3,13 +3,12 @@
 // issuer's thread does every fetch, request threads only flag and wait.
 #include "auth/refresher.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cctype>
 
 #include "auth/jwks.h"
+#include "net/http_client.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -46,75 +45,6 @@ bool FetchCancel::cancelled() const {
 // ---- URL policy ----
 namespace {
 
-struct Url {
-  std::string scheme, host, port, path;  // host without brackets; path includes the query
-  bool ipv6 = false;
-};
-
-Result<Url> parse_url(const std::string& url) {
-  Url u;
-  size_t p = url.find("://");
-  if (p == std::string::npos) return Status(Err::invalid, "not an absolute URL");
-  u.scheme = url.substr(0, p);
-  for (char& c : u.scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (u.scheme != "https" && u.scheme != "http") return Status(Err::invalid, "scheme must be https");
-  size_t start = p + 3;
-  size_t end = url.find_first_of("/?#", start);
-  std::string auth = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  u.path = end == std::string::npos ? "/" : url.substr(end);
-  if (size_t h = u.path.find('#'); h != std::string::npos) u.path.erase(h);
-  if (u.path.empty() || u.path[0] != '/') u.path = "/" + u.path;
-  if (auth.empty()) return Status(Err::invalid, "URL has no host");
-  if (auth.find('@') != std::string::npos) return Status(Err::invalid, "URL must not contain user information");
-  if (auth[0] == '[') {
-    size_t rb = auth.find(']');
-    if (rb == std::string::npos) return Status(Err::invalid, "malformed IPv6 host");
-    u.host = auth.substr(1, rb - 1);
-    u.ipv6 = true;
-    std::string rest = auth.substr(rb + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return Status(Err::invalid, "malformed host:port");
-      u.port = rest.substr(1);
-    }
-  } else {
-    size_t c = auth.rfind(':');
-    u.host = auth.substr(0, c);
-    if (c != std::string::npos) u.port = auth.substr(c + 1);
-  }
-  if (u.host.empty()) return Status(Err::invalid, "URL has no host");
-  for (char& c : u.host) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (!u.port.empty()) {
-    if (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        std::stoi(u.port) < 1 || std::stoi(u.port) > 65535)
-      return Status(Err::invalid, "invalid port");
-  }
-  for (char c : u.path)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Status(Err::invalid, "URL contains a space or control character");
-  return u;
-}
-
-bool is_loopback(const Url& u) {
-  if (u.host == "localhost") return true;
-  if (u.ipv6) return u.host == "::1";
-  // 127.0.0.0/8 as a dotted quad of decimal octets.
-  int parts = 0, val = -1;
-  bool first127 = false;
-  for (size_t i = 0; i <= u.host.size(); ++i) {
-    if (i == u.host.size() || u.host[i] == '.') {
-      if (val < 0 || val > 255) return false;
-      if (parts == 0) first127 = val == 127;
-      ++parts;
-      val = -1;
-    } else if (u.host[i] >= '0' && u.host[i] <= '9') {
-      val = (val < 0 ? 0 : val * 10) + (u.host[i] - '0');
-      if (val > 255) return false;
-    } else {
-      return false;
-    }
-  }
-  return parts == 4 && first127;
-}
-
 int64_t parse_max_age(const std::string& cc) {
   std::string l = cc;
   for (char& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -139,9 +69,9 @@ int64_t parse_max_age(const std::string& cc) {
 }  // namespace
 
 Status check_fetch_url(const std::string& url) {
-  auto u = parse_url(url);
+  auto u = net::parse_url(url);
   if (!u.ok()) return Status(Err::invalid, "URL '" + url + "': " + u.status().message);
-  if (u->scheme == "http" && !is_loopback(*u))
+  if (!net::plain_http_allowed(*u))
     return Status(Err::invalid, "URL '" + url + "': plain http is allowed only to loopback addresses; use https");
   return Status();
 }
@@ -156,93 +86,41 @@ std::string discovery_url(const std::string& issuer) {
 
 HttpResponse http_get(const HttpRequest& req) {
   HttpResponse out;
-  auto u = parse_url(req.url);
+  auto u = net::parse_url(req.url);
   if (!u.ok()) {
     out.error = "invalid URL: " + u.status().message;
     return out;
   }
-  if (Status st = check_fetch_url(req.url); !st) {
+  if (!net::plain_http_allowed(*u)) {
     out.error = "refused: plain http is allowed only to loopback addresses";
     return out;
   }
-  std::string origin = u->scheme + "://" + (u->ipv6 ? "[" + u->host + "]" : u->host) + (u->port.empty() ? "" : ":" + u->port);
-  httplib::Client cli(origin);
-  if (!cli.is_valid()) {
-    out.error = "cannot create an HTTP client for " + origin;
-    return out;
-  }
-  if (u->scheme == "https") {
-    cli.enable_server_certificate_verification(true);
-    if (!req.ca_file.empty()) cli.set_ca_cert_path(req.ca_file);
-  }
-  time_t t = time_t(std::max<int64_t>(1, req.timeout_seconds));
-  cli.set_connection_timeout(t, 0);
-  cli.set_read_timeout(t, 0);
-  cli.set_write_timeout(t, 0);
-  cli.set_follow_location(false);
-  cli.set_keep_alive(false);
-  httplib::Headers headers = {{"Accept", "application/json, application/jwk-set+json"}, {"User-Agent", "edgefhir"}};
-
-  // An overall deadline for the body, so a server dripping bytes cannot hold us forever.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(t);
-  bool too_large = false, timed_out = false;
-  std::string body;
-  if (req.cancel) req.cancel->set_abort([&cli] { cli.stop(); });
-  auto res = cli.Get(
-      u->path, headers,
-      [&](const httplib::Response& r) {
-        out.status = r.status;
-        std::string cl = r.get_header_value("Content-Length");
-        if (!cl.empty() && cl.size() < 19 && std::all_of(cl.begin(), cl.end(), ::isdigit) &&
-            std::stoull(cl) > req.max_bytes) {
-          too_large = true;
-          return false;
-        }
-        out.max_age = parse_max_age(r.get_header_value("Cache-Control"));
-        out.location = r.get_header_value("Location");
-        return true;
-      },
-      [&](const char* data, size_t n) {
-        if (body.size() + n > req.max_bytes) {
-          too_large = true;
-          return false;
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
-          timed_out = true;
-          return false;
-        }
-        if (req.cancel && req.cancel->cancelled()) return false;
-        body.append(data, n);
-        return true;
-      });
+  net::ClientOptions opt;
+  opt.ca_file = req.ca_file;
+  opt.timeout_seconds = int(std::min<int64_t>(std::max<int64_t>(1, req.timeout_seconds), 3600));
+  opt.max_connect_seconds = opt.timeout_seconds;
+  net::Client cli(*u, opt);
+  net::Request r;
+  r.path = u->path.empty() ? "/" : u->path;
+  r.headers = {{"Accept", "application/json, application/jwk-set+json"}};
+  r.max_bytes = req.max_bytes;
+  r.deadline = true;  // a server dripping bytes cannot hold us forever
+  if (req.cancel) req.cancel->set_abort([&cli] { cli.abort(); });
+  net::Response res = cli.send(r, [&req] { return req.cancel && req.cancel->cancelled(); });
   if (req.cancel) req.cancel->clear();
-  if (too_large) {
+  if (res.too_large) {
     out.error = "response exceeds the limit of " + std::to_string(req.max_bytes) + " bytes (max_jwks_bytes)";
     return out;
   }
-  if (timed_out) {
-    out.error = "response not complete within " + std::to_string(t) + " s (fetch_timeout_seconds)";
+  if (!res.error.empty()) {
+    out.error = res.error;
+    if (res.error.rfind("response not complete", 0) == 0) out.error += " (fetch_timeout_seconds)";
     return out;
   }
-  if (req.cancel && req.cancel->cancelled()) {
-    out.error = "cancelled (shutting down)";
-    return out;
-  }
-  if (!res) {
-    httplib::Error e = res.error();
-    switch (e) {
-      case httplib::Error::Connection: out.error = "connection failed"; break;
-      case httplib::Error::ConnectionTimeout: out.error = "connection timed out"; break;
-      case httplib::Error::Read: out.error = "no complete response within " + std::to_string(t) + " s (read failed or timed out)"; break;
-      case httplib::Error::SSLConnection: out.error = "TLS handshake failed"; break;
-      case httplib::Error::SSLLoadingCerts: out.error = "cannot load CA certificates" + (req.ca_file.empty() ? std::string() : " from '" + req.ca_file + "'"); break;
-      case httplib::Error::SSLServerVerification: out.error = "server certificate verification failed"; break;
-      default: out.error = "request failed (" + httplib::to_string(e) + ")"; break;
-    }
-    return out;
-  }
-  out.status = res->status;
-  out.body = std::move(body);
+  out.status = res.status;
+  out.body = std::move(res.body);
+  out.max_age = parse_max_age(res.header("cache-control"));
+  out.location = res.header("location");
   return out;
 }
 

@@ -12,11 +12,12 @@
 //    When the discovery document cannot be fetched (unreachable, HTTP error) but a
 //    jwks_uri was discovered before, that one is used; a document that answers with
 //    another issuer or no jwks_uri is an error.
-//  * Fetch policy (http_get): https with certificate and host-name verification (ca_file
-//    when configured, else the system CAs); plain http only to loopback (127.0.0.0/8,
-//    localhost, [::1]) for tests and sidecars; connect/read/write timeouts and an overall
-//    deadline of fetch_timeout_seconds; bodies over max_jwks_bytes are aborted while
-//    streaming; redirects are refused (the configured or discovered URL must be final).
+//  * Fetch policy (http_get, on net/http_client): https with certificate and host-name
+//    verification (ca_file when configured, else the system CAs); plain http only to
+//    loopback (net::is_loopback_host: 127.0.0.0/8, localhost, [::1]) for tests and
+//    sidecars; connect/read/write timeouts and an overall deadline of
+//    fetch_timeout_seconds; bodies over max_jwks_bytes are aborted while streaming;
+//    redirects are refused (the configured or discovered URL must be final).
 //  * JWKS: parsed by auth/jwks.h with symmetric keys refused; a bad key is skipped and
 //    logged, the rest load; a document with no usable key is an error (keys untouched).
 //  * Schedule: after a success the next fetch is after refresh_seconds, or sooner when the

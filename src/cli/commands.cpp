@@ -4,8 +4,6 @@
 #include <functional>
 #include <map>
 
-#include "auth/token_cli.h"
-#include "cli/sync_cli.h"
 #include "version.h"
 
 namespace ef::cli {
@@ -26,10 +24,10 @@ const std::map<std::string, Command>& commands() {
       {"validate", {"validate FHIR JSON files against the R4 definitions (no database)", validate_main}},
       {"keys", {"list, refresh, pin, export and import the issuers' signing keys (keys --help)", keys_main}},
       {"sync", {"store-and-forward to an upstream FHIR server: status, now, conflicts (sync --help)",
-                [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return sync::sync_cli(a, o, e); }}},
+                sync_main}},
       {"audit", {"show the audit trail: who did what, when, with which outcome", audit_main}},
       {"token", {"inspect, validate, mint tokens; make demo keys (token --help)",
-                 [](std::vector<std::string> a, std::ostream& o, std::ostream& e) { return auth::token_cli(a, o, e); }}},
+                 token_main}},
   };
   return k;
 }

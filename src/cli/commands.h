@@ -1,6 +1,7 @@
 // cli/commands.h — the `edgefhir` command line: subcommand table, shared flags
-// (--config FILE, --database PATH), help texts.  Each subcommand lives in its own file
-// (cli/serve.cpp, cli/import.cpp, ...) or in the module it drives (auth/token_cli ...).
+// (--config FILE, --database PATH), help texts.  Every subcommand NAME lives in its own file
+// cli/NAME.cpp with one entry point `int NAME_main(args, out, err)` declared here; the modules
+// it drives (auth, store, service, sync) expose plain functions.
 #pragma once
 #include <ostream>
 #include <string>
@@ -30,5 +31,7 @@ int import_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
 int export_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int validate_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
+int token_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 
 }  // namespace ef::cli

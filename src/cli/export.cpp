@@ -15,7 +15,7 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/open.h"
+#include "app/build.h"
 #include "fhir/resource_types.h"
 #include "fhir/search_params.h"
 #include "fhir/search_query.h"
@@ -124,7 +124,7 @@ int export_main(std::vector<std::string> args, std::ostream& out, std::ostream& 
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
-  auto app = open_app(*cfg);
+  auto app = ef::app::open_app(*cfg);
   if (!app) { err << "edgefhir: " << app.status().message << "\n"; return 1; }
   st = make_dirs(dir);
   if (!st) { err << "edgefhir export: " << st.message << "\n"; return 1; }

@@ -1,6 +1,6 @@
 // cli/reindex.cpp — `edgefhir reindex`: rebuilds the search-index rows (idx_* tables) of every
 // current resource, or of the given types, from the stored JSON with the search-parameter
-// registry and indexer of this binary (the same ones every write uses: cli/open.h,
+// registry and indexer of this binary (the same ones every write uses: app/build.h,
 // fhir/indexer.h).  Needed after an upgrade that supports more parameters or indexes them
 // differently, or when the index is suspected to be damaged.
 //
@@ -22,7 +22,7 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "cli/open.h"
+#include "app/build.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
 #include "store/reindex.h"
@@ -116,7 +116,7 @@ int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream&
 
   auto cfg = load(common);
   if (!cfg) { err << "edgefhir: " << cfg.status().message << "\n"; return 2; }
-  auto opened = open_app(*cfg);
+  auto opened = ef::app::open_app(*cfg);
   if (!opened) { err << "edgefhir: " << opened.status().message << "\n"; return 1; }
   http::App& app = **opened;
   const bool show = progress == 1 || (progress == -1 && &err == &std::cerr && ::isatty(STDERR_FILENO));

@@ -1,6 +1,15 @@
 // http/app.h — everything a request handler can reach: configuration, database, the
-// repository, and the auth pieces.  Built once by `serve` (main.cpp) and shared by all
-// worker threads; everything in it is thread-safe or read-only after start.
+// repository, the service, the auth pieces, audit, sync and the export engine.  Built once by
+// the server wiring (app/build.h: open_app, then wire_server) and shared by all worker
+// threads; everything in it is thread-safe or read-only after start.
+//
+// Ownership and shutdown order.  App owns every piece; ~App() releases them in this stated
+// order (each piece before what it points into):
+//   1. exports    the export engine's worker stops (a running job stays queued)
+//   2. sync       the pusher's thread stops
+//   3. audit      the audit writer flushes and stops
+//   4. validator, refresher (its threads stop), key store, key cache rows, auth config
+//   5. policy, service, repository, resources, and last the database (closed).
 #pragma once
 #include <functional>
 #include <memory>
@@ -10,6 +19,7 @@
 #include "auth/policy.h"
 #include "auth/principal.h"
 #include "config.h"
+#include "service/export_engine.h"
 #include "service/repository.h"
 #include "service/service.h"
 #include "store/db.h"
@@ -20,7 +30,9 @@ namespace ef::store {
 class AuditLog;
 }
 namespace ef::auth {
+struct AuthConfig;
 class KeyStore;
+class Refresher;
 class Validator;
 }
 namespace ef::sync {
@@ -57,10 +69,14 @@ struct App {
   std::unique_ptr<auth::Policy> policy;
   // Audit trail writer (store/audit.h); null = no audit (offline commands).
   std::shared_ptr<store::AuditLog> audit;
-  // Owners of the auth pieces behind `authenticate` (type-erased so this header stays light),
-  // released last-added first (a refresher stops before the store and config it uses go).
-  std::vector<std::shared_ptr<void>> keep_alive;
-  // Views of pieces owned by keep_alive, for /metrics and /health (null without auth).
+  // The auth pieces behind `authenticate` (null without auth; app/build.cpp setup_auth).
+  // shared_ptr only so this header needs their declarations, not their definitions.
+  std::shared_ptr<const auth::AuthConfig> auth_config;
+  std::shared_ptr<void> key_rows;  // store::KeyCache, the key store's persistence
+  std::shared_ptr<auth::KeyStore> keys;
+  std::shared_ptr<auth::Refresher> refresher;
+  std::shared_ptr<auth::Validator> validators;
+  // Views of the pieces above, for /metrics and /health (null without auth).
   auth::KeyStore* key_store = nullptr;
   auth::Validator* validator = nullptr;
   // Store-and-forward to an upstream FHIR server (sync/pusher.h); null when not configured.
@@ -69,12 +85,29 @@ struct App {
   std::shared_ptr<const CorsConfig> cors;
   // Config `console.enabled` (http/console.h): the web console at /console/.
   bool console_enabled = true;
+  // Bulk Data export job engine (service/export_engine.h); null for an in-memory database.
+  std::unique_ptr<service::ExportEngine> exports;
 
   App() = default;
   App(const App&) = delete;
   App& operator=(const App&) = delete;
   ~App() {
-    while (!keep_alive.empty()) keep_alive.pop_back();
+    exports.reset();
+    sync.reset();
+    audit.reset();
+    authenticate = nullptr;
+    validator = nullptr;
+    key_store = nullptr;
+    validators.reset();
+    refresher.reset();
+    keys.reset();
+    key_rows.reset();
+    auth_config.reset();
+    policy.reset();
+    service.reset();
+    repo.reset();
+    resources.reset();
+    db.reset();
   }
 };
 

@@ -288,10 +288,9 @@ void handle_status(Ctx& c) {
 
 }  // namespace
 
-Status configure_console(App& app) {
-  app.console_enabled = true;
-  const json::Value* s = json::get(app.cfg.raw, "console");
-  if (!s || s->is<picojson::null>()) return Status();
+Result<bool> parse_console_config(const json::Value* s) {
+  bool enabled = true;
+  if (!s || s->is<picojson::null>()) return enabled;
   if (!s->is<json::Object>()) return Status(Err::invalid, "key 'console': must be an object like {\"enabled\": true}");
   for (const auto& kv : s->get<json::Object>())
     if (kv.first != "enabled" && kv.first != "$comment" && kv.first != "comment")
@@ -299,9 +298,9 @@ Status configure_console(App& app) {
   const json::Value* e = json::get(*s, "enabled");
   if (e && !e->is<picojson::null>()) {
     if (!e->is<bool>()) return Status(Err::invalid, "key 'console.enabled': must be true or false");
-    app.console_enabled = e->get<bool>();
+    enabled = e->get<bool>();
   }
-  return Status();
+  return enabled;
 }
 
 bool console_route(Ctx& c, ConsoleRoute* out) {

@@ -26,8 +26,8 @@
 
 namespace ef::http {
 
-// Reads the `console` section of the config into app.console_enabled.  Errors name the key.
-Status configure_console(App& app);
+// Parses the `console` section ({"enabled": true}; null/missing: enabled).  Errors name the key.
+Result<bool> parse_console_config(const json::Value* section);
 
 // A route under /console, as server.cpp's planner needs it.
 struct ConsoleRoute {

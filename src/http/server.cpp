@@ -28,6 +28,7 @@
 #include "http/operations.h"
 #include "http/search.h"
 #include "http/sockbudget.h"
+#include "net/http_client.h"
 #include "store/audit.h"
 #include "util/log.h"
 #include "version.h"
@@ -466,14 +467,10 @@ static bool read_body(App& app, httplib::Request& req, httplib::Response& res, c
   return false;
 }
 
-static bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   auto& srv = impl_->srv;
   impl_->insecure_bearer_refused =
-      app.cfg.tls_cert.empty() && !is_loopback(app.cfg.listen_host) && !app.cfg.allow_insecure_bearer;
+      app.cfg.tls_cert.empty() && !net::is_loopback_host(app.cfg.listen_host) && !app.cfg.allow_insecure_bearer;
   Impl* self = impl_.get();
   const Limits& L = app.cfg.limits;
   srv.set_tcp_nodelay(true);

@@ -66,7 +66,7 @@ class Repository {
                             const WriteOptions& opt = {});
   Result<WriteResult> remove(const std::string& type, const std::string& id, const WriteOptions& opt = {});
 
-  // ---- bulk import, in two halves (cli/import.cpp) ----
+  // ---- bulk import, in two halves (service/import.cpp) ----
   // A version-1 create prepared without the database, on any thread: the resource stamped
   // (id, versionId 1, lastUpdated now_ms), serialised, and its index rows extracted.
   struct Prepared {

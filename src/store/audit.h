@@ -4,7 +4,7 @@
 // Owns: the AuditEvent record; AuditLog, which buffers events in memory and writes them
 // in batches (one transaction per batch) on a background thread so the request path
 // only takes a mutex and a vector push; retention pruning; and the read-side query used
-// by `edgefhir audit` (cli/audit_cli.h).
+// by `edgefhir audit` (cli/audit.h).
 //
 // Never stored: the bearer token or any other secret.  append() itself scrubs the query
 // string (redact_query) and anything that looks like a JWT in the free-text columns, so a

@@ -1,23 +1,19 @@
-// sync/http.h — the outgoing HTTP of sync: parsing an endpoint URL under the transport
-// policy (https with certificate verification, optional CA file; plain http only to a
-// loopback address, for tests and same-host upstreams), and one small client that sends a
-// request and returns status, the few headers sync reads, and the body.  Wraps
-// cpp-httplib's Client; errors are operator-readable sentences, never containing the
-// Authorization header or a request body.
+// sync/http.h — the outgoing HTTP of sync, as sync sees it: an upstream endpoint (base URL
+// without query or fragment, under net/'s transport policy: https with certificate
+// verification, optional CA file; plain http only to a loopback address, for tests and
+// same-host upstreams), and a client that sends a request relative to the endpoint's base
+// path and returns status, the few headers sync reads, and the body.  URL parsing, the
+// loopback rule and the transport itself are net/http_client's; errors are operator-readable
+// sentences, never containing the Authorization header or a request body.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "net/http_client.h"
 #include "util/status.h"
-
-namespace httplib {
-class Client;
-}
 
 namespace ef::sync {
 
@@ -34,7 +30,7 @@ struct Endpoint {
 // Checks the transport policy; errors say what is wrong ("plain http is allowed only to a
 // loopback address; use https").
 Result<Endpoint> parse_endpoint(const std::string& url);
-bool is_loopback_host(const std::string& host);
+using net::is_loopback_host;
 
 struct HttpResponse {
   int status = 0;     // 0: no response (see error)
@@ -43,7 +39,7 @@ struct HttpResponse {
   std::string etag, location, content_type, www_authenticate, retry_after;
 };
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
+using Headers = net::Headers;
 
 class HttpClient {
  public:
@@ -58,11 +54,7 @@ class HttpClient {
 
  private:
   Endpoint ep_;
-  std::string ca_file_;
-  int timeout_;
-  std::mutex mu_;  // guards cli_ creation/abort
-  std::unique_ptr<httplib::Client> cli_;
-  std::atomic<bool> aborted_{false};
+  net::Client client_;
 };
 
 // W/"3" or "3" -> 3's text; "" when not an entity tag.

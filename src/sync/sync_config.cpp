@@ -184,4 +184,8 @@ Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string&
   return c;
 }
 
+Result<SyncConfig> sync_config_of(const ServerConfig& cfg) {
+  return parse_sync_config(json::get(cfg.raw, "sync"), "config " + (cfg.path.empty() ? "(defaults)" : cfg.path));
+}
+
 }  // namespace ef::sync

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "config.h"
 #include "util/json.h"
 #include "util/status.h"
 
@@ -62,5 +63,8 @@ const char* to_string(ClientAuth a);
 // messages ("config FILE").
 Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string& where,
                                      const std::string& base_dir = {});
+
+// The "sync" section of a loaded configuration (disabled when absent).
+Result<SyncConfig> sync_config_of(const ServerConfig& cfg);
 
 }  // namespace ef::sync

@@ -74,6 +74,24 @@ class RefusedStartTest(unittest.TestCase):
                 self.assertNotEqual(p.returncode, 0, p.stderr)
                 self.assertEqual(tree(self.tmp), ["config.json"], p.stderr)
 
+    def test_bad_section_stops_start_naming_the_key(self):
+        # every section is checked at start-up (app/sections.h), before the database exists;
+        # a bad export value used to surface only as a 500 on the first $export
+        port = free_port()
+        for section, key in (({"export": {"max_active_jobs": 0}}, b"export.max_active_jobs"),
+                             ({"export": {"retention_seconds": "1d"}}, b"export.retention_seconds"),
+                             ({"metrics": {"public": "yes"}}, b"metrics.public"),
+                             ({"console": {"enabled": 1}}, b"console.enabled"),
+                             ({"audit": {"retention_days": -1}}, b"retention_days")):
+            with self.subTest(section=section):
+                cfg = {"listen": "127.0.0.1:%d" % port, "database": "edgefhir.db", "auth": {"required": False}}
+                cfg.update(section)
+                p = self.serve(cfg)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(key, p.stderr)
+                self.assertIn(b"config.json", p.stderr)
+                self.assertEqual(tree(self.tmp), ["config.json"], p.stderr)
+
     def test_missing_database_folder_is_an_error_naming_it(self):
         cfg = {"listen": "127.0.0.1:%d" % free_port(), "database": "data/fhir/edgefhir.db", "auth": {"required": False}}
         p = self.serve(cfg)

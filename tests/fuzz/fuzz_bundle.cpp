@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include "cli/open.h"
+#include "app/build.h"
 #include "service/bundle_processor.h"
 #include "fuzz_util.h"
 #include "store/search.h"
@@ -32,7 +32,7 @@ struct World {
     ServerConfig cfg;
     cfg.database = path;
     cfg.base_url = kBase;
-    auto a = cli::open_app(cfg);
+    auto a = ef::app::open_app(cfg);
     FUZZ_CHECK(a.ok(), "cannot open the fuzz database");
     app = std::move(*a);
     bp = std::make_unique<service::BundleProcessor>(app->service->processor());
@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r->results.size() == entries, "not one result per entry");
   }
   if (!transaction) return 0;
-  // The import's two halves (cli/import.cpp).
+  // The import's two halves (service/import.cpp).
   opt.ids_from_urn = true;
   std::string type;
   auto parsed = w.bp->parse(std::move(copy), opt, &type);

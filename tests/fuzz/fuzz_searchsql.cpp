@@ -2,7 +2,7 @@
 // edges of the search budgets (fhir/search_query.h SearchBudget): OR lists and parameter
 // counts near, at and past the limits, in the shapes that make the deepest SQL (prefixed
 // dates and quantities, composites, chains, reverse chains, :not, sorts, includes), run on a
-// temporary database built like the server's (cli::open_app) with a few resources in it.
+// temporary database built like the server's (ef::app::open_app) with a few resources in it.
 // Input: bytes read as a program: byte 0 = searched type, then per parameter one shape byte,
 // one count byte (values 0..255: counts near the per-parameter limit are the common case) and
 // one value byte.
@@ -13,7 +13,7 @@
 
 #include <cstdio>
 
-#include "cli/open.h"
+#include "app/build.h"
 #include "fhir/search_query.h"
 #include "fuzz_util.h"
 #include "store/search.h"
@@ -31,7 +31,7 @@ struct World {
     ServerConfig cfg;
     cfg.database = path;
     cfg.base_url = "http://edge.test/fhir";
-    auto a = cli::open_app(cfg);
+    auto a = ef::app::open_app(cfg);
     FUZZ_CHECK(a.ok(), "cannot open the fuzz database");
     app = std::move(*a);
     const char* docs[] = {

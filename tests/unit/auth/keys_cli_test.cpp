@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "auth/key_store.h"
-#include "cli/keys_cli.h"
+#include "cli/keys.h"
 #include "keys_test_util.h"
 #include "store/key_cache.h"
 
@@ -24,7 +24,7 @@ struct Out {
 
 Out run(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db) {
   Out o;
-  o.rc = keys_cli(args, cfg, db, o.out, o.err);
+  o.rc = cli::keys_on(args, cfg, db, o.out, o.err);
   return o;
 }
 

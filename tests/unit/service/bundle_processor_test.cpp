@@ -1,5 +1,5 @@
 // Tests for service/bundle_processor: transaction and batch Bundles on a temporary database built
-// the way the server builds it (cli::open_app: real repository, indexer and match resolver):
+// the way the server builds it (ef::app::open_app: real repository, indexer and match resolver):
 // entry checks, all-or-nothing, processing order, urn:uuid / absolute / conditional reference
 // rewriting (also inside narrative), ifNoneExist / ifMatch / ifNoneMatch / ifModifiedSince,
 // batch independence, the import mode (ids_from_urn) and conditional delete.
@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "cli/open.h"
+#include "app/build.h"
 #include "service/bundle_processor.h"
 #include "fhir/resource.h"
 #include "store/search.h"
@@ -34,7 +34,7 @@ struct Env {
     ServerConfig cfg;
     cfg.database = path;
     cfg.base_url = kBase;
-    auto a = cli::open_app(cfg);
+    auto a = ef::app::open_app(cfg);
     REQUIRE(a.ok());
     app = std::move(*a);
     bp = std::make_unique<service::BundleProcessor>(app->service->processor());

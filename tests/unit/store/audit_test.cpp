@@ -1,4 +1,4 @@
-// Audit trail store (store/audit.h) and `edgefhir audit` (cli/audit_cli.h).
+// Audit trail store (store/audit.h) and `edgefhir audit` (cli/audit.h).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "cli/audit_cli.h"
+#include "cli/audit.h"
 #include "store/audit.h"
 
 using namespace ef;
@@ -280,16 +280,16 @@ TEST_CASE("audit config section", "[audit]") {
 // ---- edgefhir audit ----
 
 TEST_CASE("audit --since accepts ISO times and durations", "[audit]") {
-  CHECK(auth::parse_since("1h", kT0) == kT0 - 3600 * 1000);
-  CHECK(auth::parse_since("2d", kT0) == kT0 - 2 * kDay);
-  CHECK(auth::parse_since("90s", kT0) == kT0 - 90 * 1000);
-  CHECK(auth::parse_since("15m", kT0) == kT0 - 15 * 60 * 1000);
-  CHECK(auth::parse_since("1w", kT0) == kT0 - 7 * kDay);
-  CHECK(auth::parse_since("2026-01-01", 0) == kT0);
-  CHECK(auth::parse_since("2026-01-01T01:00:00Z", 0) == kT0 + 3600 * 1000);
-  CHECK_FALSE(auth::parse_since("yesterday", kT0));
-  CHECK_FALSE(auth::parse_since("1y", kT0));
-  CHECK_FALSE(auth::parse_since("", kT0));
+  CHECK(cli::parse_since("1h", kT0) == kT0 - 3600 * 1000);
+  CHECK(cli::parse_since("2d", kT0) == kT0 - 2 * kDay);
+  CHECK(cli::parse_since("90s", kT0) == kT0 - 90 * 1000);
+  CHECK(cli::parse_since("15m", kT0) == kT0 - 15 * 60 * 1000);
+  CHECK(cli::parse_since("1w", kT0) == kT0 - 7 * kDay);
+  CHECK(cli::parse_since("2026-01-01", 0) == kT0);
+  CHECK(cli::parse_since("2026-01-01T01:00:00Z", 0) == kT0 + 3600 * 1000);
+  CHECK_FALSE(cli::parse_since("yesterday", kT0));
+  CHECK_FALSE(cli::parse_since("1y", kT0));
+  CHECK_FALSE(cli::parse_since("", kT0));
 }
 
 TEST_CASE("edgefhir audit prints a table or JSON and validates its arguments", "[audit]") {
@@ -312,7 +312,7 @@ TEST_CASE("edgefhir audit prints a table or JSON and validates its arguments", "
   }
   auto run = [&](std::vector<std::string> args, std::string* out_text, std::string* err_text = nullptr) {
     std::ostringstream out, err;
-    int rc = auth::audit_cli(args, *db, out, err, clock);
+    int rc = cli::audit_on(args, *db, out, err, clock);
     *out_text = out.str();
     if (err_text) *err_text = err.str();
     return rc;

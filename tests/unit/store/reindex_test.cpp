@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/open.h"
+#include "app/build.h"
 #include "fhir/search_query.h"
 #include "store/reindex.h"
 #include "store/search.h"
@@ -35,7 +35,7 @@ struct TempDb {
 std::unique_ptr<http::App> open(const std::string& path) {
   ServerConfig cfg;
   cfg.database = path;
-  auto app = cli::open_app(cfg);
+  auto app = ef::app::open_app(cfg);
   REQUIRE(app.ok());
   return std::move(*app);
 }

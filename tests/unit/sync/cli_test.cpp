@@ -1,10 +1,10 @@
-// `edgefhir sync status|now|conflicts` driven directly (sync::sync_cli), against the fake upstream.
+// `edgefhir sync status|now|conflicts` driven directly (cli::sync_main), against the fake upstream.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <sstream>
 
-#include "cli/sync_cli.h"
+#include "cli/commands.h"
 #include "sync_test_util.h"
 
 using namespace ef;
@@ -18,7 +18,7 @@ struct Run {
 };
 Run run(std::vector<std::string> args) {
   std::ostringstream o, e;
-  int rc = sync::sync_cli(std::move(args), o, e);
+  int rc = cli::sync_main(std::move(args), o, e);
   return {rc, o.str(), e.str()};
 }
 std::string write_config(const std::string& name, const std::string& db, const std::string& sync) {

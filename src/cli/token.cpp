@@ -1,5 +1,14 @@
-// auth/token_cli.cpp — `edgefhir token inspect|mint|keygen` (see token_cli.h).
-#include "auth/token_cli.h"
+// cli/token.cpp — `edgefhir token ...`, the token tools for operators and developers:
+//   token inspect [TOKEN|-]                 decode offline (like jwt.ms), human times, summary
+//   token inspect --config FILE [TOKEN|-]   run the full validation with the config's pinned
+//                                           keys / HMAC secret and print every check
+//   token mint --key PEM | --secret-file F  sign a token (demo / testing)
+//   token keygen --out PRIV.pem --pub PUB.pem [--type ec|ec384|ec521|rsa]
+// `args` are the words after "token" (a leading "token" is skipped too).  Output goes to
+// `out`, problems to `err`.  Exit codes: 0 ok/valid, 1 invalid token, 2 usage or setup error.
+// Never prints key material except what keygen/mint are asked to produce.  The work is
+// auth/'s (jwt, signer, static_keys, validator); this file parses arguments and prints.
+#include "cli/commands.h"
 
 #include <sys/stat.h>
 
@@ -16,7 +25,8 @@
 #include "util/base64url.h"
 #include "util/clock.h"
 
-namespace ef::auth {
+namespace ef::cli {
+using namespace ef::auth;
 namespace {
 
 const char* kInspectHelp =
@@ -357,7 +367,7 @@ int cmd_keygen(const std::vector<std::string>& args, size_t from, std::ostream& 
 
 }  // namespace
 
-int token_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int token_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
   size_t i = 0;
   if (i < args.size() && args[i] == "token") ++i;
   if (i >= args.size() || args[i] == "--help" || args[i] == "-h" || args[i] == "help") {
@@ -372,4 +382,4 @@ int token_cli(const std::vector<std::string>& args, std::ostream& out, std::ostr
   return 2;
 }
 
-}  // namespace ef::auth
+}  // namespace ef::cli

@@ -1,5 +1,5 @@
 // tests/unit/auth/token_cli_test.cpp — `token keygen`, `token mint`, `token inspect`
-// (offline and with --config) end to end through token_cli().
+// (offline and with --config) end to end through cli::token_main().
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "auth/token_cli.h"
+#include "cli/commands.h"
 #include "test_util.h"
 
 using namespace ef;
@@ -24,7 +24,7 @@ struct Run {
 
 Run run(std::vector<std::string> args) {
   std::ostringstream o, e;
-  int rc = token_cli(args, o, e);
+  int rc = cli::token_main(args, o, e);
   return {rc, o.str(), e.str()};
 }
 

@@ -1,4 +1,4 @@
-// cli/keys_cli.h — `edgefhir keys ...`: inspect and manage the signing-key cache.
+// cli/keys.h — `edgefhir keys ...`: inspect and manage the signing-key cache.
 //
 //   keys list [--json]            every issuer's keys (kid, alg, type, source, age,
 //                                 thumbprint, trust status) and fetch state
@@ -19,17 +19,18 @@
 #include "auth/config.h"
 #include "store/db.h"
 
-namespace ef::auth {
+namespace ef::cli {
 
+// On an open database (keys_main in commands.h loads the config and opens it).
 // args start with the sub-subcommand ("list", "refresh", ...); "--help" anywhere prints help.
-int keys_cli(const std::vector<std::string>& args, const AuthConfig& cfg, store::Database& db, std::ostream& out,
+int keys_on(const std::vector<std::string>& args, const auth::AuthConfig& cfg, store::Database& db, std::ostream& out,
              std::ostream& err);
 
 // For callers that should not open the database just to print help: true when args ask
-// for help (or name no command); then keys_cli_help prints it and returns the exit status.
-bool keys_cli_wants_help(const std::vector<std::string>& args);
-int keys_cli_help(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// for help (or name no command); then keys_help prints it and returns the exit status.
+bool keys_wants_help(const std::vector<std::string>& args);
+int keys_help(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 extern const char* const kKeysHelp;
 
-}  // namespace ef::auth
+}  // namespace ef::cli

@@ -1,19 +1,23 @@
-// cli/sync_cli.cpp — see cli.h.
-#include "cli/sync_cli.h"
-
+// cli/sync.cpp — `edgefhir sync status|now|conflicts` (issue 9):
+//   status     queue length, oldest unsent change, last success, last error, upstream,
+//              conflicts (--json for a machine-readable object)
+//   now        push synchronously until the queue is empty or an error (exit 0 only when
+//              everything was acknowledged)
+//   conflicts  the recorded conflicts and refused changes, newest first (--limit N)
+// All take --config FILE and --database PATH.  The work is sync/'s (Pusher) and store/'s
+// (sync_state); this file parses arguments and prints.
+#include "app/build.h"
 #include "cli/commands.h"
 #include "store/db.h"
 #include "store/sync_state.h"
 #include "sync/pusher.h"
+#include "sync/sync_config.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/time.h"
 
-namespace ef::sync {
-
-Result<SyncConfig> sync_config_of(const ServerConfig& cfg) {
-  return parse_sync_config(json::get(cfg.raw, "sync"), "config " + (cfg.path.empty() ? "(defaults)" : cfg.path));
-}
+namespace ef::cli {
+using namespace ef::sync;
 
 namespace {
 
@@ -75,7 +79,7 @@ json::Value conflict_json(const store::SyncConflictRow& r) {
 
 }  // namespace
 
-int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
   cli::Common common;
   Status st = cli::take_common(args, &common);
   if (!st) {
@@ -115,7 +119,7 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
     err << "edgefhir: " << cfg.status().message << "\n";
     return 2;
   }
-  auto sc = sync_config_of(*cfg);
+  auto sc = sync::sync_config_of(*cfg);
   if (!sc) {
     err << "edgefhir: " << sc.status().message << "\n";
     return 2;
@@ -126,13 +130,7 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
     return 2;
   }
   log::set_quiet(true);  // the CLI reports on stdout/stderr itself
-  store::DbOptions o;
-  o.durability = cfg->durability == "power" ? store::Durability::power : store::Durability::process;
-  o.group_commit = cfg->writer.group_commit;
-  o.max_group_requests = cfg->writer.max_group_requests;
-  o.max_group_bytes = cfg->writer.max_group_bytes;
-  o.commit_delay_us = cfg->writer.commit_delay_us;
-  auto db = store::Database::open(cfg->database, o);
+  auto db = store::Database::open(cfg->database, app::db_options(*cfg));
   if (!db) {
     err << "edgefhir: " << db.status().message << "\n";
     return 1;
@@ -201,4 +199,4 @@ int sync_cli(std::vector<std::string> args, std::ostream& out, std::ostream& err
   return rc;
 }
 
-}  // namespace ef::sync
+}  // namespace ef::cli

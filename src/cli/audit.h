@@ -1,4 +1,4 @@
-// cli/audit_cli.h — `edgefhir audit`: read the audit trail from the command line.
+// cli/audit.h — `edgefhir audit`: read the audit trail from the command line.
 //
 //   edgefhir audit [--since T] [--who X] [--limit N] [--json]
 //     --since T   only events at or after T: an ISO date/time ("2026-03-01",
@@ -19,13 +19,14 @@
 #include "store/db.h"
 #include "util/clock.h"
 
-namespace ef::auth {
+namespace ef::cli {
 
-// args are the words after "audit".
 // The --help text.
 const char* audit_usage();
-int audit_cli(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err);
-int audit_cli(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err,
+// On an open database; args are the words after "audit" and the common flags
+// (audit_main in commands.h parses those and opens the database).
+int audit_on(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err);
+int audit_on(const std::vector<std::string>& args, store::Database& db, std::ostream& out, std::ostream& err,
               const Clock& clock);
 
 // --since values: ISO date/time or a relative duration (see above); nullopt when malformed.
@@ -34,4 +35,4 @@ std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms);
 // One event as JSON (empty fields omitted; "time" as a FHIR instant).
 json::Value audit_event_json(const store::AuditEvent& e);
 
-}  // namespace ef::auth
+}  // namespace ef::cli
