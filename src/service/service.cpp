@@ -87,8 +87,10 @@ Result<json::Value> Service::meta(const Access& a, const std::string& type, cons
 Result<store::MetaCodes> Service::meta_summary(const Access& a, const std::string& type, size_t limit) {
   // Each resource is judged by the search permission on its own type, as a search would; a
   // type the caller may not search contributes nothing (system level) or is refused (type).
-  if (!type.empty())
-    if (Status st = a.require(auth::Interaction::search_type, type); !st) return st;
+  // The level itself is authorized as the search of that level (system: a search over all
+  // types, so a caller refused a system search is refused here too).
+  if (Status st = a.require(type.empty() ? auth::Interaction::search_system : auth::Interaction::search_type, type); !st)
+    return st;
   const store::View* view = a.view(auth::Interaction::search_type);
   Result<store::MetaCodes> out = Status(Err::internal, "not run");
   Status st = db_.read([&](store::Conn& c) -> Status {
