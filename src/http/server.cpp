@@ -66,9 +66,10 @@ const std::string& metadata_json(App& app) {
     f.transaction = f.batch = true;
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
-    f.system_operations = {"export"};
+    f.system_operations = {"export", "meta"};
     f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
-    for (const auto& t : fhir::registry().all_resource_types()) f.type_operations.emplace_back(t, "validate");
+    for (const auto& t : fhir::registry().all_resource_types())
+      for (const char* op : {"validate", "meta", "meta-add", "meta-delete"}) f.type_operations.emplace_back(t, op);
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
     f.security = with_cors_flag(f.security, app.cors && app.cors->enabled);  // rest.security.cors
     cached = json::write(fhir::capability_statement(f));

@@ -111,6 +111,17 @@ class MetaTest(unittest.TestCase):
         m, _ = self.meta("/$meta")
         self.assertNotIn("R", self.codes(m, "security"))
 
+    def test_capability_statement(self):
+        cs = self.s.request("GET", "/metadata").json()
+        self.assertEqual(cs["patchFormat"], ["application/json-patch+json", "application/fhir+json"])
+        rest = cs["rest"][0]
+        self.assertIn({"name": "meta", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-meta"},
+                      rest["operation"])
+        obs = [r for r in rest["resource"] if r["type"] == "Observation"][0]
+        names = {o["name"]: o["definition"] for o in obs["operation"]}
+        for op in ("meta", "meta-add", "meta-delete"):
+            self.assertEqual(names[op], "http://hl7.org/fhir/OperationDefinition/Resource-" + op)
+
     def test_bad_requests(self):
         cases = [
             ("/Patient/m-pat1/$meta-add", {"resourceType": "Patient"}, 400),
