@@ -3,7 +3,7 @@
 (fhir-test-cases r4/patch/fhir-patch-tests.xml, XML) into JSON for the e2e test
 tests/e2e/test_fhirpath_patch.py, so `make test` reads nothing outside the repository.
 
-Usage: python3 tools/gen_fhir_patch_tests.py [--src ../shared/fhir-test-cases/r4/patch/fhir-patch-tests.xml]
+Usage: python3 tools/gen_fhir_patch_tests.py [--src tests/data/fhir-patch/fhir-patch-tests.xml]
                                              [--out tests/data/fhir-patch/fhir-patch-tests.json] [--check]
 
 Output: a JSON array, one object per <case>, in file order:
@@ -175,8 +175,8 @@ def convert(src, types_path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--src", default=os.path.join(ROOT, "..", "shared", "fhir-test-cases", "r4", "patch",
-                                                  "fhir-patch-tests.xml"))
+    # the unmodified copy of ../shared/fhir-test-cases/r4/patch/fhir-patch-tests.xml
+    ap.add_argument("--src", default=os.path.join(ROOT, "tests", "data", "fhir-patch", "fhir-patch-tests.xml"))
     ap.add_argument("--types", default=os.path.join(ROOT, "data", "types.tsv"))
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "fhir-patch", "fhir-patch-tests.json"))
     ap.add_argument("--check", action="store_true")

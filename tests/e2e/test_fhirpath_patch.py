@@ -7,6 +7,8 @@ import copy
 import json
 import os
 import re
+import subprocess
+import sys
 import unittest
 
 from harness import Server
@@ -101,6 +103,15 @@ class FhirPathPatchTest(unittest.TestCase):
                     self.assertEqual(normalise(cur), normalise(case["output"]))
                 passed.append(case["name"])
         print("\nfhir-patch-tests.xml: %d/%d cases pass" % (len(passed), len(self.cases)))
+
+    def test_cases_are_the_conversion_of_the_official_xml(self):
+        """The committed JSON is exactly what tools/gen_fhir_patch_tests.py makes of the committed
+        copy of the official XML (nothing hand-edited)."""
+        root = os.path.join(HERE, "..", "..")
+        r = subprocess.run([sys.executable, os.path.join(root, "tools", "gen_fhir_patch_tests.py"), "--check"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("up to date", r.stdout)
 
     def test_no_change_creates_no_version(self):
         self.put({"resourceType": "Patient", "birthDate": "1920-01-01"}, "fp-nochange")
