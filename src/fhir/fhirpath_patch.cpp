@@ -363,7 +363,13 @@ Status FhirPathPatch::apply(json::Value& doc, size_t i) const {
   // Evaluates `expr` and locates every result in `doc`.
   auto locate = [&](const FhirPath& expr, std::vector<Loc>* out) -> Status {
     PathNodes nodes;
-    expr.evaluate(doc, &nodes);
+    size_t budget = kMaxPatchWork > work_ ? kMaxPatchWork - work_ : 0;
+    const size_t start = budget;
+    if (!expr.evaluate_bounded(doc, &nodes, &budget))
+      return fail(Err::too_large, "the patch needs more than " + std::to_string(kMaxPatchWork) +
+                                      " units of work (a path too costly for the size of the resource, or too many "
+                                      "operations)");
+    work_ += start - budget;
     if (nodes.empty()) return Status();
     std::vector<const json::Value*> wanted;
     for (const auto& n : nodes) wanted.push_back(n.value);
@@ -371,7 +377,7 @@ Status FhirPathPatch::apply(json::Value& doc, size_t i) const {
     std::vector<Step> stack;
     if (!L.walk(doc, stack))
       return fail(Err::too_large, "the patch needs more than " + std::to_string(kMaxPatchWork) +
-                                      " element visits (too many operations for the size of the resource)");
+                                      " units of work (too many operations for the size of the resource)");
     if (L.left()) return fail(Err::unprocessable, "the path selects values that are not elements of the resource");
     for (const auto& n : nodes) {
       bool dup = false;

@@ -31,9 +31,10 @@
 // Primitive extension members (`_given`) stay aligned with their values when list items are
 // inserted, deleted or moved.
 // Limits (hostile input): at most kMaxPatchOperations operations, paths of at most 1,000
-// characters, and at most kMaxPatchWork element visits over the whole patch (each operation
-// walks the resource once), so a patch cannot make the server walk a large resource
-// thousands of times.
+// characters, and at most kMaxPatchWork units of work over the whole patch: path evaluation
+// (FhirPath::evaluate_bounded: nested where() would otherwise cost size^depth) plus the
+// element visits of locating results (each operation walks the resource once), so a patch
+// cannot make the server walk a large resource millions of times.
 // Errors name the operation as Parameters.parameter[i] with its type and path; a malformed
 // Parameters is Err::invalid, an operation that cannot apply (no such element, several
 // elements, index out of range, unknown element name) Err::unprocessable.

@@ -29,7 +29,7 @@ std::string params(const std::vector<std::string>& ops) {
   return s + "]}";
 }
 
-Status apply(json::Value& doc, const std::vector<std::string>& ops) {
+Status run_patch(json::Value& doc, const std::vector<std::string>& ops) {
   return fhir::apply_fhirpath_patch(doc, J(params(ops)));
 }
 
@@ -37,59 +37,59 @@ Status apply(json::Value& doc, const std::vector<std::string>& ops) {
 
 TEST_CASE("FHIRPath Patch: add uses the type model for arrays and choice members", "[fhir][fhirpath-patch]") {
   json::Value d = J(R"({"resourceType":"Patient"})");
-  REQUIRE(apply(d, {op("add", "Patient", R"({"name":"name","valueString":"identifier"},{"name":"value","valueIdentifier":{"value":"1"}})"),
+  REQUIRE(run_patch(d, {op("add", "Patient", R"({"name":"name","valueString":"identifier"},{"name":"value","valueIdentifier":{"value":"1"}})"),
                     op("add", "Patient", R"({"name":"name","valueString":"deceased"},{"name":"value","valueBoolean":true})"),
                     op("add", "Patient", R"({"name":"name","valueString":"contact"},{"name":"value","part":[{"name":"name","valueHumanName":{"text":"n"}},{"name":"telecom","valueContactPoint":{"value":"1"}}]})")})
               .ok());
   CHECK(json::write(d) ==
         R"({"resourceType":"Patient","contact":[{"name":{"text":"n"},"telecom":[{"value":"1"}]}],"deceasedBoolean":true,"identifier":[{"value":"1"}]})");
   // a single-valued element that has a value: add refuses (replace is the operation for that)
-  Status st = apply(d, {op("add", "Patient", R"({"name":"name","valueString":"deceased"},{"name":"value","valueBoolean":false})")});
+  Status st = run_patch(d, {op("add", "Patient", R"({"name":"name","valueString":"deceased"},{"name":"value","valueBoolean":false})")});
   CHECK(st.code == Err::unprocessable);
   CHECK(st.message.find("Parameters.parameter[0]") != std::string::npos);
   // unknown element, choice without a type, type not allowed for the choice
-  CHECK(apply(d, {op("add", "Patient", R"({"name":"name","valueString":"colour"},{"name":"value","valueString":"x"})")})
+  CHECK(run_patch(d, {op("add", "Patient", R"({"name":"name","valueString":"colour"},{"name":"value","valueString":"x"})")})
             .message.find("'colour' is not an element of Patient") != std::string::npos);
-  CHECK(apply(d, {op("add", "Patient", R"({"name":"name","valueString":"multipleBirth"},{"name":"value","part":[{"name":"x","valueString":"y"}]})")})
+  CHECK(run_patch(d, {op("add", "Patient", R"({"name":"name","valueString":"multipleBirth"},{"name":"value","part":[{"name":"x","valueString":"y"}]})")})
             .message.find("choice element") != std::string::npos);
-  CHECK(apply(d, {op("add", "Patient", R"({"name":"name","valueString":"multipleBirth"},{"name":"value","valueString":"y"})")})
+  CHECK(run_patch(d, {op("add", "Patient", R"({"name":"name","valueString":"multipleBirth"},{"name":"value","valueString":"y"})")})
             .message.find("'String' is not a type") != std::string::npos);
 }
 
 TEST_CASE("FHIRPath Patch: delete prunes emptied parents and keeps _element aligned", "[fhir][fhirpath-patch]") {
   json::Value d = J(R"({"resourceType":"Patient","name":[{"given":["a","b","c"],"_given":[null,{"id":"x"},null]}],
                        "contact":[{"name":{"text":"t"}}]})");
-  REQUIRE(apply(d, {op("delete", "Patient.name[0].given[0]"), op("delete", "Patient.contact[0].name.text")}).ok());
+  REQUIRE(run_patch(d, {op("delete", "Patient.name[0].given[0]"), op("delete", "Patient.contact[0].name.text")}).ok());
   CHECK(json::write(d) == R"({"resourceType":"Patient","name":[{"_given":[{"id":"x"},null],"given":["b","c"]}]})");
-  REQUIRE(apply(d, {op("delete", "Patient.name.given[0]")}).ok());  // the only _given entry goes with it
+  REQUIRE(run_patch(d, {op("delete", "Patient.name.given[0]")}).ok());  // the only _given entry goes with it
   CHECK(json::write(d) == R"({"resourceType":"Patient","name":[{"given":["c"]}]})");
   // nothing selected: nothing to do; several: refused; the resource itself: refused
-  CHECK(apply(d, {op("delete", "Patient.birthDate")}).ok());
-  CHECK(apply(d, {op("delete", "Patient")}).code == Err::unprocessable);
+  CHECK(run_patch(d, {op("delete", "Patient.birthDate")}).ok());
+  CHECK(run_patch(d, {op("delete", "Patient")}).code == Err::unprocessable);
   json::Value two = J(R"({"resourceType":"Patient","name":[{"family":"a"},{"family":"b"}]})");
-  CHECK(apply(two, {op("delete", "Patient.name.family")}).message.find("selects 2 elements") != std::string::npos);
+  CHECK(run_patch(two, {op("delete", "Patient.name.family")}).message.find("selects 2 elements") != std::string::npos);
 }
 
 TEST_CASE("FHIRPath Patch: insert, move, replace on lists and choices", "[fhir][fhirpath-patch]") {
   json::Value d = J(R"({"resourceType":"Observation","status":"final","code":{"text":"c"},"valueString":"s",
                        "category":[{"text":"1"},{"text":"2"}]})");
-  REQUIRE(apply(d, {op("insert", "Observation.category", R"({"name":"index","valueInteger":2},{"name":"value","valueCodeableConcept":{"text":"3"}})"),
+  REQUIRE(run_patch(d, {op("insert", "Observation.category", R"({"name":"index","valueInteger":2},{"name":"value","valueCodeableConcept":{"text":"3"}})"),
                     op("move", "Observation.category", R"({"name":"source","valueInteger":2},{"name":"destination","valueInteger":0})"),
                     op("replace", "Observation.value", R"({"name":"value","valueQuantity":{"value":1.50}})"),
                     op("insert", "Observation.note", R"({"name":"index","valueInteger":0},{"name":"value","valueAnnotation":{"text":"n"}})")})
             .ok());
   CHECK(json::write(d) ==
         R"({"resourceType":"Observation","category":[{"text":"3"},{"text":"1"},{"text":"2"}],"code":{"text":"c"},"note":[{"text":"n"}],"status":"final","valueQuantity":{"value":1.50}})");
-  CHECK(apply(d, {op("insert", "Observation.category", R"({"name":"index","valueInteger":4},{"name":"value","valueCodeableConcept":{"text":"x"}})")})
+  CHECK(run_patch(d, {op("insert", "Observation.category", R"({"name":"index","valueInteger":4},{"name":"value","valueCodeableConcept":{"text":"x"}})")})
             .message.find("index must be 0..3") != std::string::npos);
-  CHECK(apply(d, {op("move", "Observation.category", R"({"name":"source","valueInteger":3},{"name":"destination","valueInteger":0})")})
+  CHECK(run_patch(d, {op("move", "Observation.category", R"({"name":"source","valueInteger":3},{"name":"destination","valueInteger":0})")})
             .code == Err::unprocessable);
-  CHECK(apply(d, {op("insert", "Observation.code", R"({"name":"index","valueInteger":0},{"name":"value","valueCodeableConcept":{"text":"x"}})")})
+  CHECK(run_patch(d, {op("insert", "Observation.code", R"({"name":"index","valueInteger":0},{"name":"value","valueCodeableConcept":{"text":"x"}})")})
             .message.find("one list") != std::string::npos);
   // replace needs something to replace; where() picks the element
-  CHECK(apply(d, {op("replace", "Observation.issued", R"({"name":"value","valueInstant":"2020-01-01T00:00:00Z"})")})
+  CHECK(run_patch(d, {op("replace", "Observation.issued", R"({"name":"value","valueInstant":"2020-01-01T00:00:00Z"})")})
             .message.find("No content found at Observation.issued") != std::string::npos);
-  REQUIRE(apply(d, {op("replace", "Observation.category.where(text = '1').text", R"({"name":"value","valueString":"one"})")}).ok());
+  REQUIRE(run_patch(d, {op("replace", "Observation.category.where(text = '1').text", R"({"name":"value","valueString":"one"})")}).ok());
   CHECK(json::write(*json::get(d, "category")) == R"([{"text":"3"},{"text":"one"},{"text":"2"}])");
 }
 
@@ -110,7 +110,7 @@ TEST_CASE("FHIRPath Patch: malformed Parameters are refused before anything is a
   CHECK(fhir::FhirPathPatch::parse(J(R"({"resourceType":"Parameters"})"))->size() == 0);
   // a path result that is not an element of the resource (a literal)
   json::Value d = J(R"({"resourceType":"Patient"})");
-  CHECK(apply(d, {op("replace", "'x'", R"({"name":"value","valueString":"y"})")}).message.find("not elements") !=
+  CHECK(run_patch(d, {op("replace", "'x'", R"({"name":"value","valueString":"y"})")}).message.find("not elements") !=
         std::string::npos);
 }
 
@@ -140,4 +140,28 @@ TEST_CASE("$meta-add / $meta-delete merge sets by system+code and URL", "[fhir][
   CHECK(json::write(bare) == R"({"resourceType":"Patient"})");
   CHECK(json::write(fhir::meta_of(r, false)) == R"({"tag":[{"code":"b","system":"s"}]})");
   CHECK(json::write(fhir::meta_of(r, true)) == R"({"tag":[{"code":"b","system":"s"}],"versionId":"3"})");
+}
+
+TEST_CASE("FHIRPath Patch: a path too costly for the resource is refused, not run", "[fhir][fhirpath-patch]") {
+  std::string names;
+  for (int i = 0; i < 300; ++i) names += std::string(i ? "," : "") + R"({"family":"f)" + std::to_string(i) + "\"}";
+  json::Value d = J(R"({"resourceType":"Patient","name":[)" + names + "]}");
+  // 300^4 steps without a budget
+  std::string p = "Patient.name.where(%resource.name.where(%resource.name.where(%resource.name.exists()).exists())"
+                  ".exists()).family";
+  Status st = run_patch(d, {op("delete", p)});
+  CHECK(st.code == Err::too_large);
+  CHECK(st.message.find("units of work") != std::string::npos);
+  // the same resource with a cheap path is fine
+  CHECK(run_patch(d, {op("delete", "Patient.name[299]")}).ok());
+  CHECK(json::get_array(d, "name")->size() == 299);
+  // the budget is per patch: many cheap operations on a big resource run out too
+  std::vector<std::string> ops(fhir::kMaxPatchOperations,
+                               op("replace", "Patient.name.where(family = 'f0').family", R"({"name":"value","valueString":"f0"})"));
+  json::Value big = J(R"({"resourceType":"Patient","name":[)" + [] {
+    std::string s;
+    for (int i = 0; i < 20000; ++i) s += std::string(i ? "," : "") + R"({"family":"f)" + std::to_string(i) + "\"}";
+    return s;
+  }() + "]}");
+  CHECK(run_patch(big, ops).code == Err::too_large);
 }
