@@ -48,7 +48,9 @@ json::Value capability_statement(const Features& f) {
   cs["kind"] = json::Value(std::string("instance"));
   cs["fhirVersion"] = json::Value(std::string("4.0.1"));
   cs["format"] = json::Value(json::Array{json::Value(std::string("application/fhir+json")), json::Value(std::string("json"))});
-  cs["patchFormat"] = json::Value(json::Array{json::Value(std::string("application/json-patch+json"))});
+  // JSON Patch, and FHIRPath Patch (a Parameters resource, fhir/fhirpath_patch.h)
+  cs["patchFormat"] = json::Value(json::Array{json::Value(std::string("application/json-patch+json")),
+                                              json::Value(std::string("application/fhir+json"))});
   json::Object sw;
   sw["name"] = json::Value(std::string("edgefhir"));
   sw["version"] = json::Value(f.software_version);
@@ -89,7 +91,8 @@ json::Value capability_statement(const Features& f) {
       json::Object o;
       o["name"] = json::Value(op.second);
       std::string def = "http://hl7.org/fhir/OperationDefinition/" + t + "-" + op.second;
-      if (op.second == "validate") def = "http://hl7.org/fhir/OperationDefinition/Resource-validate";
+      if (op.second == "validate" || op.second.rfind("meta", 0) == 0)
+        def = "http://hl7.org/fhir/OperationDefinition/Resource-" + op.second;
       if (op.second == "export")
         def = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + std::string(t == "Group" ? "group" : "patient") + "-export";
       o["definition"] = json::Value(def);
@@ -110,7 +113,8 @@ json::Value capability_statement(const Features& f) {
     for (const auto& op : f.system_operations) {
       json::Object o;
       o["name"] = json::Value(op);
-      o["definition"] = json::Value("http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + op);
+      o["definition"] = json::Value(op == "meta" ? std::string("http://hl7.org/fhir/OperationDefinition/Resource-meta")
+                                                 : "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + op);
       ops.push_back(json::Value(o));
     }
     rest["operation"] = json::Value(ops);

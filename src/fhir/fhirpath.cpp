@@ -561,6 +561,11 @@ const json::Value kFalse(false);
 
 struct Env {
   const json::Value* root = nullptr;
+  // Work budget (evaluate_bounded): 0 = none (the trusted search-parameter expressions).  Each
+  // evaluation step costs 1 + its focus size + the nodes it produces; past the budget every
+  // step returns nothing and `exhausted` is set.
+  size_t max_steps = 0, steps = 0;
+  bool exhausted = false;
 };
 
 void push_flat(const json::Value& v, std::string_view type, PathNodes* out) {
@@ -737,7 +742,21 @@ void eval_call(const PathExpr& e, const PathNodes& focus, Env& env, PathNodes* o
   }
 }
 
+void eval_node(const PathExpr& e, const PathNodes& focus, Env& env, PathNodes* out);
+
 void eval(const PathExpr& e, const PathNodes& focus, Env& env, PathNodes* out) {
+  if (!env.max_steps) return eval_node(e, focus, env, out);
+  env.steps += 1 + focus.size();
+  if (env.exhausted || env.steps > env.max_steps) {
+    env.exhausted = true;
+    return;
+  }
+  size_t before = out->size();
+  eval_node(e, focus, env, out);
+  env.steps += out->size() - before;
+}
+
+void eval_node(const PathExpr& e, const PathNodes& focus, Env& env, PathNodes* out) {
   switch (e.op) {
     case Op::member: {
       PathNodes in;
@@ -882,6 +901,19 @@ Result<FhirPath> FhirPath::compile(std::string_view expr) {
 
 void FhirPath::evaluate(const json::Value& resource, PathNodes* out) const {
   evaluate(resource, PathNode{&resource, {}}, out);
+}
+
+bool FhirPath::evaluate_bounded(const json::Value& resource, PathNodes* out, size_t* budget) const {
+  if (!root_) return true;
+  if (*budget == 0) return false;
+  Env env;
+  env.root = &resource;
+  env.max_steps = *budget;
+  PathNodes f(1, PathNode{&resource, {}});
+  eval(*root_, f, env, out);
+  bool ok = !env.exhausted && env.steps <= env.max_steps;
+  *budget = ok ? *budget - env.steps : 0;
+  return ok;
 }
 
 void FhirPath::evaluate(const json::Value& resource, const PathNode& focus, PathNodes* out) const {

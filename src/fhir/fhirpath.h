@@ -49,6 +49,11 @@ class FhirPath {
   // Results point into `resource`, or into this FhirPath's AST for literals (copies of a
   // FhirPath share it): keep both alive while using the results.
   void evaluate(const json::Value& resource, PathNodes* out) const;
+  // As evaluate(), for expressions from a request (FHIRPath Patch): spends at most *budget
+  // units of work (1 + focus size + results per evaluation step), subtracting what it used;
+  // returns false when the budget ran out (then *out is incomplete and *budget 0).  Nested
+  // where() over a large resource would otherwise cost size^depth.
+  bool evaluate_bounded(const json::Value& resource, PathNodes* out, size_t* budget) const;
   // Evaluates with another focus (composite components); %resource stays `resource`.
   void evaluate(const json::Value& resource, const PathNode& focus, PathNodes* out) const;
 

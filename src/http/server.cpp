@@ -23,6 +23,7 @@
 #include "http/console.h"
 #include "http/cors.h"
 #include "http/handlers.h"
+#include "http/meta.h"
 #include "http/metrics.h"
 #include "http/pool.h"
 #include "http/operations.h"
@@ -66,9 +67,10 @@ const std::string& metadata_json(App& app) {
     f.transaction = f.batch = true;
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
-    f.system_operations = {"export"};
+    f.system_operations = {"export", "meta"};
     f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
-    for (const auto& t : fhir::registry().all_resource_types()) f.type_operations.emplace_back(t, "validate");
+    for (const auto& t : fhir::registry().all_resource_types())
+      for (const char* op : {"validate", "meta", "meta-add", "meta-delete"}) f.type_operations.emplace_back(t, op);
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);
     f.security = with_cors_flag(f.security, app.cors && app.cors->enabled);  // rest.security.cors
     cached = json::write(fhir::capability_statement(f));
@@ -242,6 +244,10 @@ static Plan make_plan(Ctx& c) {
   }
   if (s.size() == 1 && s[0] == "_history")
     return get ? plan(I::history_system, [](Ctx& c) { handle_history(c, "", ""); }) : bad_method();
+  // $meta (http/meta.h): system and type level are decided per type by the caller's search
+  // view, instance level as read / vread, $meta-add / $meta-delete as update.
+  if (s.size() == 1 && s[0] == "$meta")
+    return get || m == "POST" ? plan(I::search_system, [](Ctx& c) { handle_meta(c, "", "", ""); }) : bad_method();
   const std::string type = s[0];
   // $validate takes every R4 resource type, also those never stored (Parameters).
   if (s.size() == 2 && s[1] == "$validate" && !fhir::is_resource_type(type) && fhir::is_validatable_type(type)) {
@@ -264,6 +270,8 @@ static Plan make_plan(Ctx& c) {
     return get ? plan(I::history_type, [type](Ctx& c) { handle_history(c, type, ""); }) : bad_method();
   if (s.size() == 2 && s[1] == "_search")
     return m == "POST" ? plan(I::search_type, [type](Ctx& c) { handle_search(c, type); }) : bad_method();
+  if (s.size() == 2 && s[1] == "$meta")
+    return get || m == "POST" ? plan(I::search_type, [type](Ctx& c) { handle_meta(c, type, "", ""); }) : bad_method();
   if (s.size() == 2 && !s[1].empty() && s[1][0] == '$') {
     std::string op = s[1];
     return plan(operation_interaction(op), [type, op](Ctx& c) { handle_type_operation(c, type, op); });
@@ -277,6 +285,19 @@ static Plan make_plan(Ctx& c) {
     if (m == "DELETE") return plan(I::del, [type, id](Ctx& c) { handle_delete(c, type, id); });
     return bad_method();
   }
+  if (s.size() == 3 && s[2] == "$meta")
+    return get || m == "POST" ? plan(I::read, [type, id](Ctx& c) { handle_meta(c, type, id, ""); }) : bad_method();
+  if (s.size() == 3 && (s[2] == "$meta-add" || s[2] == "$meta-delete")) {
+    bool add = s[2] == "$meta-add";
+    return m == "POST" ? plan(I::update, [type, id, add](Ctx& c) { handle_meta_change(c, type, id, add); }) : bad_method();
+  }
+  if (s.size() == 5 && s[2] == "_history" && s[4] == "$meta") {
+    std::string vid = s[3];
+    return get || m == "POST" ? plan(I::vread, [type, id, vid](Ctx& c) { handle_meta(c, type, id, vid); }) : bad_method();
+  }
+  if (s.size() == 5 && s[2] == "_history" && (s[4] == "$meta-add" || s[4] == "$meta-delete"))
+    return error_plan(Status(Err::method_not_allowed, s[4] + " on a historical version is not supported: stored versions "
+                                                      "never change here (use it on the current version)"));
   if (s.size() == 3 && !s[2].empty() && s[2][0] == '$') {
     std::string op = s[2];
     return plan(operation_interaction(op), [type, id, op](Ctx& c) { handle_instance_operation(c, type, id, op); });

@@ -1,10 +1,12 @@
 // http/write.cpp — create, update, patch, delete and their conditional forms:
 // https://hl7.org/fhir/R4/http.html#create #update #patch #delete #cond-update #cdelete #ccreate
 // Each handler parses the request (media type, size, strict JSON, FHIR JSON rules, type/id
-// agreement, preconditions) into one service::EntryRequest and runs it through the
+// agreement, preconditions; a PATCH body is a JSON Patch or a FHIRPath Patch Parameters)
+// into one service::EntryRequest and runs it through the
 // interaction layer (service::Service::execute): the same code a Bundle entry runs, inside
 // one write transaction, so a condition and the write it guards see the same state and the
 // caller's authorization is applied the same way.  A refused request changes nothing.
+#include "fhir/fhirpath_patch.h"
 #include "fhir/outcome.h"
 #include "fhir/resource.h"
 #include "http/conditional.h"
@@ -22,15 +24,30 @@ Result<json::Value> body_resource(Ctx& c) {
   return fhir::parse_resource(c.req.body, lim);
 }
 
+// The patch document: a JSON Patch (application/json-patch+json) or a FHIRPath Patch, a
+// Parameters resource (application/fhir+json or application/json).
 Result<json::Value> body_patch(Ctx& c) {
   Status st = check_json_body(c, true);
   if (!st) return st;
-  if (c.header("Content-Type").find("json-patch") == std::string::npos)
-    return Status(Err::unsupported_media, "PATCH needs Content-Type application/json-patch+json");
+  if (media_type(c.header("Content-Type")) != "application/json-patch+json") {
+    json::ParseOptions po;
+    po.preserve_numbers = true;
+    po.max_depth = c.app.cfg.limits.max_json_depth;
+    auto r = json::parse(c.req.body, po);
+    if (!r) return r.status();
+    if (!fhir::is_fhirpath_patch(*r))
+      return Status(Err::unsupported_media, "a PATCH with Content-Type " + media_type(c.header("Content-Type")) +
+                                                " must be a FHIRPath Patch (a Parameters resource); send a JSON Patch as "
+                                                "application/json-patch+json");
+    if (Status rules = fhir::check_json_rules(*r); !rules) return rules;
+    return r;
+  }
   json::ParseOptions po;
   po.preserve_numbers = true;
   po.max_depth = c.app.cfg.limits.max_json_depth;
-  return json::parse(c.req.body, po);
+  auto r = json::parse(c.req.body, po);
+  if (r && !json::is_array(*r)) return Status(Err::invalid, "a JSON Patch must be an array of operations");
+  return r;
 }
 
 // The query string without the parameters that are not search criteria.

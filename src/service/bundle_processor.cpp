@@ -7,6 +7,7 @@
 #include <cctype>
 #include <set>
 
+#include "fhir/fhirpath_patch.h"
 #include "fhir/json_patch.h"
 #include "fhir/outcome.h"
 #include "fhir/resource_types.h"
@@ -145,7 +146,9 @@ Result<std::vector<EntryRequest>> BundleProcessor::parse(json::Value bundle, con
     if (!st) return at_entry(e, st);
     if (json::Value* r = json::get_mut(ev, "resource")) {
       e.resource = std::move(*r);
-      st = check_resource(e.resource);
+      // A PATCH entry may carry a FHIRPath Patch: a Parameters, which is never stored.
+      st = e.method == "PATCH" && fhir::is_fhirpath_patch(e.resource) ? fhir::check_json_rules(e.resource)
+                                                                       : check_resource(e.resource);
       if (!st) return at_entry(e, st);
     }
     if ((e.method == "POST" || e.method == "PUT" || e.method == "PATCH") && e.resource.is<picojson::null>())
@@ -479,6 +482,8 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
     json::Value patch_doc;
     if (!e.patch.is<picojson::null>()) {
       patch_doc = e.patch;
+    } else if (fhir::is_fhirpath_patch(e.resource)) {
+      patch_doc = e.resource;  // FHIRPath Patch
     } else if (fhir::resource_type_of(e.resource) == "Binary") {
       std::string ct = json::string_or(e.resource, "contentType");
       if (ct.find("json-patch") == std::string::npos)
@@ -490,16 +495,18 @@ Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, cons
       po.max_depth = opt.limits.max_depth;
       auto p = json::parse(*raw, po);
       if (!p) return Status(Err::invalid, "the JSON Patch document is not valid JSON: " + p.status().message);
+      if (!json::is_array(*p)) return Status(Err::invalid, "the JSON Patch document must be an array of operations");
       patch_doc = std::move(*p);
     } else {
-      return Status(Err::not_supported, "PATCH entries must carry a Binary with a JSON Patch (FHIRPath Patch "
-                                        "Parameters are not supported)");
+      return Status(Err::invalid, "PATCH entries must carry a Parameters (FHIRPath Patch) or a Binary with a "
+                                  "JSON Patch");
     }
     bool vis = false;
     if (Status st = check_target(c, a, Interaction::patch, e.type, target, &vis); !st) return st;
     if (!vis) return not_known(e.type, target);
     wo.method = "PATCH";
-    auto w = repo_.patch(c, e.type, target, patch_doc, wo);
+    auto w = e.meta_op.empty() ? repo_.patch(c, e.type, target, patch_doc, wo)
+                               : repo_.change_meta(c, e.type, target, patch_doc, e.meta_op == "meta-add", wo);
     if (!w) return w.status();
     if (a.restricted(Interaction::patch, e.type) && !w->unchanged) {
       // The result must still be the caller's to write (else the caller's transaction rolls back).

@@ -61,7 +61,9 @@ struct EntryRequest {
   std::string method;      // GET POST PUT PATCH DELETE
   std::string url;         // "Patient", "Patient/1", "Patient?identifier=x", "Patient/1/_history/2"
   json::Value resource;    // null when absent
-  json::Value patch;       // PATCH from HTTP: the JSON Patch document (else a Binary in `resource`)
+  json::Value patch;       // PATCH from HTTP: the JSON Patch or FHIRPath Patch (Parameters) document
+                           // (else, in a Bundle, a Binary with a JSON Patch or a Parameters in `resource`)
+  std::string meta_op;     // PATCH as $meta-add / $meta-delete ("meta-add", "meta-delete"): `patch` is the Meta
   std::string if_none_exist, if_match, if_none_match, if_modified_since;
   size_t max_deletes = 1;  // conditional delete: more matches than this -> 412 (1 = single mode)
 

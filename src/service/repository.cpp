@@ -4,6 +4,7 @@
 #include <random>
 
 #include "fhir/element_order.h"
+#include "fhir/fhirpath_patch.h"
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
 
@@ -115,8 +116,9 @@ Result<WriteResult> Repository::update(store::Conn& c, const std::string& type, 
   return write(c, type, id, std::move(resource), *cur, opt.method.empty() ? "PUT" : opt.method);
 }
 
-Result<WriteResult> Repository::patch(store::Conn& c, const std::string& type, const std::string& id,
-                                      const json::Value& patch_doc, const WriteOptions& opt) {
+Result<WriteResult> Repository::modify(store::Conn& c, const std::string& type, const std::string& id,
+                                       const std::function<Status(json::Value&)>& edit, const WriteOptions& opt,
+                                       const char* what) {
   auto cur = res_.current(c, type, id);
   if (!cur) return cur.status();
   if (!*cur) return Status(Err::not_found, type + "/" + id + " is not known");
@@ -127,16 +129,51 @@ Result<WriteResult> Repository::patch(store::Conn& c, const std::string& type, c
   auto doc = fhir::parse_resource(prev->body);
   if (!doc) return Status(Err::internal, "stored resource cannot be parsed");
   json::Value patched = *doc;
-  Status st = fhir::apply_json_patch(patched, patch_doc);
+  Status st = edit(patched);
   if (!st) return st;
-  if (!json::is_object(patched)) return Status(Err::unprocessable, "the patch result is not a resource");
+  if (!json::is_object(patched)) return Status(Err::unprocessable, std::string("the ") + what + " result is not a resource");
   // The patched resource must still be a valid resource of the same type and id.
   std::string text = json::write(patched);
   auto re = fhir::parse_resource(text);
-  if (!re) return Status(Err::unprocessable, "the patch result is not a valid resource: " + re.status().message);
+  if (!re)
+    return Status(Err::unprocessable, std::string("the ") + what + " result is not a valid resource: " + re.status().message);
   st = fhir::check_type_and_id(*re, type, id, true);
-  if (!st) return Status(Err::unprocessable, "the patch result is not valid: " + st.message);
+  if (!st) return Status(Err::unprocessable, std::string("the ") + what + " result is not valid: " + st.message);
   return write(c, type, id, std::move(*re), *cur, "PATCH");
+}
+
+Result<WriteResult> Repository::patch(store::Conn& c, const std::string& type, const std::string& id,
+                                      const json::Value& patch_doc, const WriteOptions& opt) {
+  if (!fhir::is_fhirpath_patch(patch_doc))
+    return modify(c, type, id, [&](json::Value& d) { return fhir::apply_json_patch(d, patch_doc); }, opt, "patch");
+  auto fp = fhir::FhirPathPatch::parse(patch_doc);
+  if (!fp) return fp.status();
+  json::Value original;
+  auto r = modify(c, type, id, [&](json::Value& d) {
+    original = d;
+    return fp->apply(d);
+  }, opt, "FHIRPath Patch");
+  if (r || r.status().code != Err::unprocessable || !check_ || original.is<picojson::null>()) return r;
+  // The result was refused: name the first operation after which the resource no longer
+  // passes the write check (the patch applied to the stored version step by step).
+  json::Value d = original;
+  for (size_t i = 0; i < fp->size(); ++i) {
+    if (!fp->apply(d, i)) break;
+    std::vector<fhir::Issue> ignored;
+    Status st = check_(d, &ignored);
+    if (!st) {
+      Status out = r.status();
+      out.message = fp->describe(i) + " makes the resource invalid: " + r.status().message;
+      return out;
+    }
+  }
+  return r;
+}
+
+Result<WriteResult> Repository::change_meta(store::Conn& c, const std::string& type, const std::string& id,
+                                            const json::Value& meta, bool add, const WriteOptions& opt) {
+  return modify(c, type, id, [&](json::Value& d) { return fhir::apply_meta_change(d, meta, add); }, opt,
+                add ? "$meta-add" : "$meta-delete");
 }
 
 Result<WriteResult> Repository::remove(store::Conn& c, const std::string& type, const std::string& id,

@@ -1,6 +1,7 @@
 // service/repository.h — the FHIR rules of the write and read interactions on top of
 // store::Resources: server-assigned ids, versioning, meta stamping, If-Match, update-as-create,
-// no-op updates that create no version, delete semantics, JSON Patch; every resource written
+// no-op updates that create no version, delete semantics, JSON Patch and FHIRPath Patch (a
+// Parameters patch document; fhir/fhirpath_patch.h), $meta-add/$meta-delete; every resource written
 // passes the injected WriteCheck (validation.on_write) first and is stored in R4 definition
 // order (fhir/element_order.h).  HTTP handlers and the
 // transaction processor both call this; it never sees HTTP.  Conn-taking methods run inside
@@ -57,6 +58,11 @@ class Repository {
                             const WriteOptions& opt = {});
   Result<WriteResult> remove(store::Conn& c, const std::string& type, const std::string& id,
                              const WriteOptions& opt = {});
+  // $meta-add (add) / $meta-delete: the profiles, tags and security labels of `meta` added to or
+  // removed from the current version (fhir/fhirpath_patch.h apply_meta_change), written like a
+  // patch: a new version when something changed, none when nothing did.
+  Result<WriteResult> change_meta(store::Conn& c, const std::string& type, const std::string& id,
+                                  const json::Value& meta, bool add, const WriteOptions& opt = {});
 
   // ---- own transaction ----
   Result<WriteResult> create(json::Value resource);
@@ -97,6 +103,10 @@ class Repository {
  private:
   Result<WriteResult> write(store::Conn& c, const std::string& type, const std::string& id, json::Value resource,
                             const std::optional<store::Current>& cur, const std::string& method);
+  // Reads the current version, applies `edit` to it, re-checks it as a resource of type/id and
+  // writes it (history method PATCH).  `what` names the edit in messages.
+  Result<WriteResult> modify(store::Conn& c, const std::string& type, const std::string& id,
+                             const std::function<Status(json::Value&)>& edit, const WriteOptions& opt, const char* what);
   // What every write stores: `resource` stamped as `version` at now_ms, serialised, indexed.
   Prepared prepare(std::string type, std::string id, json::Value resource, int64_t version, int64_t now_ms) const;
   store::Database& db_;

@@ -1,6 +1,8 @@
 // service/service.cpp — see service.h.
 #include "service/service.h"
 
+#include "fhir/fhirpath_patch.h"
+#include "fhir/resource.h"
 #include "store/search.h"
 
 namespace ef::service {
@@ -71,6 +73,31 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
   Status st = (e.method == "GET" || e.method == "HEAD") ? db_.read(run) : db_.write(run);
   if (!out.ok()) return out;
   if (!st) return st;  // the commit itself failed
+  return out;
+}
+
+Result<json::Value> Service::meta(const Access& a, const std::string& type, const std::string& id, int64_t version) {
+  auto v = version > 0 ? vread(a, type, id, version) : read(a, type, id);
+  if (!v) return v.status();
+  auto doc = fhir::parse_resource(v->body);
+  if (!doc) return Status(Err::internal, "stored resource cannot be parsed");
+  return fhir::meta_of(*doc, true);
+}
+
+Result<store::MetaCodes> Service::meta_summary(const Access& a, const std::string& type, size_t limit) {
+  // Each resource is judged by the search permission on its own type, as a search would; a
+  // type the caller may not search contributes nothing (system level) or is refused (type).
+  // The level itself is authorized as the search of that level (system: a search over all
+  // types, so a caller refused a system search is refused here too).
+  if (Status st = a.require(type.empty() ? auth::Interaction::search_system : auth::Interaction::search_type, type); !st)
+    return st;
+  const store::View* view = a.view(auth::Interaction::search_type);
+  Result<store::MetaCodes> out = Status(Err::internal, "not run");
+  Status st = db_.read([&](store::Conn& c) -> Status {
+    out = store::meta_codes(c, type, view, limit);
+    return Status();
+  });
+  if (!st) return st;
   return out;
 }
 

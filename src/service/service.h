@@ -11,6 +11,10 @@
 //   forms                         direct request and an entry cannot be judged differently
 //   transaction / batch           BundleProcessor::process
 //   $everything                   service/everything.cpp
+//   $meta                         instance / version: read / vread, then the version's meta;
+//                                 type / system: store::meta_codes inside the caller's search
+//                                 view (codes used only outside it are never seen)
+//   $meta-add / $meta-delete      a PATCH EntryRequest with meta_op (the write path of patch)
 //
 // The Service is built once at start-up and shared by all threads (it holds no per-request
 // state; the Access is per request).
@@ -24,6 +28,7 @@
 #include "service/reads.h"
 #include "service/repository.h"
 #include "store/db.h"
+#include "store/search.h"
 
 namespace ef::service {
 
@@ -58,6 +63,12 @@ class Service {
     bool truncated = false;
   };
   Result<EverythingPage> everything(const Access& a, const EverythingQuery& q);
+
+  // $meta of the current version (version 0) or of one version: its meta, as read would show it.
+  Result<json::Value> meta(const Access& a, const std::string& type, const std::string& id, int64_t version);
+  // $meta at type ("" = system) level: profiles, tags and security labels of the current
+  // resources the caller may search (search-type view of each type), at most `limit` of each.
+  Result<store::MetaCodes> meta_summary(const Access& a, const std::string& type, size_t limit);
 
   MatchResolver resolver() const;
   BundleProcessor processor() { return BundleProcessor(repo_, resolver()); }

@@ -1011,4 +1011,48 @@ Result<bool> visible(Conn& c, const std::string& type, const std::string& id, co
   return found;
 }
 
+Result<MetaCodes> meta_codes(Conn& c, const std::string& type, const View* view, size_t limit) {
+  MetaCodes out;
+  // Tokens (_tag, _security) then uris (_profile): each the distinct values over the
+  // resources of the view, one statement each, at most limit + 1 rows to tell truncation.
+  for (int kind = 0; kind < 3; ++kind) {
+    const char* code = kind == 0 ? "_tag" : kind == 1 ? "_security" : "_profile";
+    std::map<std::pair<std::string, std::string>, int64_t> pids;
+    std::string sql = kind < 2 ? "SELECT DISTINCT t.system, t.code FROM resource r JOIN idx_token t ON t.rid=r.rid "
+                                 "JOIN search_param sp ON sp.pid=t.pid WHERE sp.code=? AND t.code IS NOT NULL AND "
+                               : "SELECT DISTINCT NULL, t.exact FROM resource r JOIN idx_uri t ON t.rid=r.rid "
+                                 "JOIN search_param sp ON sp.pid=t.pid WHERE sp.code=? AND ";
+    Builder B{c, sql, {}, 0, &pids};
+    B.b(std::string(code));
+    B.sql += "r.deleted=0 AND ";
+    if (!type.empty()) {
+      B.sql += "r.type=? AND sp.type=? AND ";
+      B.b(type);
+      B.b(type);
+    }
+    B.view = view;
+    B.view_pred("r", type.empty() ? std::vector<std::string>{} : std::vector<std::string>{type});
+    B.sql += " ORDER BY 1, 2 LIMIT ?";
+    B.b(int64_t(limit + 1));
+    Stmt& s = c.prepare(B.sql);
+    bind_all(s, B.binds);
+    size_t n = 0;
+    while (s.step()) {
+      if (++n > limit) {
+        out.truncated = true;
+        break;
+      }
+      std::string sys = s.is_null(0) ? std::string() : std::string(s.text(0));
+      std::string val(s.text(1));
+      if (kind == 0) out.tags.emplace_back(std::move(sys), std::move(val));
+      else if (kind == 1) out.security.emplace_back(std::move(sys), std::move(val));
+      else out.profiles.push_back(std::move(val));
+    }
+    Status st = s.status();
+    s.reset();
+    if (!st) return st;
+  }
+  return out;
+}
+
 }  // namespace ef::store

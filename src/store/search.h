@@ -104,4 +104,16 @@ Result<std::vector<std::pair<std::string, std::string>>> resolve_matches(Conn& c
                                                                          const std::string& base_url = {},
                                                                          const View* view = nullptr);
 
+// $meta at system / type level (https://hl7.org/fhir/R4/resource-operation-meta.html): the
+// distinct profiles (_profile index), tags (_tag) and security labels (_security) of current,
+// non-deleted resources of `type` ("" = every type) inside `view` (null: all), from the index
+// tables (no bodies are read).  At most `limit` of each kind; `truncated` says more exist.
+// Displays are not returned (the index keeps only a normalised form of them).
+struct MetaCodes {
+  std::vector<std::string> profiles;                              // sorted
+  std::vector<std::pair<std::string, std::string>> tags, security;  // (system, code), sorted
+  bool truncated = false;
+};
+Result<MetaCodes> meta_codes(Conn& c, const std::string& type, const View* view, size_t limit);
+
 }  // namespace ef::store

@@ -194,7 +194,22 @@ def matrix_resources():
                 observation(p + "-vital", p, "vital-signs", p + "-vital", mark, enc=p + "-enc"),
                 condition(p + "-cond", p, p + "-cond", mark, enc=p + "-enc"),
                 condition(p + "-cond-del", p, p + "-cond-del", mark)]
+        # meta codes for $meta (system/type level sees only the caller's view): a tag on the
+        # lab Observation, a profile on the Condition, a security label on the deleted one
+        res[-4]["meta"] = {"tag": [{"system": TAGS, "code": p + "-tag"}]}
+        res[-2]["meta"] = {"profile": [PROFILES + p + "-profile"]}
+        res[-1]["meta"] = {"security": [{"system": TAGS, "code": p + "-deleted-label"}]}
     return res, ["Condition/alpha-cond-del", "Condition/beta-cond-del"]
+
+
+TAGS = "http://example.org/tags"
+PROFILES = "http://example.org/fhir/StructureDefinition/"
+# key -> (kind, system or None, code) of the meta codes matrix_resources() gives it
+META_CODES = {}
+for _p in ("alpha", "beta"):
+    META_CODES["Observation/%s-lab" % _p] = ("tag", TAGS, _p + "-tag")
+    META_CODES["Condition/%s-cond" % _p] = ("profile", None, PROFILES + _p + "-profile")
+    META_CODES["Condition/%s-cond-del" % _p] = ("security", TAGS, _p + "-deleted-label")
 
 
 DATA = {

@@ -95,6 +95,8 @@ BY_ID = [
     ("history",     "{key}/_history",             ALL_ROUTES),
     ("validate",    "{key}/$validate",            (DIRECT,)),
     ("everything",  "{key}/$everything",          (DIRECT,)),   # Patient targets only
+    ("meta",        "{key}/$meta",                (DIRECT,)),   # authorized as read
+    ("meta-vread",  "{key}/_history/1/$meta",     (DIRECT,)),   # authorized as vread
 ]
 TARGETS = [
     # data label          key
@@ -136,7 +138,7 @@ def expect_by_id(caller, inter, key):
     alt = caller.restricted and (inter == "validate" or (inter == "everything" and caller.types is not None))
     if not C.in_view(caller, key, include_deleted=True):
         return Exp({404}, like_never=True, alt403=alt)
-    if C.DATA[key][2] and inter in ("read", "validate", "everything"):
+    if C.DATA[key][2] and inter in ("read", "validate", "everything", "meta"):
         return Exp({410}, alt403=alt)
     return Exp({200}, alt403=alt)
 
@@ -296,7 +298,7 @@ class AuthzMatrixReads(MatrixCase):
                     r = e.get("resource")
                     if r and r.get("resourceType") != "OperationOutcome":
                         got.add("%s/%s" % (r["resourceType"], r["id"]))
-            elif inter != "validate":
+            elif inter not in ("validate", "meta", "meta-vread"):
                 got.add("%s/%s" % (res.body["resourceType"], res.body["id"]))
             for k in got:
                 self.assertTrue(k in C.DATA and C.in_view(caller, k, include_deleted=True),
@@ -304,6 +306,12 @@ class AuthzMatrixReads(MatrixCase):
             if inter == "everything":
                 want = {k for k in C.DATA if C.in_view(caller, k)}
                 self.assertEqual(got, want, cell + ": $everything must return exactly the view")
+        if inter in ("meta", "meta-vread") and res.status == 200:  # that resource's own meta codes
+            self.assertEqual(res.body["resourceType"], "Parameters", cell)
+            meta = res.body["parameter"][0]["valueMeta"]
+            self.assertEqual(meta.get("versionId"), "1" if inter == "meta-vread" else meta.get("versionId"), cell)
+            if key in C.META_CODES:
+                self.assertIn(C.META_CODES[key][2], json.dumps(meta), cell + ": $meta lacks the resource's code")
         if inter == "everything" and res.status == 200:  # for any caller: nothing of the other patient
             other = "beta" if rid == "alpha" else "alpha"
             for e in res.body.get("entry") or []:
@@ -387,6 +395,33 @@ class AuthzMatrixReads(MatrixCase):
                                 self.assertTrue(key in C.DATA and C.in_view(caller, key, True),
                                                 "%s: history names %s" % (cell, key))
 
+    def test_meta_summary(self):
+        """$meta at system and type level: exactly the codes of current resources in the caller's
+        view (codes used only outside it, or only by deleted resources, never appear)."""
+        for url, types in (("$meta", None), ("Observation/$meta", {"Observation"}), ("Condition/$meta", {"Condition"})):
+            for caller in C.CALLERS:
+                cell = "[%s as %s]" % (url, caller.name)
+                with self.subTest(cell=cell):
+                    r = self.s.request("GET", "/" + url, token=self.tokens[caller.name])
+                    res = Result(r.status, C.body_json(r), r)
+                    self.check_no_leak(cell, caller, res, url)
+                    if caller.kind == "refused":
+                        self.check_refused(cell, caller, res)
+                        continue
+                    if "read" not in caller.perms or (types and not all(caller.may_type(t) for t in types)):
+                        self.assertEqual(r.status, 403, "%s: %r" % (cell, res))
+                        continue
+                    if caller.types is not None and types is None and r.status == 403:
+                        continue  # a type-limited caller may be refused the system level outright
+                    self.assertEqual(r.status, 200, "%s: %r" % (cell, res))
+                    meta = res.body["parameter"][0]["valueMeta"]
+                    got = set(meta.get("profile", []))
+                    for kind in ("tag", "security"):
+                        got |= {c["code"] for c in meta.get(kind, [])}
+                    want = {code for k, (_, _, code) in C.META_CODES.items()
+                            if C.in_view(caller, k) and (types is None or k.split("/")[0] in types)}
+                    self.assertEqual(got, want, cell)
+
     def test_export_kickoff(self):
         for caller in C.CALLERS:
             for url in ("$export", "Patient/$export"):
@@ -462,6 +497,19 @@ def _patch(ops):
     return json.dumps(ops)
 
 
+def _fp_replace(key, path, value):
+    """A FHIRPath Patch replacing `path` (relative to the resource) with a string value."""
+    vk = "valueCode" if path == "status" else "valueString"
+    return {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": key.split("/")[0] + "." + path},
+        {"name": "value", vk: value}]}]}
+
+
+def _meta_params(n):
+    return {"resourceType": "Parameters", "parameter": [{"name": "meta", "valueMeta": {
+        "tag": [{"system": "http://example.org/tags", "code": "w%d" % n}]}}]}
+
+
 # request builders: (kind, target key, target code, n) -> (method, url, resource, raw_body, if_none_exist)
 def _body_for(key, code, n, **kw):
     rtype, rid = key.split("/")
@@ -502,6 +550,17 @@ WRITES = [
     ("patch",               "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PATCH", k, None, _patch([{"op": "replace", "path": "/name" if k.startswith("Org") else "/status", "value": "amended" if not k.startswith("Org") else "x%d" % n}]), None),
                                                                   {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
                                                                   {"A": OK, "B": OK, "Bdel": {410}, "Org": OK}),
+    ("fhirpath-patch",      "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("PATCH", k, _fp_replace(k, "name" if k.startswith("Org") else "status", "x%d" % n if k.startswith("Org") else "amended"), None, None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {410}, "Org": OK}),
+    ("fhirpath-patch-move-to-B", "write", ["A"],                  lambda k, c, n: ("PATCH", k, _fp_replace(k, "subject.reference", "Patient/beta"), None, None),
+                                                                  {"A": {403}}, {"A": OK}),
+    ("meta-add",            "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("POST", k + "/$meta-add", _meta_params(n), None, None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {410}, "Org": OK}, (DIRECT,)),
+    ("meta-delete",         "write",  ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("POST", k + "/$meta-delete", _meta_params(n), None, None),
+                                                                  {"A": OK, "B": N404, "Bdel": N404, "Org": N404_403},
+                                                                  {"A": OK, "B": OK, "Bdel": {410}, "Org": OK}, (DIRECT,)),
     ("patch-move-to-B",     "write",  ["A"],                      lambda k, c, n: ("PATCH", k, None, _patch([{"op": "replace", "path": "/subject/reference", "value": "Patient/beta"}]), None),
                                                                   {"A": {403}}, {"A": OK}),
     ("delete",              "delete", ["A", "B", "Bdel", "Org"],  lambda k, c, n: ("DELETE", k, None, None, None),
@@ -579,10 +638,12 @@ class AuthzMatrixWrites(MatrixCase):
         return r.status, (C.body_json(r) or {}).get("meta", {}).get("versionId")
 
     def test_writes(self):
-        for label, perm, kinds, build, r_out, o_out in WRITES:
+        for row in WRITES:
+            label, perm, kinds, build, r_out, o_out = row[:6]
+            routes = row[6] if len(row) > 6 else ALL_ROUTES
             cells = []
             for kind in kinds:
-                for route in ALL_ROUTES:
+                for route in routes:
                     for caller in C.CALLERS:
                         type(self).n += 1
                         cells.append((type(self).n, kind, route, caller))
