@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tools/bench_patch.py — FHIRPath Patch vs JSON Patch: the same edit (replace birthDate, add a given name) on one
+"""tools/bench_patch.py — FHIRPath Patch vs JSON Patch: the same edit (replace birthDate and the first given name) on one
 Patient, N requests each, alternated in rounds; median request time per kind (one connection per request, each PATCH
 an fsynced write).  Usage: EDGEFHIR_BIN=build/edgefhir python3 tools/bench_patch.py (not part of make bench)."""
 import json, sys, time, statistics
