@@ -14,6 +14,7 @@ using namespace ef;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parts = fuzz::split(std::string_view(reinterpret_cast<const char*>(data), size), 2);
+  if (parts.size() < 2) return 0;  // no NUL: no Parameters
   fhir::ParseLimits lim;
   lim.max_depth = 64;
   auto r = fhir::parse_resource(parts[0], lim);
