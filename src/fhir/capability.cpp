@@ -47,7 +47,8 @@ json::Value capability_statement(const Features& f) {
   cs["date"] = json::Value(timefmt::format_instant(f.started_ms));
   cs["kind"] = json::Value(std::string("instance"));
   cs["fhirVersion"] = json::Value(std::string("4.0.1"));
-  cs["format"] = json::Value(json::Array{json::Value(std::string("application/fhir+json")), json::Value(std::string("json"))});
+  cs["format"] = json::Value(json::Array{json::Value(std::string("application/fhir+json")), json::Value(std::string("json")),
+                                         json::Value(std::string("application/fhir+xml")), json::Value(std::string("xml"))});
   cs["patchFormat"] = json::Value(json::Array{json::Value(std::string("application/json-patch+json"))});
   json::Object sw;
   sw["name"] = json::Value(std::string("edgefhir"));

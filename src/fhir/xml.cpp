@@ -1,0 +1,745 @@
+// fhir/xml.cpp — see xml.h.  parse(): prescan() (the security pass), pugixml, then Reader
+// walks the tree with the type model and a namespace scope.  write(): Writer walks the JSON
+// tree with the type model, merging `x` and `_x` into one element.
+#include "fhir/xml.h"
+
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "fhir/type_model.h"
+
+namespace ef::fhir::xml {
+
+using model::Kind;
+using model::Prim;
+using model::TypeDef;
+
+namespace {
+
+// ---------------------------------------------------------------- positions
+
+// 1-based line and column (in characters) of a byte offset.
+std::string where(std::string_view s, size_t off) {
+  if (off > s.size()) off = s.size();
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < off; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else if ((c & 0xC0) != 0x80) {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+Status bad(std::string_view s, size_t off, const std::string& what) {
+  return Status(Err::invalid, "XML: " + what + " (" + where(s, off) + ")");
+}
+
+bool starts(std::string_view s, size_t i, const char* lit) {
+  size_t n = std::strlen(lit);
+  return s.size() - i >= n && s.compare(i, n, lit) == 0;
+}
+
+bool xml_char(unsigned long cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
+         (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+// A reference at s[i] == '&': one of the five predefined entities or a character reference
+// to a character XML allows.  Returns its length, 0 when refused (*why says why).
+size_t reference(std::string_view s, size_t i, std::string* why) {
+  size_t semi = s.find(';', i);
+  if (semi == std::string_view::npos || semi - i > 12) {
+    *why = "'&' that does not start a reference (write &amp;)";
+    return 0;
+  }
+  std::string_view name = s.substr(i + 1, semi - i - 1);
+  if (name == "amp" || name == "lt" || name == "gt" || name == "quot" || name == "apos") return semi - i + 1;
+  if (name.size() >= 2 && name[0] == '#') {
+    bool hex = name[1] == 'x';
+    std::string_view digits = name.substr(hex ? 2 : 1);
+    if (!digits.empty() &&
+        digits.find_first_not_of(hex ? "0123456789abcdefABCDEF" : "0123456789") == std::string_view::npos) {
+      unsigned long cp = std::strtoul(std::string(digits).c_str(), nullptr, hex ? 16 : 10);
+      if (xml_char(cp)) return semi - i + 1;
+      *why = "character reference &" + std::string(name) + "; names a character XML does not allow";
+      return 0;
+    }
+  }
+  *why = "undefined entity &" + std::string(name).substr(0, 40) + "; (only &amp; &lt; &gt; &quot; &apos; and "
+         "character references are allowed; no DOCTYPE can define others)";
+  return 0;
+}
+
+// The security pass (see xml.h).  *nodes = '<' + '=' count (a bound on pugixml's nodes).
+Status prescan(std::string_view s, size_t max_nodes) {
+  if (!json::valid_utf8(s)) {
+    // find the first bad byte for the position
+    size_t lo = 0, hi = s.size();
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+      size_t cut = mid;
+      while (cut > lo && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+      if (json::valid_utf8(s.substr(0, cut))) lo = cut == lo ? mid : cut;
+      else hi = cut;
+      if (cut == lo && mid == lo) break;
+    }
+    return bad(s, lo, "the document is not valid UTF-8");
+  }
+  size_t nodes = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+      return bad(s, i, "control character U+00" + std::string(1, "0123456789ABCDEF"[c >> 4]) +
+                           std::string(1, "0123456789ABCDEF"[c & 15]) + " is not allowed in XML");
+    if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+        static_cast<unsigned char>(s[i + 2]) >= 0xBE)
+      return bad(s, i, "U+FFFE / U+FFFF are not allowed in XML");
+    if (c == '=') ++nodes;
+    if (c == '&') {
+      std::string why;
+      size_t n = reference(s, i, &why);
+      if (!n) return bad(s, i, why);
+      i += n - 1;
+      continue;
+    }
+    if (c != '<') continue;
+    ++nodes;
+    if (starts(s, i, "<!--")) {
+      size_t e = s.find("-->", i + 4);
+      if (e == std::string_view::npos) return bad(s, i, "unterminated comment");
+      for (size_t k = i; k < e; ++k) {
+        unsigned char d = static_cast<unsigned char>(s[k]);
+        if (d < 0x20 && d != '\t' && d != '\n' && d != '\r') return bad(s, k, "control character in a comment");
+      }
+      i = e + 2;
+    } else if (starts(s, i, "<![CDATA[")) {
+      size_t e = s.find("]]>", i + 9);
+      if (e == std::string_view::npos) return bad(s, i, "unterminated CDATA section");
+      for (size_t k = i; k < e; ++k) {
+        unsigned char d = static_cast<unsigned char>(s[k]);
+        if (d < 0x20 && d != '\t' && d != '\n' && d != '\r') return bad(s, k, "control character in CDATA");
+      }
+      i = e + 2;
+    } else if (starts(s, i, "<!")) {
+      return bad(s, i, "DOCTYPE and other declarations are not allowed (no DTDs, no entity definitions)");
+    } else if (starts(s, i, "<?")) {
+      size_t e = s.find("?>", i + 2);
+      if (e == std::string_view::npos) return bad(s, i, "unterminated processing instruction");
+      std::string_view pi = s.substr(i, e - i);
+      if (starts(s, i, "<?xml") && (pi.size() == 5 || pi[5] == ' ' || pi[5] == '\t' || pi[5] == '\r' || pi[5] == '\n')) {
+        size_t enc = pi.find("encoding");
+        if (enc != std::string_view::npos) {
+          size_t q = pi.find_first_of("\"'", enc);
+          size_t q2 = q == std::string_view::npos ? q : pi.find(pi[q], q + 1);
+          std::string name(q2 == std::string_view::npos ? std::string_view() : pi.substr(q + 1, q2 - q - 1));
+          for (auto& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+          if (name != "utf-8" && name != "utf8")
+            return bad(s, i + enc, "encoding '" + name.substr(0, 40) + "' is not supported; send UTF-8");
+        }
+      }
+      i = e + 1;
+    }
+    if (nodes > max_nodes) break;
+  }
+  if (nodes > max_nodes)
+    return Status(Err::invalid, "XML: the document has more than " + std::to_string(max_nodes) +
+                                    " elements and attributes (limits.max_json_values)");
+  return Status();
+}
+
+// ---------------------------------------------------------------- XML -> JSON
+
+std::string_view local_name(const char* qname, std::string_view* prefix) {
+  std::string_view q(qname);
+  size_t colon = q.find(':');
+  if (colon == std::string_view::npos) {
+    *prefix = {};
+    return q;
+  }
+  *prefix = q.substr(0, colon);
+  return q.substr(colon + 1);
+}
+
+bool is_ws(const char* t) {
+  for (; *t; ++t)
+    if (*t != ' ' && *t != '\t' && *t != '\n' && *t != '\r') return false;
+  return true;
+}
+
+void escape(std::string& out, std::string_view s, bool attr) {
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    const char* rep = nullptr;
+    switch (c) {
+      case '&': rep = "&amp;"; break;
+      case '<': rep = "&lt;"; break;
+      case '>': rep = "&gt;"; break;
+      case '"': rep = attr ? "&quot;" : nullptr; break;
+      case '\n': rep = attr ? "&#10;" : nullptr; break;
+      case '\r': rep = "&#13;"; break;
+      case '\t': rep = attr ? "&#9;" : nullptr; break;
+      default:
+        if (c < 0x20) rep = "\xEF\xBF\xBD";  // not representable in XML 1.0: U+FFFD
+    }
+    if (!rep) continue;
+    out.append(s.data() + start, i - start);
+    out += rep;
+    start = i + 1;
+  }
+  out.append(s.data() + start, s.size() - start);
+}
+
+class Reader {
+ public:
+  Reader(std::string_view text, const ParseLimits& lim) : text_(text), lim_(lim) {}
+
+  Result<json::Value> run(const pugi::xml_document& doc) {
+    pugi::xml_node root;
+    for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling()) {
+      if (n.type() == pugi::node_element) {
+        if (root) return bad(text_, size_t(n.offset_debug()), "more than one root element");
+        root = n;
+      } else if ((n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) && !is_ws(n.value())) {
+        return bad(text_, size_t(n.offset_debug()), "text outside the root element");
+      } else if (n.type() == pugi::node_doctype) {
+        return bad(text_, size_t(n.offset_debug()), "DOCTYPE is not allowed");
+      }
+    }
+    if (!root) return Status(Err::invalid, "XML: the document has no root element");
+    json::Object out;
+    size_t mark = push_ns(root);
+    if (Status st = resource(root, out, 1); !st) return st;
+    ns_.resize(mark);
+    return json::Value(std::move(out));
+  }
+
+ private:
+  std::string_view text_;
+  ParseLimits lim_;
+  std::vector<std::pair<std::string, std::string>> ns_;  // prefix -> uri, innermost last
+  std::vector<std::string> path_;
+
+  std::string path() const {
+    std::string p;
+    for (const auto& s : path_) p += (p.empty() ? "" : ".") + s;
+    return p;
+  }
+  Status err(const pugi::xml_node& n, const std::string& what) { return bad(text_, size_t(n.offset_debug()), what); }
+
+  size_t push_ns(const pugi::xml_node& el) {
+    size_t mark = ns_.size();
+    for (pugi::xml_attribute a = el.first_attribute(); a; a = a.next_attribute()) {
+      const char* nm = a.name();
+      if (std::strcmp(nm, "xmlns") == 0) ns_.emplace_back("", a.value());
+      else if (std::strncmp(nm, "xmlns:", 6) == 0) ns_.emplace_back(nm + 6, a.value());
+    }
+    return mark;
+  }
+  const std::string* resolve(std::string_view prefix) const {
+    for (auto it = ns_.rbegin(); it != ns_.rend(); ++it)
+      if (it->first == prefix) return &it->second;
+    return nullptr;
+  }
+  // The element's local name when it is in the FHIR namespace, else an error.
+  Status fhir_name(const pugi::xml_node& el, std::string* name) {
+    std::string_view prefix;
+    std::string_view local = local_name(el.name(), &prefix);
+    const std::string* uri = resolve(prefix);
+    if (!uri || *uri != kFhirNs)
+      return err(el, "element '" + std::string(el.name()).substr(0, 80) + "'" +
+                         (path_.empty() ? "" : " in " + path()) + " is not in the FHIR namespace " + kFhirNs);
+    name->assign(local);
+    return Status();
+  }
+  static bool ns_attr(const char* nm) {
+    return std::strcmp(nm, "xmlns") == 0 || std::strncmp(nm, "xmlns:", 6) == 0;
+  }
+  // Attributes in another namespace (xsi:schemaLocation) are ignored, as XML readers do.
+  static bool foreign_attr(const char* nm) { return std::strchr(nm, ':') != nullptr; }
+
+  Status resource(const pugi::xml_node& el, json::Object& out, size_t depth) {
+    std::string name;
+    if (Status st = fhir_name(el, &name); !st) return st;
+    const TypeDef* t = model::model().type(name);
+    if (!t || t->kind != Kind::resource || t->abstract)
+      return err(el, "'" + name.substr(0, 80) + "' is not a FHIR R4 resource type" +
+                         (path_.empty() ? "" : " (in " + path() + ")"));
+    for (pugi::xml_attribute a = el.first_attribute(); a; a = a.next_attribute())
+      if (!ns_attr(a.name()) && !foreign_attr(a.name()))
+        return err(el, "unknown attribute '" + std::string(a.name()).substr(0, 80) + "' on " + name);
+    out["resourceType"] = json::Value(name);
+    path_.push_back(name);
+    Status st = children(el, t, out, depth);
+    path_.pop_back();
+    return st;
+  }
+
+  struct Acc {
+    std::string name;
+    const model::ElementDef* ed;
+    bool prim;
+    std::vector<json::Value> vals, exts;
+    bool any_val = false, any_ext = false;
+  };
+
+  Status children(const pugi::xml_node& parent, const TypeDef* t, json::Object& out, size_t depth) {
+    if (depth > lim_.max_depth)
+      return err(parent, "nesting deeper than " + std::to_string(lim_.max_depth) + " elements (limits.max_json_depth)");
+    std::vector<Acc> acc;
+    std::vector<int> choice_used(t->elements.size(), -1);  // element index -> acc index
+    for (pugi::xml_node n = parent.first_child(); n; n = n.next_sibling()) {
+      if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
+        if (!is_ws(n.value())) return err(n, "text content is not allowed in " + path() + " (FHIR values are attributes)");
+        continue;
+      }
+      if (n.type() != pugi::node_element) continue;
+      size_t mark = push_ns(n);
+      std::string name;
+      std::string_view prefix;
+      std::string_view local = local_name(n.name(), &prefix);
+      const std::string* uri = resolve(prefix);
+      bool div = uri && *uri == kXhtmlNs;
+      if (div) {
+        if (!prefix.empty() || local != "div")
+          return err(n, "XHTML element '" + std::string(n.name()).substr(0, 80) + "' in " + path() +
+                            " (only the narrative <div xmlns=\"" + kXhtmlNs + "\"> is XHTML)");
+        name = "div";
+      } else if (Status st = fhir_name(n, &name); !st) {
+        return st;
+      }
+      const TypeDef::Member* mb = t->member(name);
+      bool attr_only = (name == "id" && t->kind != Kind::resource) || (name == "url" && t->name == "Extension") ||
+                       (name == "value" && t->kind == Kind::primitive);
+      if (!mb || attr_only || name.find('[') != std::string::npos)
+        return err(n, attr_only ? "'" + name + "' is an attribute in " + path() + ", not an element"
+                                : "unknown element '" + name.substr(0, 80) + "' in " + path());
+      const model::ElementDef& ed = t->elements[mb->element];
+      const TypeDef* ct = ed.types[mb->type].type;
+      if (!ct) return err(n, "element '" + name + "' in " + path() + " has no known type");
+      bool is_xhtml = ct->kind == Kind::primitive && ct->prim == Prim::xhtml;
+      if (is_xhtml != div)
+        return err(n, is_xhtml ? path() + "." + name + " must be in the XHTML namespace " + kXhtmlNs
+                               : "element '" + name + "' in " + path() + " is not in the FHIR namespace");
+      int& used = choice_used[mb->element];
+      if (used >= 0 && acc[size_t(used)].name != name)
+        return err(n, "both '" + acc[size_t(used)].name + "' and '" + name + "' in " + path() + " (" + ed.name +
+                          "[x] has one type)");
+      if (used < 0) {
+        used = int(acc.size());
+        acc.push_back(Acc{name, &ed, ct->kind == Kind::primitive && ct->prim != Prim::xhtml, {}, {}});
+      }
+      Acc& a = acc[size_t(used)];
+      if (!ed.repeats() && (!a.vals.empty()))
+        return err(n, "'" + name + "' appears more than once in " + path() + " (it does not repeat)");
+      path_.push_back(name);
+      json::Value val, ext;
+      Status st;
+      if (is_xhtml) {
+        std::string text;
+        st = xhtml(n, text, depth + 1, true);
+        val = json::Value(std::move(text));
+      } else {
+        st = element(n, ct, &val, &ext, depth + 1);
+      }
+      path_.pop_back();
+      if (!st) return st;
+      ns_.resize(mark);
+      a.any_val |= !val.is<picojson::null>();
+      a.any_ext |= !ext.is<picojson::null>();
+      a.vals.push_back(std::move(val));
+      a.exts.push_back(std::move(ext));
+    }
+    for (Acc& a : acc) {
+      if (a.ed->repeats()) {
+        if (a.any_val) out[a.name] = json::Value(json::Array(std::move(a.vals)));
+        if (a.any_ext) out["_" + a.name] = json::Value(json::Array(std::move(a.exts)));
+      } else {
+        if (a.any_val) out[a.name] = std::move(a.vals[0]);
+        if (a.any_ext) out["_" + a.name] = std::move(a.exts[0]);
+      }
+    }
+    return Status();
+  }
+
+  // One element of type ct: *val is its JSON value (null for a primitive with no value),
+  // *ext the `_x` object of a primitive (null when it has no id and no extension).
+  Status element(const pugi::xml_node& n, const TypeDef* ct, json::Value* val, json::Value* ext, size_t depth) {
+    if (depth > lim_.max_depth)
+      return err(n, "nesting deeper than " + std::to_string(lim_.max_depth) + " elements (limits.max_json_depth)");
+    if (ct->kind == Kind::resource) {  // a wrapper: exactly one resource element inside
+      for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute())
+        if (!ns_attr(a.name()) && !foreign_attr(a.name()))
+          return err(n, "unknown attribute '" + std::string(a.name()).substr(0, 80) + "' on " + path());
+      pugi::xml_node inner;
+      for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+        if (c.type() == pugi::node_element) {
+          if (inner) return err(c, path() + " holds one resource, not several");
+          inner = c;
+        } else if ((c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) && !is_ws(c.value())) {
+          return err(c, "text content is not allowed in " + path());
+        }
+      }
+      if (!inner) return err(n, path() + " holds no resource");
+      size_t mark = push_ns(inner);
+      json::Object o;
+      Status st = resource(inner, o, depth + 1);
+      ns_.resize(mark);
+      if (!st) return st;
+      if (ct->abstract == false && o["resourceType"].get<std::string>() != ct->name)
+        return err(inner, path() + " must hold a " + ct->name);
+      *val = json::Value(std::move(o));
+      return Status();
+    }
+    json::Object o;
+    const char* value_attr = nullptr;
+    for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
+      const char* nm = a.name();
+      if (ns_attr(nm) || foreign_attr(nm)) continue;
+      if (std::strcmp(nm, "id") == 0) {
+        o["id"] = json::Value(std::string(a.value()));
+      } else if (std::strcmp(nm, "url") == 0 && ct->name == "Extension") {
+        o["url"] = json::Value(std::string(a.value()));
+      } else if (std::strcmp(nm, "value") == 0 && ct->kind == Kind::primitive) {
+        value_attr = a.value();
+      } else {
+        return err(n, "unknown attribute '" + std::string(nm).substr(0, 80) + "' on " + path());
+      }
+    }
+    if (Status st = children(n, ct, o, depth); !st) return st;
+    if (ct->kind != Kind::primitive) {
+      *val = json::Value(std::move(o));
+      return Status();
+    }
+    if (!o.empty()) *ext = json::Value(std::move(o));
+    if (!value_attr) return Status();
+    std::string s(value_attr);
+    switch (ct->prim) {
+      case Prim::boolean:
+        if (s != "true" && s != "false") return err(n, "value '" + s.substr(0, 40) + "' of " + path() + " is not a boolean");
+        *val = json::Value(s == "true");
+        break;
+      case Prim::integer:
+      case Prim::positive_int:
+      case Prim::unsigned_int:
+      case Prim::decimal: {
+        bool ok = s.size() <= json::kMaxNumberChars && json::valid_number_text(s);
+        if (ok) {
+          double d = std::strtod(s.c_str(), nullptr);
+          ok = std::isfinite(d);
+        }
+        if (!ok) return err(n, "value '" + s.substr(0, 40) + "' of " + path() + " is not a valid " + model::prim_name(ct->prim));
+        *val = json::make_number(s);
+        break;
+      }
+      default:
+        *val = json::Value(std::move(s));
+    }
+    return Status();
+  }
+
+  // The narrative div: its XHTML text (the root carries the XHTML namespace declaration).
+  Status xhtml(const pugi::xml_node& n, std::string& out, size_t depth, bool root) {
+    if (depth > lim_.max_depth)
+      return err(n, "nesting deeper than " + std::to_string(lim_.max_depth) + " elements (limits.max_json_depth)");
+    out.push_back('<');
+    out += n.name();
+    if (root) out += " xmlns=\"http://www.w3.org/1999/xhtml\"";
+    for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
+      if (root && std::strcmp(a.name(), "xmlns") == 0) continue;
+      out.push_back(' ');
+      out += a.name();
+      out += "=\"";
+      escape(out, a.value(), true);
+      out.push_back('"');
+    }
+    if (!n.first_child()) {
+      out += "/>";
+      return Status();
+    }
+    out.push_back('>');
+    for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+      if (c.type() == pugi::node_element) {
+        if (Status st = xhtml(c, out, depth + 1, false); !st) return st;
+      } else if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) {
+        escape(out, c.value(), false);
+      }
+    }
+    out += "</";
+    out += n.name();
+    out.push_back('>');
+    return Status();
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- JSON -> XML
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(bool pretty) : pretty_(pretty) {}
+  std::string out;
+
+  void resource(const json::Object& o, size_t level, bool root) {
+    auto rt = o.find("resourceType");
+    const std::string* name = rt != o.end() ? json::as_string(rt->second) : nullptr;
+    std::string n = name ? *name : "Resource";
+    const TypeDef* t = model::model().type(n);
+    if (t && t->kind != Kind::resource) t = nullptr;
+    indent(level);
+    out.push_back('<');
+    out += n;
+    if (root) out += " xmlns=\"http://hl7.org/fhir\"";
+    body(n, o, t, nullptr, level);
+  }
+
+ private:
+  bool pretty_;
+
+  void indent(size_t level) {
+    if (!pretty_) return;
+    if (!out.empty()) out.push_back('\n');
+    out.append(level * 2, ' ');
+  }
+
+  static void value_text(std::string& out, const json::Value& v) {
+    if (v.is<bool>()) out += v.get<bool>() ? "true" : "false";
+    else if (json::is_number(v)) out += json::number_text(v);
+    else if (const std::string* s = json::as_string(v)) escape(out, *s, true);
+  }
+
+  // After "<name": attributes, then children or "/>".  `value` is a primitive's value (or null).
+  void body(const std::string& name, const json::Object& o, const TypeDef* t, const json::Value* value, size_t level) {
+    bool attrs_id = t && t->kind != Kind::resource;
+    bool attrs_url = t && t->name == "Extension";
+    if (attrs_id) {
+      auto it = o.find("id");
+      if (it != o.end() && json::is_string(it->second)) {
+        out += " id=\"";
+        escape(out, it->second.get<std::string>(), true);
+        out.push_back('"');
+      }
+    }
+    if (attrs_url) {
+      auto it = o.find("url");
+      if (it != o.end() && json::is_string(it->second)) {
+        out += " url=\"";
+        escape(out, it->second.get<std::string>(), true);
+        out.push_back('"');
+      }
+    }
+    if (value && !value->is<picojson::null>()) {
+      out += " value=\"";
+      value_text(out, *value);
+      out.push_back('"');
+    }
+    out.push_back('>');
+    size_t open = out.size();
+    members(o, t, level + 1, attrs_id, attrs_url);
+    if (out.size() == open) {
+      out.back() = '/';
+      out.push_back('>');
+      return;
+    }
+    indent(level);
+    out += "</";
+    out += name;
+    out.push_back('>');
+  }
+
+  struct Item {
+    uint32_t order;
+    const std::string* name;
+    const json::Value* v = nullptr;  // `x`
+    const json::Value* e = nullptr;  // `_x`
+    const TypeDef* type = nullptr;   // null: not in the model
+    std::string base;                // the element name ("x" for `x` and `_x`)
+  };
+
+  void members(const json::Object& o, const TypeDef* t, size_t level, bool skip_id, bool skip_url) {
+    std::vector<Item> items;
+    items.reserve(o.size());
+    for (const auto& kv : o) {
+      const std::string& k = kv.first;
+      if (k == "resourceType" && (!t || t->kind == Kind::resource)) continue;
+      if ((skip_id && k == "id" && json::is_string(kv.second)) || (skip_url && k == "url" && json::is_string(kv.second)))
+        continue;
+      bool ext = !k.empty() && k[0] == '_';
+      std::string base = ext ? k.substr(1) : k;
+      const TypeDef::Member* mb = t ? t->member(base) : nullptr;
+      const TypeDef* et = mb ? t->elements[mb->element].types[mb->type].type : nullptr;
+      if (ext && (!et || et->kind != Kind::primitive)) et = nullptr, mb = nullptr;
+      if (!mb) {
+        items.push_back(Item{0xFFFFFFFFu, &k, &kv.second, nullptr, nullptr, k});
+        continue;
+      }
+      Item* found = nullptr;
+      for (Item& it : items)
+        if (it.type && it.base == base) found = &it;
+      if (!found) {
+        items.push_back(Item{uint32_t(mb->element), &k, nullptr, nullptr, et, base});
+        found = &items.back();
+      }
+      (ext ? found->e : found->v) = &kv.second;
+    }
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.order < b.order; });
+    for (const Item& it : items) {
+      const std::string& name = it.base;
+      if (!it.type) {
+        generic(name, *it.v, level);
+        continue;
+      }
+      const TypeDef* et = it.type;
+      if (et->kind == Kind::primitive && et->prim == Prim::xhtml) {
+        if (it.v) {
+          auto write_div = [&](const json::Value& d) {
+            if (const std::string* s = json::as_string(d)) div(*s, level);
+          };
+          if (const json::Array* a = json::as_array(*it.v)) for (const auto& d : *a) write_div(d);
+          else write_div(*it.v);
+        }
+        continue;
+      }
+      if (et->kind == Kind::primitive) {
+        const json::Array* va = it.v ? json::as_array(*it.v) : nullptr;
+        const json::Array* ea = it.e ? json::as_array(*it.e) : nullptr;
+        if (va || ea) {
+          size_t n = std::max(va ? va->size() : 0, ea ? ea->size() : 0);
+          for (size_t i = 0; i < n; ++i)
+            primitive(name, va && i < va->size() ? &(*va)[i] : nullptr, ea && i < ea->size() ? &(*ea)[i] : nullptr,
+                      et, level);
+        } else {
+          primitive(name, it.v, it.e, et, level);
+        }
+        continue;
+      }
+      auto one = [&](const json::Value& v) {
+        const json::Object* o2 = json::as_object(v);
+        if (!o2) return generic(name, v, level);
+        indent(level);
+        out.push_back('<');
+        out += name;
+        if (et->kind == Kind::resource) {
+          out.push_back('>');
+          resource(*o2, level + 1, false);
+          indent(level);
+          out += "</";
+          out += name;
+          out.push_back('>');
+        } else {
+          body(name, *o2, et, nullptr, level);
+        }
+      };
+      if (!it.v) continue;  // `_x` of an element that is not primitive: not FHIR, dropped
+      if (const json::Array* a = json::as_array(*it.v)) for (const auto& v : *a) one(v);
+      else one(*it.v);
+    }
+  }
+
+  void primitive(const std::string& name, const json::Value* v, const json::Value* e, const TypeDef* t, size_t level) {
+    bool has_v = v && !v->is<picojson::null>();
+    const json::Object* eo = e ? json::as_object(*e) : nullptr;
+    if (!has_v && !eo) return;
+    indent(level);
+    out.push_back('<');
+    out += name;
+    static const json::Object kEmpty;
+    body(name, eo ? *eo : kEmpty, t, has_v ? v : nullptr, level);
+  }
+
+  void div(const std::string& s, size_t level) {
+    indent(level);
+    if (s.rfind("<div", 0) == 0 && well_formed_fragment(s)) {
+      if (s.find("xmlns=\"http://www.w3.org/1999/xhtml\"") != std::string::npos ||
+          s.find("xmlns='http://www.w3.org/1999/xhtml'") != std::string::npos) {
+        out += s;
+      } else {
+        out += "<div xmlns=\"http://www.w3.org/1999/xhtml\"";
+        out.append(s, 4, std::string::npos);
+      }
+      return;
+    }
+    out += "<div xmlns=\"http://www.w3.org/1999/xhtml\">";  // not XHTML: kept as its text
+    escape(out, s, false);
+    out += "</div>";
+  }
+
+  // A member the model does not know (stored with validation off): written by its name.
+  void generic(const std::string& name, const json::Value& v, size_t level) {
+    if (const json::Array* a = json::as_array(v)) {
+      for (const auto& x : *a) generic(name, x, level);
+      return;
+    }
+    if (v.is<picojson::null>()) return;
+    indent(level);
+    out.push_back('<');
+    out += name;
+    if (const json::Object* o = json::as_object(v)) {
+      out.push_back('>');
+      size_t open = out.size();
+      for (const auto& kv : *o) generic(kv.first, kv.second, level + 1);
+      if (out.size() == open) {
+        out.back() = '/';
+        out.push_back('>');
+        return;
+      }
+      indent(level);
+      out += "</";
+      out += name;
+      out.push_back('>');
+      return;
+    }
+    out += " value=\"";
+    value_text(out, v);
+    out += "\"/>";
+  }
+};
+
+constexpr unsigned kParseFlags = pugi::parse_cdata | pugi::parse_escapes | pugi::parse_wconv_attribute |
+                                 pugi::parse_eol | pugi::parse_ws_pcdata | pugi::parse_declaration |
+                                 pugi::parse_doctype;
+
+}  // namespace
+
+bool well_formed_fragment(std::string_view text) {
+  if (!prescan(text, SIZE_MAX).ok()) return false;
+  pugi::xml_document doc;
+  pugi::xml_parse_result r = doc.load_buffer(text.data(), text.size(), kParseFlags, pugi::encoding_utf8);
+  if (!r) return false;
+  int roots = 0;
+  for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling()) {
+    if (n.type() == pugi::node_element) ++roots;
+    else if (n.type() != pugi::node_pcdata || !is_ws(n.value())) return false;
+  }
+  return roots == 1;
+}
+
+Result<json::Value> parse(std::string_view text, const ParseLimits& limits) {
+  if (!model::model_status().ok()) return Status(Err::internal, "the type model is not loaded: " + model::model_status().message);
+  if (Status st = prescan(text, limits.max_values > SIZE_MAX / 2 ? SIZE_MAX : 2 * limits.max_values); !st) return st;
+  pugi::xml_document doc;
+  pugi::xml_parse_result r = doc.load_buffer(text.data(), text.size(), kParseFlags, pugi::encoding_utf8);
+  if (!r) return bad(text, size_t(r.offset), std::string("malformed XML: ") + r.description());
+  Reader reader(text, limits);
+  return reader.run(doc);
+}
+
+std::string write(const json::Value& resource, bool pretty) {
+  Writer w(pretty);
+  if (const json::Object* o = json::as_object(resource)) w.resource(*o, 0, true);
+  if (pretty) w.out.push_back('\n');
+  return std::move(w.out);
+}
+
+}  // namespace ef::fhir::xml
