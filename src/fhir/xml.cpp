@@ -234,7 +234,11 @@ class Reader {
     for (const auto& s : path_) p += (p.empty() ? "" : ".") + s;
     return p;
   }
-  Status err(const pugi::xml_node& n, const std::string& what) { return bad(text_, size_t(n.offset_debug()), what); }
+  Status err(const pugi::xml_node& n, const std::string& what) {
+    size_t off = size_t(n.offset_debug());  // an element's name; its '<' is just before
+    if (n.type() == pugi::node_element && off > 0 && off <= text_.size() && text_[off - 1] == '<') --off;
+    return bad(text_, off, what);
+  }
 
   size_t push_ns(const pugi::xml_node& el) {
     size_t mark = ns_.size();
@@ -432,7 +436,8 @@ class Reader {
       case Prim::positive_int:
       case Prim::unsigned_int:
       case Prim::decimal: {
-        bool ok = s.size() <= json::kMaxNumberChars && json::valid_number_text(s);
+        bool ok = s.size() <= json::kMaxNumberChars && json::valid_number_text(s) &&
+                  (ct->prim == Prim::decimal || model::primitive_text_ok(ct->prim, s));
         if (ok) {
           double d = std::strtod(s.c_str(), nullptr);
           ok = std::isfinite(d);

@@ -14,6 +14,7 @@ Status xml_request_body(Ctx& c) {
   if (c.req.body.size() > c.app.cfg.limits.max_body_bytes)
     return Status(Err::too_large, "the request body is larger than the limit of " +
                                       std::to_string(c.app.cfg.limits.max_body_bytes) + " bytes");
+  if (c.format_open) c.xml = true;  // errors, too, in the body's format
   fhir::xml::ParseLimits lim;
   lim.max_depth = c.app.cfg.limits.max_json_depth > 0 ? size_t(c.app.cfg.limits.max_json_depth) : 64;
   lim.max_values = c.app.cfg.limits.max_json_values;
@@ -24,7 +25,6 @@ Status xml_request_body(Ctx& c) {
   req.body = json::write(*v);
   req.headers.erase("Content-Type");
   req.headers.emplace("Content-Type", "application/fhir+json");
-  if (c.format_open) c.xml = true;
   return Status();
 }
 
