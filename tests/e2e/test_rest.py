@@ -248,7 +248,8 @@ class RestTest(unittest.TestCase):
         ]
         for name, body, ctype, status, phrase in cases:
             with self.subTest(name):
-                r = self.s.request("PUT", "/Patient/" + pid, body, headers={"Content-Type": ctype})
+                r = self.s.request("PUT", "/Patient/" + pid, body, headers={"Content-Type": ctype,
+                                                                            "Accept": "application/fhir+json"})
                 self.assertOutcome(r, status, phrase)
         self.assertOutcome(self.s.request("PUT", "/Patient/bad$id", dict(PATIENT, id="bad$id")), 400, "valid FHIR id")
         self.assertOutcome(self.s.request("PUT", "/Patient/" + "a" * 65, dict(PATIENT, id="a" * 65)), 400, "valid FHIR id")
