@@ -491,26 +491,231 @@ class Reader {
 // ---------------------------------------------------------------- JSON -> XML
 namespace {
 
+// The writer reads JSON text, not a picojson tree: one pass (Tape) records every value's span
+// and member name in one vector, then each object's members are written in definition order
+// from their spans (numbers verbatim, strings unescaped then XML-escaped).  The text is JSON
+// we wrote (stored resources, Bundles, outcomes); a malformed one makes write_text() false.
+struct Span {
+  const char* b = nullptr;
+  const char* e = nullptr;
+  uint32_t n = 0;  // its node in the Tape
+  char kind() const { return b < e ? *b : 0; }  // '{' '[' '"' 't' 'f' 'n' or a number
+  bool null() const { return kind() == 'n'; }
+};
+
+const char* ws(const char* p, const char* e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+  return p;
+}
+
+// One pass over the JSON text: every value's span, member name, first child and next sibling
+// (a flat tree in one vector; 0 = none, the root is node 0 and nobody's child).
+struct Tape {
+  struct Node {
+    const char* b;
+    const char* e;
+    const char* key = nullptr;
+    uint32_t key_len = 0, first = 0, next = 0;
+  };
+  std::vector<Node> nodes;
+  const char* end = nullptr;
+
+  bool parse(const char* b, const char* e) {
+    end = e;
+    nodes.reserve(size_t(e - b) / 8 + 4);
+    const char* p = ws(b, e);
+    uint32_t root;
+    if (!value(p, 0, &root)) return false;
+    return ws(p, e) == e;
+  }
+
+  bool value(const char*& p, int depth, uint32_t* out) {
+    if (p >= end || depth > 1000) return false;
+    uint32_t idx = uint32_t(nodes.size());
+    nodes.push_back(Node{p, p});
+    *out = idx;
+    char c = *p;
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      p = ws(p + 1, end);
+      uint32_t prev = 0;
+      if (p < end && *p == close) {
+        nodes[idx].e = ++p;
+        return true;
+      }
+      while (p < end) {
+        const char* k = nullptr;
+        uint32_t klen = 0;
+        if (c == '{') {
+          if (*p != '"') return false;
+          k = ++p;
+          while (p < end && *p != '"') {
+            if (*p == '\\') return false;  // FHIR member names have no escapes
+            ++p;
+          }
+          if (p >= end) return false;
+          klen = uint32_t(p - k);
+          p = ws(p + 1, end);
+          if (p >= end || *p != ':') return false;
+          p = ws(p + 1, end);
+        }
+        uint32_t child;
+        if (!value(p, depth + 1, &child)) return false;
+        nodes[child].key = k;
+        nodes[child].key_len = klen;
+        if (prev) nodes[prev].next = child;
+        else nodes[idx].first = child;
+        prev = child;
+        p = ws(p, end);
+        if (p < end && *p == ',') {
+          p = ws(p + 1, end);
+        } else if (p < end && *p == close) {
+          nodes[idx].e = ++p;
+          return true;
+        } else {
+          return false;
+        }
+      }
+      return false;
+    }
+    if (c == '"') {
+      for (++p; p < end; ++p) {
+        if (*p == '\\') ++p;
+        else if (*p == '"') {
+          nodes[idx].e = ++p;
+          return true;
+        }
+      }
+      return false;
+    }
+    const char* q = p;
+    while (q < end && *q != ',' && *q != '}' && *q != ']' && *q != ' ' && *q != '\n' && *q != '\r' && *q != '\t') ++q;
+    if (q == p) return false;
+    nodes[idx].e = p = q;
+    return true;
+  }
+};
+
+struct Member {
+  std::string_view key;
+  Span v;
+};
+
+void put_utf8(std::string& out, unsigned long cp) {
+  if (cp < 0x80) {
+    out.push_back(char(cp));
+  } else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(char(0xE0 | (cp >> 12)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(char(0xF0 | (cp >> 18)));
+    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  }
+}
+
+// The content of a JSON string literal (escapes decoded) into out.
+bool unquote(Span s, std::string& out) {
+  if (s.kind() != '"' || s.e - s.b < 2) return false;
+  const char* p = s.b + 1;
+  const char* e = s.e - 1;
+  while (p < e) {
+    const char* q = p;
+    while (q < e && *q != '\\') ++q;
+    out.append(p, size_t(q - p));
+    if (q >= e) break;
+    if (q + 1 >= e) return false;
+    char c = q[1];
+    p = q + 2;
+    switch (c) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '/': out.push_back('/'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        auto hex4 = [&](const char* h, unsigned long* v) {
+          if (e - h < 4) return false;
+          *v = 0;
+          for (int i = 0; i < 4; ++i) {
+            char d = h[i];
+            int x = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10 : d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+            if (x < 0) return false;
+            *v = *v * 16 + unsigned(x);
+          }
+          return true;
+        };
+        unsigned long cp;
+        if (!hex4(p, &cp)) return false;
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && e - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+          unsigned long lo;
+          if (hex4(p + 2, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            p += 6;
+          }
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+        put_utf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 class Writer {
  public:
-  explicit Writer(bool pretty) : pretty_(pretty) {}
+  Writer(const Tape& tape, bool pretty) : tape_(tape), pretty_(pretty) {}
   std::string out;
+  bool ok = true;
 
-  void resource(const json::Object& o, size_t level, bool root) {
-    auto rt = o.find("resourceType");
-    const std::string* name = rt != o.end() ? json::as_string(rt->second) : nullptr;
-    std::string n = name ? *name : "Resource";
-    const TypeDef* t = model::model().type(n);
+  void resource(Span o, size_t level, bool root) {
+    std::vector<Member> ms;
+    if (o.kind() != '{' || !object_members(o, &ms)) {
+      ok = false;
+      return;
+    }
+    std::string name = "Resource";
+    for (const Member& m : ms)
+      if (m.key == "resourceType") {
+        name.clear();
+        if (!unquote(m.v, name)) ok = false;
+      }
+    const TypeDef* t = model::model().type(name);
     if (t && t->kind != Kind::resource) t = nullptr;
     indent(level);
     out.push_back('<');
-    out += n;
+    out += name;
     if (root) out += " xmlns=\"http://hl7.org/fhir\"";
-    body(n, o, t, nullptr, level);
+    body(name, ms, t, nullptr, level);
   }
 
  private:
+  const Tape& tape_;
   bool pretty_;
+  std::string tmp_;
+
+  Span span(uint32_t n) const { return Span{tape_.nodes[n].b, tape_.nodes[n].e, n}; }
+  bool object_members(Span o, std::vector<Member>* out) const {
+    for (uint32_t c = tape_.nodes[o.n].first; c; c = tape_.nodes[c].next)
+      out->push_back(Member{std::string_view(tape_.nodes[c].key, tape_.nodes[c].key_len), span(c)});
+    return true;
+  }
+  bool array_items(Span a, std::vector<Span>* out) const {
+    for (uint32_t c = tape_.nodes[a.n].first; c; c = tape_.nodes[c].next) out->push_back(span(c));
+    return true;
+  }
 
   void indent(size_t level) {
     if (!pretty_) return;
@@ -518,40 +723,38 @@ class Writer {
     out.append(level * 2, ' ');
   }
 
-  static void value_text(std::string& out, const json::Value& v) {
-    if (v.is<bool>()) out += v.get<bool>() ? "true" : "false";
-    else if (json::is_number(v)) out += json::number_text(v);
-    else if (const std::string* s = json::as_string(v)) escape(out, *s, true);
+  void text_of(Span v, bool attr) {
+    if (v.kind() == '"') {
+      tmp_.clear();
+      if (!unquote(v, tmp_)) ok = false;
+      escape(out, tmp_, attr);
+    } else {
+      out.append(v.b, size_t(v.e - v.b));  // true, false, a number's exact text
+    }
   }
 
-  // After "<name": attributes, then children or "/>".  `value` is a primitive's value (or null).
-  void body(const std::string& name, const json::Object& o, const TypeDef* t, const json::Value* value, size_t level) {
+  void attribute(const char* name, Span v) {
+    out.push_back(' ');
+    out += name;
+    out += "=\"";
+    text_of(v, true);
+    out.push_back('"');
+  }
+
+  // After "<name": attributes, then children or "/>".  `value` is a primitive's value.
+  void body(std::string_view name, const std::vector<Member>& ms, const TypeDef* t, const Span* value, size_t level) {
     bool attrs_id = t && t->kind != Kind::resource;
     bool attrs_url = t && t->name == "Extension";
-    if (attrs_id) {
-      auto it = o.find("id");
-      if (it != o.end() && json::is_string(it->second)) {
-        out += " id=\"";
-        escape(out, it->second.get<std::string>(), true);
-        out.push_back('"');
-      }
-    }
-    if (attrs_url) {
-      auto it = o.find("url");
-      if (it != o.end() && json::is_string(it->second)) {
-        out += " url=\"";
-        escape(out, it->second.get<std::string>(), true);
-        out.push_back('"');
-      }
-    }
-    if (value && !value->is<picojson::null>()) {
-      out += " value=\"";
-      value_text(out, *value);
-      out.push_back('"');
-    }
+    if (attrs_id)
+      for (const Member& m : ms)
+        if (m.key == "id" && m.v.kind() == '"') attribute("id", m.v);
+    if (attrs_url)
+      for (const Member& m : ms)
+        if (m.key == "url" && m.v.kind() == '"') attribute("url", m.v);
+    if (value && !value->null()) attribute("value", *value);
     out.push_back('>');
     size_t open = out.size();
-    members(o, t, level + 1, attrs_id, attrs_url);
+    members(ms, t, level + 1, attrs_id, attrs_url);
     if (out.size() == open) {
       out.back() = '/';
       out.push_back('>');
@@ -565,102 +768,111 @@ class Writer {
 
   struct Item {
     uint32_t order;
-    const std::string* name;
-    const json::Value* v = nullptr;  // `x`
-    const json::Value* e = nullptr;  // `_x`
+    std::string_view name;           // the element name ("x" for `x` and `_x`)
+    const Span* v = nullptr;         // `x`
+    const Span* e = nullptr;         // `_x`
     const TypeDef* type = nullptr;   // null: not in the model
-    std::string base;                // the element name ("x" for `x` and `_x`)
   };
 
-  void members(const json::Object& o, const TypeDef* t, size_t level, bool skip_id, bool skip_url) {
+  void members(const std::vector<Member>& ms, const TypeDef* t, size_t level, bool skip_id, bool skip_url) {
     std::vector<Item> items;
-    items.reserve(o.size());
-    for (const auto& kv : o) {
-      const std::string& k = kv.first;
+    items.reserve(ms.size());
+    std::string key;
+    for (const Member& m : ms) {
+      std::string_view k = m.key;
       if (k == "resourceType" && (!t || t->kind == Kind::resource)) continue;
-      if ((skip_id && k == "id" && json::is_string(kv.second)) || (skip_url && k == "url" && json::is_string(kv.second)))
-        continue;
+      if ((skip_id && k == "id" && m.v.kind() == '"') || (skip_url && k == "url" && m.v.kind() == '"')) continue;
       bool ext = !k.empty() && k[0] == '_';
-      std::string base = ext ? k.substr(1) : k;
-      const TypeDef::Member* mb = t ? t->member(base) : nullptr;
+      std::string_view base = ext ? k.substr(1) : k;
+      key.assign(base.data(), base.size());
+      const TypeDef::Member* mb = t ? t->member(key) : nullptr;
       const TypeDef* et = mb ? t->elements[mb->element].types[mb->type].type : nullptr;
       if (ext && (!et || et->kind != Kind::primitive)) et = nullptr, mb = nullptr;
       if (!mb) {
-        items.push_back(Item{0xFFFFFFFFu, &k, &kv.second, nullptr, nullptr, k});
+        items.push_back(Item{0xFFFFFFFFu, k, &m.v, nullptr, nullptr});
         continue;
       }
       Item* found = nullptr;
       for (Item& it : items)
-        if (it.type && it.base == base) found = &it;
+        if (it.type && it.name == base) found = &it;
       if (!found) {
-        items.push_back(Item{uint32_t(mb->element), &k, nullptr, nullptr, et, base});
+        items.push_back(Item{uint32_t(mb->element), base, nullptr, nullptr, et});
         found = &items.back();
       }
-      (ext ? found->e : found->v) = &kv.second;
+      (ext ? found->e : found->v) = &m.v;
     }
     std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.order < b.order; });
+    std::vector<Span> va, ea;
     for (const Item& it : items) {
-      const std::string& name = it.base;
+      std::string_view name = it.name;
       if (!it.type) {
         generic(name, *it.v, level);
         continue;
       }
       const TypeDef* et = it.type;
       if (et->kind == Kind::primitive && et->prim == Prim::xhtml) {
-        if (it.v) {
-          auto write_div = [&](const json::Value& d) {
-            if (const std::string* s = json::as_string(d)) div(*s, level);
-          };
-          if (const json::Array* a = json::as_array(*it.v)) for (const auto& d : *a) write_div(d);
-          else write_div(*it.v);
+        if (it.v && it.v->kind() == '"') {
+          tmp_.clear();
+          std::string d;
+          if (!unquote(*it.v, d)) ok = false;
+          div(d, level);
         }
         continue;
       }
       if (et->kind == Kind::primitive) {
-        const json::Array* va = it.v ? json::as_array(*it.v) : nullptr;
-        const json::Array* ea = it.e ? json::as_array(*it.e) : nullptr;
-        if (va || ea) {
-          size_t n = std::max(va ? va->size() : 0, ea ? ea->size() : 0);
+        va.clear();
+        ea.clear();
+        bool arr = (it.v && it.v->kind() == '[') || (it.e && it.e->kind() == '[');
+        if (arr) {
+          if (it.v && it.v->kind() == '[' && !array_items(*it.v, &va)) ok = false;
+          if (it.e && it.e->kind() == '[' && !array_items(*it.e, &ea)) ok = false;
+          size_t n = std::max(va.size(), ea.size());
           for (size_t i = 0; i < n; ++i)
-            primitive(name, va && i < va->size() ? &(*va)[i] : nullptr, ea && i < ea->size() ? &(*ea)[i] : nullptr,
-                      et, level);
+            primitive(name, i < va.size() ? &va[i] : nullptr, i < ea.size() ? &ea[i] : nullptr, et, level);
         } else {
           primitive(name, it.v, it.e, et, level);
         }
         continue;
       }
-      auto one = [&](const json::Value& v) {
-        const json::Object* o2 = json::as_object(v);
-        if (!o2) return generic(name, v, level);
+      if (!it.v) continue;  // `_x` of an element that is not primitive: not FHIR, dropped
+      auto one = [&](Span v) {
+        if (v.kind() != '{') return generic(name, v, level);
         indent(level);
         out.push_back('<');
-        out += name;
+        out.append(name.data(), name.size());
         if (et->kind == Kind::resource) {
           out.push_back('>');
-          resource(*o2, level + 1, false);
+          resource(v, level + 1, false);
           indent(level);
           out += "</";
-          out += name;
+          out.append(name.data(), name.size());
           out.push_back('>');
         } else {
-          body(name, *o2, et, nullptr, level);
+          std::vector<Member> sub;
+          if (!object_members(v, &sub)) ok = false;
+          body(name, sub, et, nullptr, level);
         }
       };
-      if (!it.v) continue;  // `_x` of an element that is not primitive: not FHIR, dropped
-      if (const json::Array* a = json::as_array(*it.v)) for (const auto& v : *a) one(v);
-      else one(*it.v);
+      if (it.v->kind() == '[') {
+        std::vector<Span> items2;
+        if (!array_items(*it.v, &items2)) ok = false;
+        for (const Span& v : items2) one(v);
+      } else {
+        one(*it.v);
+      }
     }
   }
 
-  void primitive(const std::string& name, const json::Value* v, const json::Value* e, const TypeDef* t, size_t level) {
-    bool has_v = v && !v->is<picojson::null>();
-    const json::Object* eo = e ? json::as_object(*e) : nullptr;
-    if (!has_v && !eo) return;
+  void primitive(std::string_view name, const Span* v, const Span* e, const TypeDef* t, size_t level) {
+    bool has_v = v && !v->null();
+    bool has_e = e && e->kind() == '{';
+    if (!has_v && !has_e) return;
     indent(level);
     out.push_back('<');
-    out += name;
-    static const json::Object kEmpty;
-    body(name, eo ? *eo : kEmpty, t, has_v ? v : nullptr, level);
+    out.append(name.data(), name.size());
+    std::vector<Member> ms;
+    if (has_e && !object_members(*e, &ms)) ok = false;
+    body(name, ms, t, has_v ? v : nullptr, level);
   }
 
   void div(const std::string& s, size_t level) {
@@ -681,19 +893,23 @@ class Writer {
   }
 
   // A member the model does not know (stored with validation off): written by its name.
-  void generic(const std::string& name, const json::Value& v, size_t level) {
-    if (const json::Array* a = json::as_array(v)) {
-      for (const auto& x : *a) generic(name, x, level);
+  void generic(std::string_view name, Span v, size_t level) {
+    if (v.kind() == '[') {
+      std::vector<Span> xs;
+      if (!array_items(v, &xs)) ok = false;
+      for (const Span& x : xs) generic(name, x, level);
       return;
     }
-    if (v.is<picojson::null>()) return;
+    if (v.null()) return;
     indent(level);
     out.push_back('<');
-    out += name;
-    if (const json::Object* o = json::as_object(v)) {
+    out.append(name.data(), name.size());
+    if (v.kind() == '{') {
+      std::vector<Member> ms;
+      if (!object_members(v, &ms)) ok = false;
       out.push_back('>');
       size_t open = out.size();
-      for (const auto& kv : *o) generic(kv.first, kv.second, level + 1);
+      for (const Member& m : ms) generic(m.key, m.v, level + 1);
       if (out.size() == open) {
         out.back() = '/';
         out.push_back('>');
@@ -701,13 +917,12 @@ class Writer {
       }
       indent(level);
       out += "</";
-      out += name;
+      out.append(name.data(), name.size());
       out.push_back('>');
       return;
     }
-    out += " value=\"";
-    value_text(out, v);
-    out += "\"/>";
+    attribute("value", v);
+    out += "/>";
   }
 };
 
@@ -717,17 +932,82 @@ constexpr unsigned kParseFlags = pugi::parse_cdata | pugi::parse_escapes | pugi:
 
 }  // namespace
 
+// A well-formedness check without building a tree (it runs for every narrative div written):
+// prescan() for declarations, references and characters, then tags balanced, attributes
+// quoted, exactly one root element.
 bool well_formed_fragment(std::string_view text) {
   if (!prescan(text, SIZE_MAX).ok()) return false;
-  pugi::xml_document doc;
-  pugi::xml_parse_result r = doc.load_buffer(text.data(), text.size(), kParseFlags, pugi::encoding_utf8);
-  if (!r) return false;
+  std::vector<std::string_view> open;
   int roots = 0;
-  for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling()) {
-    if (n.type() == pugi::node_element) ++roots;
-    else if (n.type() != pugi::node_pcdata || !is_ws(n.value())) return false;
+  const char* p = text.data();
+  const char* e = p + text.size();
+  auto name_char = [](char c) {
+    return c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '/' && c != '>' && c != '<' && c != '=' &&
+           c != '"' && c != '\'' && c != '&';
+  };
+  auto spaces = [&](const char* q) {
+    while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) ++q;
+    return q;
+  };
+  while (p < e) {
+    if (*p != '<') {
+      if (open.empty() && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;  // text outside the root
+      ++p;
+      continue;
+    }
+    std::string_view rest(p, size_t(e - p));
+    if (rest.rfind("<!--", 0) == 0 || rest.rfind("<![CDATA[", 0) == 0 || rest.rfind("<?", 0) == 0) {
+      const char* term = rest[1] == '!' ? (rest[2] == '-' ? "-->" : "]]>") : "?>";
+      if (rest.rfind("<![CDATA[", 0) == 0 && open.empty()) return false;
+      size_t end = rest.find(term);
+      if (end == std::string_view::npos) return false;
+      p += end + std::strlen(term);
+      continue;
+    }
+    if (rest.size() > 1 && rest[1] == '/') {
+      const char* n = p + 2;
+      const char* q = n;
+      while (q < e && name_char(*q)) ++q;
+      std::string_view name(n, size_t(q - n));
+      q = spaces(q);
+      if (q >= e || *q != '>' || open.empty() || open.back() != name) return false;
+      open.pop_back();
+      p = q + 1;
+      continue;
+    }
+    const char* n = p + 1;
+    const char* q = n;
+    while (q < e && name_char(*q)) ++q;
+    if (q == n) return false;
+    std::string_view name(n, size_t(q - n));
+    if (open.empty() && ++roots > 1) return false;
+    while (true) {
+      const char* a = spaces(q);
+      if (a >= e) return false;
+      if (*a == '>') {
+        open.push_back(name);
+        p = a + 1;
+        break;
+      }
+      if (*a == '/') {
+        if (a + 1 >= e || a[1] != '>') return false;
+        p = a + 2;
+        break;
+      }
+      if (a == q) return false;  // attributes are separated by white space
+      const char* an = a;
+      while (a < e && name_char(*a)) ++a;
+      if (a == an) return false;
+      a = spaces(a);
+      if (a >= e || *a != '=') return false;
+      a = spaces(a + 1);
+      if (a >= e || (*a != '"' && *a != '\'')) return false;
+      const char* close = static_cast<const char*>(std::memchr(a + 1, *a, size_t(e - a - 1)));
+      if (!close || std::memchr(a + 1, '<', size_t(close - a - 1))) return false;
+      q = close + 1;
+    }
   }
-  return roots == 1;
+  return open.empty() && roots == 1;
 }
 
 Result<json::Value> parse(std::string_view text, const ParseLimits& limits) {
@@ -740,11 +1020,23 @@ Result<json::Value> parse(std::string_view text, const ParseLimits& limits) {
   return reader.run(doc);
 }
 
-std::string write(const json::Value& resource, bool pretty) {
-  Writer w(pretty);
-  if (const json::Object* o = json::as_object(resource)) w.resource(*o, 0, true);
+bool write_text(std::string_view json_text, bool pretty, std::string* out) {
+  Tape tape;
+  if (!tape.parse(json_text.data(), json_text.data() + json_text.size())) return false;
+  if (tape.nodes.empty() || *tape.nodes[0].b != '{') return false;
+  Writer w(tape, pretty);
+  w.out.reserve(json_text.size() + json_text.size() / 4);
+  w.resource(Span{tape.nodes[0].b, tape.nodes[0].e, 0}, 0, true);
+  if (!w.ok) return false;
   if (pretty) w.out.push_back('\n');
-  return std::move(w.out);
+  *out = std::move(w.out);
+  return true;
+}
+
+std::string write(const json::Value& resource, bool pretty) {
+  std::string out;
+  write_text(json::write(resource), pretty, &out);
+  return out;
 }
 
 }  // namespace ef::fhir::xml

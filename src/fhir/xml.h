@@ -11,8 +11,9 @@
 //    attributes; the narrative `div` (XHTML namespace) becomes its XHTML text.  Unknown
 //    elements or attributes, text where FHIR has none, an element that does not repeat given
 //    twice: Err::invalid naming the element path with line and column.
-//  * JSON -> XML (write): the reverse; elements in definition order; members the model does
-//    not know are written generically (their names as elements) so that nothing is dropped.
+//  * JSON -> XML (write_text): the reverse, from the JSON text (no tree); elements in
+//    definition order; members the model does not know are written generically (their
+//    names as elements) so that nothing is dropped.
 //
 // Security.  pugixml (Debian libpugixml-dev) parses; it never loads anything and expands only
 // the five predefined entities and character references.  Before it runs, one pass over the
@@ -42,8 +43,11 @@ struct ParseLimits {
 // parse).  Errors are Err::invalid with a message naming the problem, line and column.
 Result<json::Value> parse(std::string_view text, const ParseLimits& limits = {});
 
-// A resource's JSON tree (from a preserve_numbers parse) -> FHIR XML.  pretty = two-space
-// indentation (the narrative div is written as it is).
+// A resource's JSON text -> FHIR XML.  pretty = two-space indentation (the narrative div is
+// written as it is).  Works on the text (no tree is built; numbers are copied verbatim);
+// false when the text is not one JSON object.
+bool write_text(std::string_view json, bool pretty, std::string* out);
+// The same for a tree (from a preserve_numbers parse); "" when it is not an object.
 std::string write(const json::Value& resource, bool pretty = false);
 
 // Checks that `text` is one well-formed XML element (no DOCTYPE, predefined entities only):

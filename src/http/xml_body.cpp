@@ -29,14 +29,7 @@ Status xml_request_body(Ctx& c) {
 }
 
 bool json_to_xml(const std::string& text, bool pretty, std::string* out) {
-  json::ParseOptions o;
-  o.preserve_numbers = true;
-  o.max_depth = 1000;
-  o.max_values = SIZE_MAX;  // our own response
-  auto v = json::parse(text, o);
-  if (!v || !json::is_object(*v)) return false;
-  *out = fhir::xml::write(*v, pretty);
-  return true;
+  return fhir::xml::write_text(text, pretty, out);
 }
 
 }  // namespace ef::http

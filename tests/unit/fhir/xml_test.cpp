@@ -191,3 +191,18 @@ TEST_CASE("xml: JSON -> XML -> JSON gives the same JSON", "[fhir][xml]") {
     CHECK(json::write(*pretty) == json::write(v));
   }
 }
+
+TEST_CASE("xml: well_formed_fragment accepts one balanced element and nothing else", "[fhir][xml]") {
+  for (const char* ok : {"<div/>", "<div xmlns=\"http://www.w3.org/1999/xhtml\">a <b>b</b> &amp; c</div>",
+                         "<div a='1' b = \"2\"><p/><!-- c > --><![CDATA[<x>]]></div>", " <div>\n</div> ",
+                         "<div><div><br/></div></div>", "<div>a > b</div>"}) {
+    INFO(ok);
+    CHECK(fx::well_formed_fragment(ok));
+  }
+  for (const char* bad : {"", "text", "<div>", "<div></p>", "<div><p></div></p>", "<div/><div/>", "x<div/>",
+                          "<div a=1/>", "<div a=\"1\"b=\"2\"/>", "<div a=\"<\"/>", "<div>&nbsp;</div>",
+                          "<!DOCTYPE div><div/>", "<div>a &b</div>", "<div><</div>", "<div a=\"1/>"}) {
+    INFO(bad);
+    CHECK_FALSE(fx::well_formed_fragment(bad));
+  }
+}
