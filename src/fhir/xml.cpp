@@ -511,18 +511,19 @@ const char* ws(const char* p, const char* e) {
 // One pass over the JSON text: every value's span, member name, first child and next sibling
 // (a flat tree in one vector; 0 = none, the root is node 0 and nobody's child).
 struct Tape {
-  struct Node {
-    const char* b;
-    const char* e;
-    const char* key = nullptr;
-    uint32_t key_len = 0, first = 0, next = 0;
+  struct Node {  // offsets into the text: 20 bytes a value (a 64 MiB Bundle: ~4M values)
+    uint32_t b, e, key = 0, key_len = 0, first = 0, next = 0;
   };
   std::vector<Node> nodes;
+  const char* base = nullptr;
   const char* end = nullptr;
+  uint32_t off(const char* p) const { return uint32_t(p - base); }
 
   bool parse(const char* b, const char* e) {
+    if (size_t(e - b) >= 0xFFFFFFF0u) return false;
+    base = b;
     end = e;
-    nodes.reserve(size_t(e - b) / 8 + 4);
+    nodes.reserve(size_t(e - b) / 24 + 4);
     const char* p = ws(b, e);
     uint32_t root;
     if (!value(p, 0, &root)) return false;
@@ -532,7 +533,7 @@ struct Tape {
   bool value(const char*& p, int depth, uint32_t* out) {
     if (p >= end || depth > 1000) return false;
     uint32_t idx = uint32_t(nodes.size());
-    nodes.push_back(Node{p, p});
+    nodes.push_back(Node{off(p), off(p)});
     *out = idx;
     char c = *p;
     if (c == '{' || c == '[') {
@@ -540,7 +541,7 @@ struct Tape {
       p = ws(p + 1, end);
       uint32_t prev = 0;
       if (p < end && *p == close) {
-        nodes[idx].e = ++p;
+        nodes[idx].e = off(++p);
         return true;
       }
       while (p < end) {
@@ -561,7 +562,7 @@ struct Tape {
         }
         uint32_t child;
         if (!value(p, depth + 1, &child)) return false;
-        nodes[child].key = k;
+        nodes[child].key = k ? off(k) : 0;
         nodes[child].key_len = klen;
         if (prev) nodes[prev].next = child;
         else nodes[idx].first = child;
@@ -570,7 +571,7 @@ struct Tape {
         if (p < end && *p == ',') {
           p = ws(p + 1, end);
         } else if (p < end && *p == close) {
-          nodes[idx].e = ++p;
+          nodes[idx].e = off(++p);
           return true;
         } else {
           return false;
@@ -582,7 +583,7 @@ struct Tape {
       for (++p; p < end; ++p) {
         if (*p == '\\') ++p;
         else if (*p == '"') {
-          nodes[idx].e = ++p;
+          nodes[idx].e = off(++p);
           return true;
         }
       }
@@ -591,7 +592,8 @@ struct Tape {
     const char* q = p;
     while (q < end && *q != ',' && *q != '}' && *q != ']' && *q != ' ' && *q != '\n' && *q != '\r' && *q != '\t') ++q;
     if (q == p) return false;
-    nodes[idx].e = p = q;
+    p = q;
+    nodes[idx].e = off(q);
     return true;
   }
 };
@@ -706,10 +708,10 @@ class Writer {
   bool pretty_;
   std::string tmp_;
 
-  Span span(uint32_t n) const { return Span{tape_.nodes[n].b, tape_.nodes[n].e, n}; }
+  Span span(uint32_t n) const { return Span{tape_.base + tape_.nodes[n].b, tape_.base + tape_.nodes[n].e, n}; }
   bool object_members(Span o, std::vector<Member>* out) const {
     for (uint32_t c = tape_.nodes[o.n].first; c; c = tape_.nodes[c].next)
-      out->push_back(Member{std::string_view(tape_.nodes[c].key, tape_.nodes[c].key_len), span(c)});
+      out->push_back(Member{std::string_view(tape_.base + tape_.nodes[c].key, tape_.nodes[c].key_len), span(c)});
     return true;
   }
   bool array_items(Span a, std::vector<Span>* out) const {
@@ -1023,10 +1025,10 @@ Result<json::Value> parse(std::string_view text, const ParseLimits& limits) {
 bool write_text(std::string_view json_text, bool pretty, std::string* out) {
   Tape tape;
   if (!tape.parse(json_text.data(), json_text.data() + json_text.size())) return false;
-  if (tape.nodes.empty() || *tape.nodes[0].b != '{') return false;
+  if (tape.nodes.empty() || tape.base[tape.nodes[0].b] != '{') return false;
   Writer w(tape, pretty);
   w.out.reserve(json_text.size() + json_text.size() / 4);
-  w.resource(Span{tape.nodes[0].b, tape.nodes[0].e, 0}, 0, true);
+  w.resource(Span{tape.base + tape.nodes[0].b, tape.base + tape.nodes[0].e, 0}, 0, true);
   if (!w.ok) return false;
   if (pretty) w.out.push_back('\n');
   *out = std::move(w.out);
