@@ -409,6 +409,9 @@ class Reader {
     for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
       const char* nm = a.name();
       if (ns_attr(nm) || foreign_attr(nm)) continue;
+      for (pugi::xml_attribute b = n.first_attribute(); b != a; b = b.next_attribute())
+        if (std::strcmp(b.name(), nm) == 0)
+          return err(n, "attribute '" + std::string(nm).substr(0, 80) + "' given twice on " + path());
       if (std::strcmp(nm, "id") == 0) {
         o["id"] = json::Value(std::string(a.value()));
       } else if (std::strcmp(nm, "url") == 0 && ct->name == "Extension") {
@@ -676,6 +679,20 @@ bool unquote(Span s, std::string& out) {
   return true;
 }
 
+// An XML name we can write (ASCII: FHIR names are; a member stored under validation off may
+// not be).
+bool xml_name_ok(std::string_view n) {
+  if (n.empty() || n.size() > 256) return false;
+  char c0 = n[0];
+  if (!((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || c0 == '_')) return false;
+  for (char c : n)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+      return false;
+  if (n.size() >= 3 && (n[0] == 'x' || n[0] == 'X') && (n[1] == 'm' || n[1] == 'M') && (n[2] == 'l' || n[2] == 'L'))
+    return false;  // reserved
+  return true;
+}
+
 class Writer {
  public:
   Writer(const Tape& tape, bool pretty) : tape_(tape), pretty_(pretty) {}
@@ -694,6 +711,7 @@ class Writer {
         name.clear();
         if (!unquote(m.v, name)) ok = false;
       }
+    if (!xml_name_ok(name)) name = "Resource";  // not a resource type (stored unvalidated)
     const TypeDef* t = model::model().type(name);
     if (t && t->kind != Kind::resource) t = nullptr;
     indent(level);
@@ -896,6 +914,7 @@ class Writer {
 
   // A member the model does not know (stored with validation off): written by its name.
   void generic(std::string_view name, Span v, size_t level) {
+    if (!xml_name_ok(name)) return;  // cannot be an XML element name: left out of XML
     if (v.kind() == '[') {
       std::vector<Span> xs;
       if (!array_items(v, &xs)) ok = false;

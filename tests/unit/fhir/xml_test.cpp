@@ -206,3 +206,12 @@ TEST_CASE("xml: well_formed_fragment accepts one balanced element and nothing el
     CHECK_FALSE(fx::well_formed_fragment(bad));
   }
 }
+
+TEST_CASE("xml: duplicate attributes are refused; JSON member names that are not XML names are left out", "[fhir][xml]") {
+  CHECK(error_of(kNs + "<gender value=\"male\" value=\"female\"/></Patient>").find("given twice") != std::string::npos);
+  std::string x;
+  REQUIRE(fx::write_text("{\"resourceType\":\"Patient\",\"a b\":1,\"1x\":{\"k\":2},\"ok\":[true],\"xmlfoo\":1}", false, &x));
+  CHECK(x == "<Patient xmlns=\"http://hl7.org/fhir\"><ok value=\"true\"/></Patient>");
+  CHECK_FALSE(fx::write_text("{\"resourceType\":\"Patient\"", false, &x));
+  CHECK_FALSE(fx::write_text("[1]", false, &x));
+}
