@@ -1,6 +1,8 @@
 // fhir/xml.cpp — see xml.h.  parse(): prescan() (the security pass), pugixml, then Reader
-// walks the tree with the type model and a namespace scope.  write(): Writer walks the JSON
-// tree with the type model, merging `x` and `_x` into one element.
+// walks the tree with the type model and a namespace scope.  write_text(): a Tape of the JSON
+// text (spans, no tree), then Writer walks it with the type model, merging `x` and `_x` into
+// one element.  well_formed_fragment(): a tree-free check of a narrative div before it is
+// written verbatim.
 #include "fhir/xml.h"
 
 #include <pugixml.hpp>
