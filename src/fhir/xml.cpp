@@ -695,6 +695,20 @@ bool xml_name_ok(std::string_view n) {
   return true;
 }
 
+// Vectors handed back for reuse: a document's objects need one each, in turn.
+template <class T>
+struct Pool {
+  std::vector<std::vector<T>> free;
+  std::vector<T> get() {
+    if (free.empty()) return {};
+    std::vector<T> v = std::move(free.back());
+    free.pop_back();
+    v.clear();
+    return v;
+  }
+  void put(std::vector<T>&& v) { free.push_back(std::move(v)); }
+};
+
 class Writer {
  public:
   Writer(const Tape& tape, bool pretty) : tape_(tape), pretty_(pretty) {}
@@ -702,7 +716,7 @@ class Writer {
   bool ok = true;
 
   void resource(Span o, size_t level, bool root) {
-    std::vector<Member> ms;
+    std::vector<Member> ms = members_pool_.get();
     if (o.kind() != '{' || !object_members(o, &ms)) {
       ok = false;
       return;
@@ -721,12 +735,15 @@ class Writer {
     out += name;
     if (root) out += " xmlns=\"http://hl7.org/fhir\"";
     body(name, ms, t, nullptr, level);
+    members_pool_.put(std::move(ms));
   }
 
  private:
   const Tape& tape_;
   bool pretty_;
   std::string tmp_;
+  Pool<Member> members_pool_;
+  Pool<Span> spans_pool_;
 
   Span span(uint32_t n) const { return Span{tape_.base + tape_.nodes[n].b, tape_.base + tape_.nodes[n].e, n}; }
   bool object_members(Span o, std::vector<Member>* out) const {
@@ -795,9 +812,10 @@ class Writer {
     const Span* e = nullptr;         // `_x`
     const TypeDef* type = nullptr;   // null: not in the model
   };
+  Pool<Item> items_pool_;
 
   void members(const std::vector<Member>& ms, const TypeDef* t, size_t level, bool skip_id, bool skip_url) {
-    std::vector<Item> items;
+    std::vector<Item> items = items_pool_.get();
     items.reserve(ms.size());
     std::string key;
     for (const Member& m : ms) {
@@ -823,8 +841,10 @@ class Writer {
       }
       (ext ? found->e : found->v) = &m.v;
     }
-    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.order < b.order; });
-    std::vector<Span> va, ea;
+    auto by_order = [](const Item& a, const Item& b) { return a.order < b.order; };
+    if (!std::is_sorted(items.begin(), items.end(), by_order))  // stored text is in definition order
+      std::stable_sort(items.begin(), items.end(), by_order);
+    std::vector<Span> va = spans_pool_.get(), ea = spans_pool_.get();
     for (const Item& it : items) {
       std::string_view name = it.name;
       if (!it.type) {
@@ -870,19 +890,24 @@ class Writer {
           out.append(name.data(), name.size());
           out.push_back('>');
         } else {
-          std::vector<Member> sub;
+          std::vector<Member> sub = members_pool_.get();
           if (!object_members(v, &sub)) ok = false;
           body(name, sub, et, nullptr, level);
+          members_pool_.put(std::move(sub));
         }
       };
       if (it.v->kind() == '[') {
-        std::vector<Span> items2;
+        std::vector<Span> items2 = spans_pool_.get();
         if (!array_items(*it.v, &items2)) ok = false;
         for (const Span& v : items2) one(v);
+        spans_pool_.put(std::move(items2));
       } else {
         one(*it.v);
       }
     }
+    spans_pool_.put(std::move(va));
+    spans_pool_.put(std::move(ea));
+    items_pool_.put(std::move(items));
   }
 
   void primitive(std::string_view name, const Span* v, const Span* e, const TypeDef* t, size_t level) {
@@ -892,9 +917,10 @@ class Writer {
     indent(level);
     out.push_back('<');
     out.append(name.data(), name.size());
-    std::vector<Member> ms;
+    std::vector<Member> ms = members_pool_.get();
     if (has_e && !object_members(*e, &ms)) ok = false;
     body(name, ms, t, has_v ? v : nullptr, level);
+    members_pool_.put(std::move(ms));
   }
 
   void div(const std::string& s, size_t level) {
