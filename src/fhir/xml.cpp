@@ -8,6 +8,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
@@ -178,9 +179,20 @@ bool is_ws(const char* t) {
 }
 
 void escape(std::string& out, std::string_view s, bool attr) {
+  // bytes that may need a replacement: 1 = in text and attributes, 2 = in attributes only
+  static const auto kSpecial = [] {
+    std::array<uint8_t, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[size_t(c)] = 1;
+    t['\n'] = t['\t'] = 2;
+    t['&'] = t['<'] = t['>'] = 1;
+    t['"'] = 2;
+    return t;
+  }();
   size_t start = 0;
+  const uint8_t mask = attr ? 3 : 1;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!(kSpecial[c] & mask)) continue;
     const char* rep = nullptr;
     switch (c) {
       case '&': rep = "&amp;"; break;
@@ -585,12 +597,17 @@ struct Tape {
       return false;
     }
     if (c == '"') {
-      for (++p; p < end; ++p) {
-        if (*p == '\\') ++p;
-        else if (*p == '"') {
-          nodes[idx].e = off(++p);
+      ++p;
+      while (p < end) {  // memchr to the next quote; escapes are rare
+        const char* q = static_cast<const char*>(std::memchr(p, '"', size_t(end - p)));
+        if (!q) return false;
+        const char* bs = static_cast<const char*>(std::memchr(p, '\\', size_t(q - p)));
+        if (!bs) {
+          p = q + 1;
+          nodes[idx].e = off(p);
           return true;
         }
+        p = bs + 2;  // skip the escaped character
       }
       return false;
     }
@@ -817,6 +834,7 @@ class Writer {
   void members(const std::vector<Member>& ms, const TypeDef* t, size_t level, bool skip_id, bool skip_url) {
     std::vector<Item> items = items_pool_.get();
     items.reserve(ms.size());
+    bool any_ext = false;
     std::string key;
     for (const Member& m : ms) {
       std::string_view k = m.key;
@@ -833,8 +851,13 @@ class Writer {
         continue;
       }
       Item* found = nullptr;
-      for (Item& it : items)
-        if (it.type && it.name == base) found = &it;
+      if (ext || any_ext) {  // `_x` follows `x` in stored text; in other orders it may precede it
+        any_ext = true;
+        if (!items.empty() && items.back().type && items.back().name == base) found = &items.back();
+        else
+          for (Item& it : items)
+            if (it.type && it.name == base) found = &it;
+      }
       if (!found) {
         items.push_back(Item{uint32_t(mb->element), base, nullptr, nullptr, et});
         found = &items.back();
