@@ -613,7 +613,8 @@ struct Tape {
     }
     const char* q = p;
     while (q < end && *q != ',' && *q != '}' && *q != ']' && *q != ' ' && *q != '\n' && *q != '\r' && *q != '\t') ++q;
-    if (q == p) return false;
+    std::string_view lit(p, size_t(q - p));
+    if (lit != "true" && lit != "false" && lit != "null" && !json::valid_number_text(lit)) return false;
     p = q;
     nodes[idx].e = off(q);
     return true;

@@ -37,6 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string x;
   if (!fhir::xml::write_text(in, data[0] & 2, &x)) return 0;
   auto back = fhir::xml::parse(x, lim);
-  if (!back) FUZZ_CHECK(back.status().message.find("malformed XML") == std::string::npos, "written XML is malformed: " + x);
+  if (!back)
+    FUZZ_CHECK(back.status().message.find("malformed XML") == std::string::npos,
+               "written XML is malformed: " + back.status().message + "\n" + x);
   return 0;
 }

@@ -215,3 +215,11 @@ TEST_CASE("xml: duplicate attributes are refused; JSON member names that are not
   CHECK_FALSE(fx::write_text("{\"resourceType\":\"Patient\"", false, &x));
   CHECK_FALSE(fx::write_text("[1]", false, &x));
 }
+
+TEST_CASE("xml: write_text refuses JSON whose scalars are not JSON (never writes them into an attribute)", "[fhir][xml]") {
+  std::string x;
+  CHECK_FALSE(fx::write_text("{\"resourceType\":\"Patient\",\"id\":0\"x\"}", false, &x));
+  CHECK_FALSE(fx::write_text("{\"resourceType\":\"Patient\",\"active\":tru}", false, &x));
+  CHECK(fx::write_text("{\"resourceType\":\"Patient\",\"active\":true,\"multipleBirthInteger\":-2e3}", false, &x));
+  CHECK(x == "<Patient xmlns=\"http://hl7.org/fhir\"><active value=\"true\"/><multipleBirthInteger value=\"-2e3\"/></Patient>");
+}
