@@ -19,13 +19,13 @@ SKIP     ?=   # development aid: source files to leave out (e.g. a half-written 
 CPPFLAGS += -Isrc -DCPPHTTPLIB_OPENSSL_SUPPORT -DCPPHTTPLIB_ZLIB_SUPPORT -DCPPHTTPLIB_BROTLI_SUPPORT
 CXXFLAGS ?= $(OPT) -g -std=c++17 -Wall -Wextra -Wno-unused-parameter -pthread -MMD -MP $(SAN)
 LDFLAGS  += -pthread $(SAN)
-LDLIBS   += -lcpp-httplib -lmbedtls -lmbedx509 -lmbedcrypto -lsqlite3 -lz
+LDLIBS   += -lcpp-httplib -lmbedtls -lmbedx509 -lmbedcrypto -lsqlite3 -lz -lpugixml
 
 # Debian packages needed to build, test and benchmark.  chromium: the headless browser of
 # tests/e2e/test_browser.py (CORS and the web console).  nodejs + npm run the test OpenID provider
 # (tests/oidc; its npm packages are installed by the tests on first run).  A tool package counts
 # as present when its command is on PATH (e.g. Node.js from elsewhere): DEB_CMDS maps package:command.
-DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev catch2 zlib1g-dev python3 openssl wrk nodejs npm chromium
+DEB_PKGS := libcpp-httplib-dev libmbedtls-dev libsqlite3-dev picojson-dev libpugixml-dev catch2 zlib1g-dev python3 openssl wrk nodejs npm chromium
 DEB_CMDS := python3:python3 openssl:openssl wrk:wrk nodejs:node npm:npm
 # Commands `make test` runs; a missing one fails it by name (never a skipped test).
 TEST_CMDS := python3 openssl node npm

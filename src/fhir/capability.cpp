@@ -47,10 +47,12 @@ json::Value capability_statement(const Features& f) {
   cs["date"] = json::Value(timefmt::format_instant(f.started_ms));
   cs["kind"] = json::Value(std::string("instance"));
   cs["fhirVersion"] = json::Value(std::string("4.0.1"));
-  cs["format"] = json::Value(json::Array{json::Value(std::string("application/fhir+json")), json::Value(std::string("json"))});
-  // JSON Patch, and FHIRPath Patch (a Parameters resource, fhir/fhirpath_patch.h)
+  cs["format"] = json::Value(json::Array{json::Value(std::string("application/fhir+json")), json::Value(std::string("json")),
+                                         json::Value(std::string("application/fhir+xml")), json::Value(std::string("xml"))});
+  // JSON Patch, and FHIRPath Patch (a Parameters resource, fhir/fhirpath_patch.h; JSON or XML)
   cs["patchFormat"] = json::Value(json::Array{json::Value(std::string("application/json-patch+json")),
-                                              json::Value(std::string("application/fhir+json"))});
+                                              json::Value(std::string("application/fhir+json")),
+                                              json::Value(std::string("application/fhir+xml"))});
   json::Object sw;
   sw["name"] = json::Value(std::string("edgefhir"));
   sw["version"] = json::Value(f.software_version);

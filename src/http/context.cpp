@@ -2,6 +2,7 @@
 #include "http/context.h"
 
 #include "http/errors.h"
+#include "http/xml_body.h"
 
 #include <zlib.h>
 
@@ -48,7 +49,7 @@ void send_json(Ctx& c, int status, const std::string& body) {
   c.res.status = status;
   const std::string* out = &body;
   std::string pretty;
-  if (c.pretty && !body.empty()) {
+  if (c.pretty && !c.xml && !body.empty()) {
     json::ParseOptions o;
     o.preserve_numbers = true;
     o.max_depth = 1000;
@@ -58,11 +59,16 @@ void send_json(Ctx& c, int status, const std::string& body) {
       out = &pretty;
     }
   }
+  const char* ctype = "application/fhir+json; charset=utf-8";
+  std::string xml;
+  if (c.xml && !body.empty() && json_to_xml(body, c.pretty, &xml)) {  // http/xml_body.h
+    out = &xml;
+    ctype = "application/fhir+xml; charset=utf-8";
+  }
   if (out->empty()) {
     c.res.body.clear();
     return;
   }
-  const char* ctype = "application/fhir+json; charset=utf-8";
   if (out->size() > 1024 && accepts_gzip(c)) {
     std::string z;
     if (gzip_compress(*out, &z)) {
@@ -122,8 +128,8 @@ Status check_json_body(const Ctx& c, bool allow_json_patch) {
   std::string m = media_type(ct);
   if (m == "application/fhir+json" || m == "application/json" || m == "application/json+fhir") return Status();
   if (allow_json_patch && m == "application/json-patch+json") return Status();
-  if (m.empty()) return Status(Err::unsupported_media, "the request has no Content-Type; send application/fhir+json");
-  return Status(Err::unsupported_media, "Content-Type '" + m + "' is not supported; send application/fhir+json" +
+  if (m.empty()) return Status(Err::unsupported_media, "the request has no Content-Type; send application/fhir+json or application/fhir+xml");
+  return Status(Err::unsupported_media, "Content-Type '" + m + "' is not supported; send application/fhir+json or application/fhir+xml" +
                                             std::string(allow_json_patch ? " or application/json-patch+json" : ""));
 }
 

@@ -20,6 +20,8 @@ struct Ctx {
   std::string request_id;
   std::vector<std::string> seg;  // URL-decoded path segments
   bool pretty = false;
+  bool xml = false;          // answer in FHIR XML (negotiated; http/xml_body.h)
+  bool format_open = true;   // neither _format nor Accept named a format: answer as the body came
   auth::PrincipalPtr principal;
   // What the request did, for the audit trail, log and metrics.
   std::string interaction = "unknown";
@@ -43,15 +45,17 @@ struct Ctx {
   std::string header(const std::string& name) const { return req.get_header_value(name.c_str()); }
 };
 
-// Sends a FHIR JSON body (already serialised, compact).  Pretty-prints when asked, gzips
-// when the client accepts it and the body is large enough.
+// Sends a FHIR JSON body (already serialised, compact).  Converts it to FHIR XML when the
+// client asked for XML (c.xml), pretty-prints when asked, gzips when the client accepts it
+// and the body is large enough.
 void send_json(Ctx& c, int status, const std::string& body);
 // Sends the OperationOutcome of `st` with its HTTP code (the table is http/errors.h).
 void send_error(Ctx& c, const Status& st);
 // Sends a stored resource with ETag / Last-Modified / Location as appropriate.
 void send_resource(Ctx& c, int status, const std::string& type, const std::string& id, int64_t version,
                    int64_t last_updated, const std::string& body, bool location);
-// Returns an error when the request body is not FHIR JSON (415) or too large (413).
+// Returns an error when the request body is not FHIR JSON (415) or too large (413).  (An XML
+// body was converted to JSON before the handler ran: http/xml_body.h.)
 Status check_json_body(const Ctx& c, bool allow_json_patch = false);
 // The media type of a Content-Type value: parameters dropped, lower case
 // ("Application/FHIR+JSON; charset=utf-8" -> "application/fhir+json").

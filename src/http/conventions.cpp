@@ -39,35 +39,62 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-bool json_media(const std::string& m) {
-  return m == "application/fhir+json" || m == "application/json" || m == "application/json+fhir" || m == "json" ||
-         m == "*/*" || m == "application/*";
-}
-
 // R4 is FHIR 4.0.x; fhirVersion names a major.minor (or a full 4.0.1).
 bool r4_version(const std::string& v) { return v == "4.0" || v.rfind("4.0.", 0) == 0; }
 
+bool xml_media(const std::string& m) {
+  return m == "application/fhir+xml" || m == "application/xml" || m == "text/xml" || m == "application/xml+fhir";
+}
+
+// One format's best media range in Accept: its q, whether it named the format (not a
+// wildcard) and its position (earlier wins a tie between the two formats).
+struct Best {
+  double q = -1;
+  bool specific = false;
+  size_t index = 0;
+  bool better_than(const Best& o) const {
+    if (q != o.q) return q > o.q;
+    if (specific != o.specific) return specific;
+    return index < o.index;
+  }
+};
+
 }  // namespace
 
-Status check_format(const std::string& format_param, const std::string& accept) {
+bool is_xml_media(const std::string& media_type) { return xml_media(media_type); }
+
+Status check_format(const std::string& format_param, const std::string& accept, Format* chosen) {
+  Format dummy;
+  Format& out = chosen ? *chosen : dummy;
+  out = Format::any;
   if (!format_param.empty()) {
     std::string f = format_param;
     for (auto& ch : f)
       if (ch == ' ') ch = '+';  // "application/fhir+json" typed without URL-encoding
     std::string m = trim_lower(f.substr(0, f.find(';')));
-    if (m != "json" && m != "application/json" && m != "application/fhir+json" && m != "application/json+fhir")
-      return Status(Err::not_acceptable, "_format '" + format_param + "' is not supported; this server speaks FHIR JSON only");
-    return Status();
+    if (m == "json" || m == "application/json" || m == "application/fhir+json" || m == "application/json+fhir") {
+      out = Format::json;
+      return Status();
+    }
+    if (m == "xml" || xml_media(m)) {
+      out = Format::xml;
+      return Status();
+    }
+    return Status(Err::not_acceptable, "_format '" + format_param + "' is not supported; this server speaks FHIR JSON and XML");
   }
   if (trim_lower(accept).empty()) return Status();
-  bool json_range = false, other_version = false;
-  for (const std::string& range : split(accept, ',')) {
-    std::vector<std::string> parts = split(range, ';');
+  Best json, xml;
+  bool other_version = false;
+  std::vector<std::string> ranges = split(accept, ',');
+  for (size_t idx = 0; idx < ranges.size(); ++idx) {
+    std::vector<std::string> parts = split(ranges[idx], ';');
     std::string m = trim_lower(parts[0]);
-    bool has_json = m.find("json") != std::string::npos || m == "*/*" || m == "application/*";
-    if (!has_json) continue;
+    bool wild = m == "*/*" || m == "application/*";
+    bool is_json = m.find("json") != std::string::npos;
+    bool is_xml = xml_media(m) || m == "text/*";
+    if (!wild && !is_json && !is_xml) continue;
     std::string version;
-    bool refused = false;
+    double q = 1;
     for (size_t i = 1; i < parts.size(); ++i) {
       std::string p = trim_lower(parts[i]);
       size_t eq = p.find('=');
@@ -75,20 +102,30 @@ Status check_format(const std::string& format_param, const std::string& accept) 
       std::string k = trim_lower(p.substr(0, eq)), v = trim_lower(p.substr(eq + 1));
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
       if (k == "fhirversion") version = v;
-      if (k == "q" && (v == "0" || v == "0.0" || v == "0.00" || v == "0.000")) refused = true;
+      if (k == "q") {
+        char* end = nullptr;
+        q = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || !(q >= 0) || q > 1) q = 1;  // a malformed q counts as 1
+      }
     }
-    if (refused) continue;
+    if (q <= 0) continue;
     if (!version.empty() && !r4_version(version)) {
       other_version = true;
       continue;
     }
-    if (json_media(m) || m.find("json") != std::string::npos) json_range = true;
+    Best b{q, !wild && m != "text/*", idx};
+    if ((wild || is_json) && b.better_than(json)) json = b;
+    if ((wild || is_xml) && b.better_than(xml)) xml = b;
   }
-  if (json_range) return Status();
+  if (json.q > 0 || xml.q > 0) {
+    if (!json.specific && !xml.specific && json.q >= xml.q) out = Format::any;  // wildcards only
+    else out = xml.better_than(json) ? Format::xml : Format::json;
+    return Status();
+  }
   if (other_version)
     return Status(Err::not_acceptable, "Accept '" + accept + "' asks for a FHIR version other than R4; this server speaks "
                                        "FHIR R4 (fhirVersion=4.0) only");
-  return Status(Err::not_acceptable, "Accept '" + accept + "' cannot be satisfied; this server speaks FHIR JSON only");
+  return Status(Err::not_acceptable, "Accept '" + accept + "' cannot be satisfied; this server speaks FHIR JSON and XML");
 }
 
 bool strip_utf8_bom(std::string& body) {

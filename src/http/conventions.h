@@ -1,6 +1,6 @@
 // http/conventions.h — small HTTP conventions every request passes through, kept out of the
-// router (http/server.cpp) so they are testable alone: which response formats a request
-// accepts (_format, Accept with its fhirVersion parameter), a UTF-8 byte-order mark at the
+// router (http/server.cpp) so they are testable alone: which response format a request
+// asks for (_format, Accept with quality values and its fhirVersion parameter: JSON or XML), a UTF-8 byte-order mark at the
 // start of a request body, the Preference-Applied header for the Prefer preferences that were
 // honoured, _summary / _elements on read and vread, and the one log line per request.  Also the listening-address probe `serve` runs
 // before it creates anything.
@@ -14,10 +14,17 @@
 namespace ef::http {
 
 // The response format asked for: `_format` (a '+' typed without URL-encoding arrives as a
-// space: "application/fhir json" is accepted, as HAPI does) or else Accept.  not_acceptable
-// (406) when nothing asked for is FHIR JSON, or every JSON media range names a fhirVersion
-// other than R4 (4.0 / 4.0.1), e.g. "application/fhir+json; fhirVersion=3.0".
-Status check_format(const std::string& format_param, const std::string& accept);
+// space: "application/fhir json" is accepted, as HAPI does) or else Accept, with quality
+// values: FHIR JSON (application/fhir+json, application/json, anything with "json") or FHIR
+// XML (application/fhir+xml, application/xml, text/xml; _format=xml); the higher q wins, at
+// equal q a named type beats a wildcard and then the earlier range.  *chosen is Format::any
+// when nothing (no Accept, only wildcards) names a format.  not_acceptable (406) when neither
+// format is acceptable, or every acceptable media range names a fhirVersion other than R4
+// (4.0 / 4.0.1), e.g. "application/fhir+json; fhirVersion=3.0".
+enum class Format { json, xml, any };
+Status check_format(const std::string& format_param, const std::string& accept, Format* chosen = nullptr);
+// application/fhir+xml, application/xml, text/xml (a media type from media_type()).
+bool is_xml_media(const std::string& media_type);
 
 // Drops a UTF-8 byte-order mark (EF BB BF) at the start of `body`; true when there was one.
 bool strip_utf8_bom(std::string& body);

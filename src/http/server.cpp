@@ -29,6 +29,7 @@
 #include "http/operations.h"
 #include "http/search.h"
 #include "http/sockbudget.h"
+#include "http/xml_body.h"
 #include "net/http_client.h"
 #include "store/audit.h"
 #include "util/log.h"
@@ -127,7 +128,10 @@ std::string make_request_id(const std::string& given) {
 }
 
 Status negotiate(Ctx& c) {
-  if (Status st = check_format(c.param("_format"), c.header("Accept")); !st) return st;  // http/conventions.h
+  Format f = Format::any;
+  if (Status st = check_format(c.param("_format"), c.header("Accept"), &f); !st) return st;  // http/conventions.h
+  c.xml = f == Format::xml;
+  c.format_open = f == Format::any;
   std::string pretty = c.param("_pretty");
   c.pretty = pretty == "true";
   return Status();
@@ -433,7 +437,12 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
     plan = make_plan(c);
   }
   c.interaction = plan.label ? plan.label : auth::interaction_name(plan.interaction);
-  if (admit(c, plan)) plan.run(c);
+  if (admit(c, plan)) {
+    // An XML body becomes JSON here, once, for every route (http/xml_body.h).
+    Status body = plan.label && std::string(plan.label) == "invalid" ? Status() : xml_request_body(c);
+    if (body.ok()) plan.run(c);
+    else send_error(c, body);
+  }
   set_preference_applied(c);
   if (!plan.public_ || plan.audited) audit(c, plan, start_ms);
   if (cors) add_cors_headers(*cors, req, res);

@@ -218,8 +218,9 @@ class RequestTest(unittest.TestCase):
         self.assertEqual(self.raw_get("/Patient/%s?_format=application/fhir+json" % self.pid), 200)
         self.assertEqual(self.raw_get("/Patient/%s?_format=application/fhir%%2Bjson" % self.pid), 200)
         self.assertEqual(self.raw_get("/Patient?_format=application/json+fhir"), 200)
-        self.assertEqual(self.raw_get("/Patient/%s?_format=xml" % self.pid), 406)
-        self.assertEqual(self.raw_get("/Patient/%s?_format=application/fhir+xml" % self.pid), 406)
+        self.assertEqual(self.raw_get("/Patient/%s?_format=xml" % self.pid), 200)
+        self.assertEqual(self.raw_get("/Patient/%s?_format=application/fhir+xml" % self.pid), 200)
+        self.assertEqual(self.raw_get("/Patient/%s?_format=turtle" % self.pid), 406)
 
     def test_summary_and_elements_on_read_and_vread(self):
         full = self.s.request("GET", "/Patient/" + self.pid).json()
@@ -258,7 +259,8 @@ class RequestTest(unittest.TestCase):
                                ("application/fhir+json; fhirVersion=3.0, application/fhir+json; fhirVersion=4.0", 200),
                                ("application/fhir+json", 200),
                                ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200),
-                               ("application/fhir+xml", 406)):
+                               ("application/fhir+xml; fhirVersion=3.0", 406),
+                               ("text/html", 406)):
             with self.subTest(accept=accept):
                 r = self.s.request("GET", path, headers={"Accept": accept})
                 self.assertEqual(r.status, status, r)

@@ -206,9 +206,13 @@ class RestTest(unittest.TestCase):
         r = self.s.request("GET", "/Patient/%s?_pretty=true" % pid)
         self.assertIn(b'\n  "', r.body)
         self.assertIn(b'1.50', r.body)
-        self.assertOutcome(self.s.request("GET", "/Patient/%s?_format=xml" % pid), 406, "xml")
+        self.assertOutcome(self.s.request("GET", "/Patient/%s?_format=turtle" % pid), 406, "turtle")
         self.assertEqual(self.s.request("GET", "/Patient/%s?_format=json" % pid).status, 200)
-        self.assertOutcome(self.s.request("GET", "/Patient/" + pid, headers={"Accept": "application/fhir+xml"}), 406)
+        self.assertOutcome(self.s.request("GET", "/Patient/" + pid, headers={"Accept": "text/turtle"}), 406)
+        # XML (tests/e2e/test_xml.py has the details)
+        x = self.s.request("GET", "/Patient/" + pid, headers={"Accept": "application/fhir+xml"})
+        self.assertEqual(x.status, 200)
+        self.assertIn(b'<valueDecimal value="1.50"/>', x.body)
         m = self.s.request("GET", "/metadata", headers={"Accept-Encoding": "gzip"})
         self.assertEqual(m.header("content-encoding"), "gzip")
         self.assertEqual(json.loads(gzip.decompress(m.body))["resourceType"], "CapabilityStatement")
@@ -235,7 +239,8 @@ class RestTest(unittest.TestCase):
             ("duplicate member", '{"resourceType":"Patient","id":"%s","id":"%s"}' % (pid, pid), "application/fhir+json", 400, "duplicate"),
             ("invalid utf-8", b'{"resourceType":"Patient","id":"' + pid.encode() + b'","gender":"\xff\xfe"}', "application/fhir+json", 400, "UTF-8"),
             ("deep nesting", deep, "application/fhir+json", 400, "nesting"),
-            ("unsupported media", json.dumps(dict(PATIENT, id=pid)), "application/xml", 415, "Content-Type"),
+            ("unsupported media", json.dumps(dict(PATIENT, id=pid)), "text/turtle", 415, "Content-Type"),
+            ("json labelled xml", json.dumps(dict(PATIENT, id=pid)), "application/xml", 400, "XML"),
             ("form body", "a=b", "application/x-www-form-urlencoded", 415, "Content-Type"),
             ("null value", json.dumps(dict(PATIENT, id=pid, gender=None)), "application/fhir+json", 400, "null"),
             ("empty string", json.dumps(dict(PATIENT, id=pid, gender="")), "application/fhir+json", 400, "empty"),
@@ -243,7 +248,8 @@ class RestTest(unittest.TestCase):
         ]
         for name, body, ctype, status, phrase in cases:
             with self.subTest(name):
-                r = self.s.request("PUT", "/Patient/" + pid, body, headers={"Content-Type": ctype})
+                r = self.s.request("PUT", "/Patient/" + pid, body, headers={"Content-Type": ctype,
+                                                                            "Accept": "application/fhir+json"})
                 self.assertOutcome(r, status, phrase)
         self.assertOutcome(self.s.request("PUT", "/Patient/bad$id", dict(PATIENT, id="bad$id")), 400, "valid FHIR id")
         self.assertOutcome(self.s.request("PUT", "/Patient/" + "a" * 65, dict(PATIENT, id="a" * 65)), 400, "valid FHIR id")

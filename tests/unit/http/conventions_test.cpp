@@ -1,5 +1,5 @@
 // tests/unit/http/conventions_test.cpp — http/conventions: _format / Accept negotiation
-// (fhirVersion, an unencoded '+', q=0), the UTF-8 BOM, the listen probe.
+// (JSON or XML by quality values, fhirVersion, an unencoded '+', q=0), the UTF-8 BOM, the listen probe.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -18,14 +18,51 @@ TEST_CASE("conventions: _format accepts FHIR JSON spellings, a '+' that arrived 
     INFO(f);
     CHECK(check_format(f, "").ok());
   }
-  for (const char* f : {"xml", "application/fhir+xml", "application/fhir xml", "text/html", "turtle"}) {
+  for (const char* f : {"xml", "application/fhir+xml", "application/fhir xml", "text/xml", "application/xml"}) {
+    INFO(f);
+    Format chosen = Format::json;
+    CHECK(check_format(f, "", &chosen).ok());
+    CHECK(chosen == Format::xml);
+  }
+  for (const char* f : {"text/html", "turtle", "application/xhtml+xml"}) {
     INFO(f);
     Status st = check_format(f, "");
     CHECK(st.code == Err::not_acceptable);
     CHECK(st.message.find(f) != std::string::npos);
   }
   // _format wins over Accept
-  CHECK(check_format("json", "application/fhir+xml").ok());
+  Format chosen = Format::any;
+  CHECK(check_format("json", "application/fhir+xml", &chosen).ok());
+  CHECK(chosen == Format::json);
+}
+
+TEST_CASE("conventions: Accept chooses JSON or XML by quality, then specificity, then order", "[http]") {
+  auto pick = [](const char* accept) {
+    Format f = Format::any;
+    Status st = check_format("", accept, &f);
+    REQUIRE(st.ok());
+    return f;
+  };
+  CHECK(pick("") == Format::any);
+  CHECK(pick("*/*") == Format::any);
+  CHECK(pick("application/*") == Format::any);
+  CHECK(pick("application/fhir+json") == Format::json);
+  CHECK(pick("application/fhir+xml") == Format::xml);
+  CHECK(pick("application/xml") == Format::xml);
+  CHECK(pick("text/xml") == Format::xml);
+  CHECK(pick("text/*") == Format::xml);
+  CHECK(pick("application/fhir+xml, application/fhir+json") == Format::xml);  // equal q: the first
+  CHECK(pick("application/fhir+json, application/fhir+xml") == Format::json);
+  CHECK(pick("application/fhir+json;q=0.5, application/fhir+xml") == Format::xml);
+  CHECK(pick("application/fhir+xml;q=0.4, application/fhir+json;q=0.9") == Format::json);
+  CHECK(pick("application/fhir+xml, */*") == Format::xml);  // named beats wildcard at equal q
+  CHECK(pick("*/*;q=0.9, application/fhir+xml;q=0.8") == Format::any);  // the wildcard wins: no preference
+  CHECK(pick("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8") == Format::xml);
+  CHECK(pick("application/fhir+xml;q=0, application/json") == Format::json);
+  CHECK(pick("application/fhir+xml;fhirVersion=3.0, application/fhir+json") == Format::json);
+  CHECK(check_format("", "application/fhir+xml;q=0").code == Err::not_acceptable);
+  CHECK(check_format("", "application/fhir+xml;fhirVersion=3.0").code == Err::not_acceptable);
+  CHECK(check_format("", "application/xhtml+xml").code == Err::not_acceptable);
 }
 
 TEST_CASE("conventions: Accept and its fhirVersion parameter", "[http]") {
@@ -40,7 +77,7 @@ TEST_CASE("conventions: Accept and its fhirVersion parameter", "[http]") {
   CHECK(st.code == Err::not_acceptable);
   CHECK(st.message.find("R4") != std::string::npos);
   CHECK(check_format("", "application/fhir+json;fhirVersion=5.0, */*;fhirVersion=1.0").code == Err::not_acceptable);
-  CHECK(check_format("", "application/fhir+xml").code == Err::not_acceptable);
+  CHECK(check_format("", "application/fhir+xml").ok());
   CHECK(check_format("", "application/fhir+json;q=0").code == Err::not_acceptable);
   CHECK(check_format("", "application/fhir+json;q=0, application/json").ok());
 }
