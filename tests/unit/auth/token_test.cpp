@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using namespace ef::auth;
@@ -45,7 +46,7 @@ TEST_CASE("token CLI help and usage errors", "[auth][token_cli]") {
 }
 
 TEST_CASE("token keygen, mint and inspect --config", "[auth][token_cli]") {
-  std::string d = "/tmp/edgefhir-authA-cli-" + std::to_string(::getpid());
+  std::string d = testing::temp_path("token-cli");
   std::string priv = d + "-priv.pem", pub = d + "-pub.pem", cfg = d + "-config.json";
   Run k = run({"token", "keygen", "--out", priv, "--pub", pub});
   REQUIRE(k.rc == 0);

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "sync_test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using ef::testing::Edge;
@@ -22,10 +23,8 @@ Run run(std::vector<std::string> args) {
   return {rc, o.str(), e.str()};
 }
 std::string write_config(const std::string& name, const std::string& db, const std::string& sync) {
-  std::string p = "/tmp/edgefhir-sync-cli-" + name + "-" + std::to_string(::getpid()) + ".json";
-  std::ofstream(p) << "{\"database\":\"" << db << "\",\"auth\":{\"required\":false}" << (sync.empty() ? "" : ",\"sync\":" + sync)
-                   << "}";
-  return p;
+  return testing::write_temp_file(name + ".json", "{\"database\":\"" + db + "\",\"auth\":{\"required\":false}" +
+                                                     (sync.empty() ? "" : ",\"sync\":" + sync) + "}");
 }
 }  // namespace
 

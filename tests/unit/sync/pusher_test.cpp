@@ -11,6 +11,7 @@
 #include "http/sync_observe.h"
 #include "sync/pusher.h"
 #include "sync_test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using ef::testing::Edge;
@@ -20,9 +21,7 @@ using ef::testing::sync_config;
 namespace {
 
 std::string secret_file(const std::string& name, const std::string& secret) {
-  std::string p = "/tmp/edgefhir-sync-secret-" + name + "-" + std::to_string(::getpid());
-  std::ofstream(p) << secret << "\n";
-  return p;
+  return testing::write_temp_file("secret-" + name, secret + "\n");
 }
 
 store::SyncStateRow state_of(Edge& e, const std::string& upstream) {
