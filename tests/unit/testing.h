@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -56,6 +58,18 @@ inline std::string write_temp_file(const std::string& name, const std::string& t
   std::string p = temp_path(name);
   std::ofstream(p, std::ios::binary) << text;
   return p;
+}
+
+// One run of a command's entry point (cli::NAME_main) with its output captured.
+struct CliRun {
+  int rc = 0;
+  std::string out, err;
+};
+template <typename Main>
+CliRun run_command(Main main, std::vector<std::string> args) {
+  std::ostringstream o, e;
+  int rc = main(std::move(args), o, e);
+  return {rc, o.str(), e.str()};
 }
 
 }  // namespace ef::testing

@@ -18,16 +18,9 @@ using namespace ef::auth::testutil;
 
 namespace {
 
-struct Run {
-  int rc;
-  std::string out, err;
-};
+using Run = testing::CliRun;
 
-Run run(std::vector<std::string> args) {
-  std::ostringstream o, e;
-  int rc = cli::token_main(args, o, e);
-  return {rc, o.str(), e.str()};
-}
+Run run(std::vector<std::string> args) { return testing::run_command(cli::token_main, std::move(args)); }
 
 bool has(const std::string& s, const std::string& p) { return s.find(p) != std::string::npos; }
 

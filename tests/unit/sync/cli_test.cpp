@@ -13,15 +13,8 @@ using ef::testing::Edge;
 using ef::testing::FakeUpstream;
 
 namespace {
-struct Run {
-  int rc;
-  std::string out, err;
-};
-Run run(std::vector<std::string> args) {
-  std::ostringstream o, e;
-  int rc = cli::sync_main(std::move(args), o, e);
-  return {rc, o.str(), e.str()};
-}
+using Run = testing::CliRun;
+Run run(std::vector<std::string> args) { return testing::run_command(cli::sync_main, std::move(args)); }
 std::string write_config(const std::string& name, const std::string& db, const std::string& sync) {
   return testing::write_temp_file(name + ".json", "{\"database\":\"" + db + "\",\"auth\":{\"required\":false}" +
                                                      (sync.empty() ? "" : ",\"sync\":" + sync) + "}");
