@@ -47,6 +47,16 @@ def c_literal_lines(data, width=100):
     return out or ['""']
 
 
+def write_atomically(path, text):
+    """Writes ASCII `text` to path through a temporary file and a rename, so an interrupted
+    build never leaves a partial file (shared with tools/embed_assets.py)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="ascii", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-o", "--output", required=True)
@@ -72,11 +82,7 @@ def main():
     if missing:
         sys.exit("embed.py: missing inputs for " + ", ".join(sorted(missing)))
     parts.append("\n}  // namespace ef::fhir\n")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w", encoding="ascii", newline="\n") as f:
-        f.write("".join(parts))
-    os.replace(tmp, args.output)
+    write_atomically(args.output, "".join(parts))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from embed import c_literal_lines  # noqa: E402
+from embed import c_literal_lines, write_atomically  # noqa: E402
 
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -48,11 +48,7 @@ def main():
                  "  static const std::vector<ConsoleAsset> all = {\n")
     parts.extend(entries)
     parts.append("  };\n  return all;\n}\n\n}  // namespace ef::http\n")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w", encoding="ascii", newline="\n") as f:
-        f.write("".join(parts))
-    os.replace(tmp, args.output)
+    write_atomically(args.output, "".join(parts))
 
 
 if __name__ == "__main__":

@@ -227,4 +227,12 @@ Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
   return Status();
 }
 
+void stop_server(http::App& app) {
+  if (app.exports) app.exports->stop();
+  if (app.sync) app.sync->stop();
+  if (app.audit) app.audit->stop();
+  if (app.refresher) app.refresher->stop();
+  app.db->checkpoint();
+}
+
 }  // namespace ef::app

@@ -32,4 +32,9 @@ Status setup_auth(http::App& app);
 // `exit_code` is set to the exit status `serve` should use on failure (2 config, 1 runtime).
 Status wire_server(http::App& app, const Sections& sections, int* exit_code);
 
+// After the listener stopped: stops the background workers in the order stated in
+// http/app.h (export engine, sync, audit flush, key refresher) and checkpoints the WAL.
+// The App is still valid afterwards (destroying it releases the rest).
+void stop_server(http::App& app);
+
 }  // namespace ef::app

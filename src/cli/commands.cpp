@@ -1,6 +1,7 @@
 // cli/commands.cpp — see commands.h.
 #include "cli/commands.h"
 
+#include <cstdio>
 #include <functional>
 #include <map>
 
@@ -97,6 +98,24 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 2;
   }
   return it->second.fn(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+}
+
+std::string fmt_count(int64_t n) {
+  std::string s = std::to_string(n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+std::string fmt_duration(double s) {
+  if (s < 0 || s > 359999) return "--:--";
+  int t = int(s + 0.5);
+  char buf[32];
+  if (t >= 3600) snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
+  else snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
 }
 
 }  // namespace ef::cli

@@ -24,6 +24,11 @@ Status take_common(std::vector<std::string>& args, Common* c);
 // Loads the config file named by --config (or defaults) and applies --database/--listen.
 Result<ServerConfig> load(const Common& c);
 
+// Progress-line formatting shared by the commands: 1234567 -> "1,234,567"; seconds ->
+// "m:ss" or "h:mm:ss" ("--:--" when unknown or beyond 99 hours).
+std::string fmt_count(int64_t n);
+std::string fmt_duration(double seconds);
+
 int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int audit_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);
 int keys_main(std::vector<std::string> args, std::ostream& out, std::ostream& err);

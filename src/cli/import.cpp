@@ -32,23 +32,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string fmt_count(int64_t n) {
-  std::string s = std::to_string(n), out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
 
-std::string fmt_duration(double s) {
-  if (s < 0 || s > 359999) return "--:--";
-  int t = int(s + 0.5);
-  char buf[32];
-  if (t >= 3600) snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
-  else snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
-  return buf;
-}
 // The progress line on a terminal, redrawn at most every 100 ms; problems printed while it is
 // shown clear it first.
 class Progress : public service::ImportReporter {

@@ -45,24 +45,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string grouped(int64_t n) {
-  std::string s = std::to_string(n), out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
-
-std::string mm_ss(double s) {
-  if (s < 0 || s > 359999) return "--:--";
-  int t = int(s + 0.5);
-  char buf[32];
-  if (t >= 3600) snprintf(buf, sizeof buf, "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60);
-  else snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
-  return buf;
-}
-
 Status split_types(const std::string& v, std::set<std::string>* out) {
   size_t start = 0;
   while (start <= v.size()) {
@@ -161,8 +143,8 @@ int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream&
     char pct[16];
     snprintf(pct, sizeof pct, "%3d%%", int(frac * 100));
     err << "\r[" << std::string(fill, '#') << std::string(width - fill, '.') << "] " << pct << "  "
-        << grouped(done + failed) << "/" << grouped(total) << " resources  " << grouped(int64_t(rate)) << "/s  ETA "
-        << (frac >= 1 ? std::string("0:00") : mm_ss(eta)) << "\x1b[K" << std::flush;
+        << fmt_count(done + failed) << "/" << fmt_count(total) << " resources  " << fmt_count(int64_t(rate)) << "/s  ETA "
+        << (frac >= 1 ? std::string("0:00") : fmt_duration(eta)) << "\x1b[K" << std::flush;
     shown = true;
   };
   auto problem = [&](const std::string& msg) {
@@ -203,7 +185,7 @@ int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream&
     });
     if (!st) {
       problem("edgefhir reindex: " + st.message);
-      err << "stopped after " << grouped(done) << " resources (committed); run again to finish\n";
+      err << "stopped after " << fmt_count(done) << " resources (committed); run again to finish\n";
       return 1;
     }
     done += batch_done;
@@ -219,15 +201,15 @@ int reindex_main(std::vector<std::string> args, std::ostream& out, std::ostream&
   }
   double s = secs();
   char timing[64];
-  snprintf(timing, sizeof timing, "%.2f s, %s resources/s", s, grouped(s > 0 ? int64_t(double(done) / s) : 0).c_str());
-  out << "reindexed " << grouped(done) << (done == 1 ? " resource" : " resources");
+  snprintf(timing, sizeof timing, "%.2f s, %s resources/s", s, fmt_count(s > 0 ? int64_t(double(done) / s) : 0).c_str());
+  out << "reindexed " << fmt_count(done) << (done == 1 ? " resource" : " resources");
   if (!types.empty()) {
     out << " of type" << (types.size() == 1 ? " " : "s ");
     for (size_t i = 0; i < types.size(); ++i) out << (i ? "," : "") << types[i];
   }
-  out << ": " << grouped(rows_written) << " index rows (" << timing << ")";
-  if (orphans) out << "; removed " << grouped(orphans) << " stale index rows";
-  if (failed) out << "; " << grouped(failed) << " failed";
+  out << ": " << fmt_count(rows_written) << " index rows (" << timing << ")";
+  if (orphans) out << "; removed " << fmt_count(orphans) << " stale index rows";
+  if (failed) out << "; " << fmt_count(failed) << " failed";
   out << "\n";
   return failed ? 1 : 0;
 }

@@ -123,9 +123,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     if (!done_cv.wait_for(lk, std::chrono::seconds(L.read_timeout_seconds + L.keep_alive_seconds), [&] { return done; })) {
       log::warn("server.drain_timeout", {{"message", "connections still open after the shutdown bound; exiting anyway"},
                                           {"seconds", L.read_timeout_seconds + L.keep_alive_seconds}});
-      if ((*app)->sync) (*app)->sync->stop();
-      (*app)->audit->stop();
-      (*app)->db->checkpoint();
+      ef::app::stop_server(**app);
       log::info("server.stopped");
       std::_Exit(0);
     }
@@ -143,9 +141,7 @@ int serve_main(std::vector<std::string> args, std::ostream& out, std::ostream& e
     return 1;
   }
   waiter.join();
-  if ((*app)->sync) (*app)->sync->stop();
-  (*app)->audit->stop();
-  (*app)->db->checkpoint();
+  ef::app::stop_server(**app);
   log::info("server.stopped");
   return 0;
 }

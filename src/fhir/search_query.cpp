@@ -1,6 +1,7 @@
-// fhir/search_query.cpp — see search_query.h.  Parameter names are resolved against the
-// registry per searched type; values are parsed by parameter type; every problem becomes an
-// Err::invalid naming the parameter (and value).
+// fhir/search_query.cpp — see search_query.h: parse_search.  Parameter names are resolved
+// against the registry per searched type; values are parsed by parameter type; every problem
+// becomes an Err::invalid naming the parameter (and value).  The query-string splitting is
+// query_string.cpp; _summary/_elements subsetting is subset.cpp.
 #include "fhir/search_query.h"
 
 #include "fhir/element_order.h"
@@ -15,76 +16,6 @@
 #include "util/time.h"
 
 namespace ef::fhir {
-
-// ---------------------------------------------------------------------------------------------
-// Query strings
-// ---------------------------------------------------------------------------------------------
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static bool pct_decode(std::string_view s, bool form, std::string* out) {
-  out->clear();
-  out->reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return false;
-      int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
-      if (a < 0 || b < 0) return false;
-      out->push_back(char(a * 16 + b));
-      i += 2;
-    } else if (c == '+' && form) {
-      out->push_back(' ');
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
-
-namespace {
-SearchBudget g_budget;
-}
-const SearchBudget& search_budget() { return g_budget; }
-void set_search_budget(const SearchBudget& b) { g_budget = b; }
-
-Result<QueryParams> parse_query_string(std::string_view qs, bool form) {
-  const SearchBudget& budget = g_budget;
-  if (qs.size() > budget.max_query_bytes)
-    return Status(Err::invalid, "the query string is " + std::to_string(qs.size()) + " bytes long; the limit is " +
-                                    std::to_string(budget.max_query_bytes) + " (limits.max_url_bytes)");
-  if (size_t(std::count(qs.begin(), qs.end(), '&')) >= budget.max_query_params * 2 + 16)
-    return Status(Err::invalid, "the query string has more than " + std::to_string(budget.max_query_params) +
-                                    " parameters (limits.max_query_params)");
-  QueryParams out;
-  size_t i = 0;
-  while (i <= qs.size()) {
-    size_t j = qs.find('&', i);
-    if (j == std::string_view::npos) j = qs.size();
-    std::string_view part = qs.substr(i, j - i);
-    if (!part.empty()) {
-      size_t eq = part.find('=');
-      std::string name, value;
-      if (!pct_decode(part.substr(0, eq), form, &name) ||
-          (eq != std::string_view::npos && !pct_decode(part.substr(eq + 1), form, &value)))
-        return Status(Err::invalid, "the query string is not validly percent-encoded near '" +
-                                        std::string(part.substr(0, 60)) + "'");
-      if (!name.empty()) {
-        if (out.size() >= budget.max_query_params)
-          return Status(Err::invalid, "the query string has more than " + std::to_string(budget.max_query_params) +
-                                          " parameters (limits.max_query_params)", name);
-        out.emplace_back(std::move(name), std::move(value));
-      }
-    }
-    i = j + 1;
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Escapes: "\," "\|" "\$" "\\" (https://hl7.org/fhir/R4/search.html#escaping)
@@ -742,95 +673,6 @@ Result<SearchQuery> parse_search(const SearchParamRegistry& reg, const std::stri
     q.canonical.emplace_back(name, value);
   }
   return q;
-}
-
-// ---------------------------------------------------------------------------------------------
-// _summary / _elements
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-
-// _summary=true on one object of type t: the elements marked isSummary, and the mandatory
-// ones; backbone elements are reduced the same way, data types are kept whole.
-void summary_object(json::Object& o, const model::TypeDef& t) {
-  for (auto it = o.begin(); it != o.end();) {
-    const std::string& k = it->first;
-    if (k == "resourceType") {
-      ++it;
-      continue;
-    }
-    bool ext = !k.empty() && k[0] == '_';
-    const model::TypeDef::Member* mb = t.member(ext ? k.substr(1) : k);
-    const model::ElementDef* e = mb ? &t.elements[mb->element] : nullptr;
-    if (!e || !(e->summary || e->min > 0)) {
-      it = o.erase(it);
-      continue;
-    }
-    const model::TypeDef* et = e->types[mb->type].type;
-    if (!ext && et && et->kind == model::Kind::backbone) {
-      if (json::Object* c = json::as_object_mut(it->second)) summary_object(*c, *et);
-      else if (it->second.is<json::Array>())
-        for (auto& x : it->second.get<json::Array>())
-          if (json::Object* c = json::as_object_mut(x)) summary_object(*c, *et);
-    }
-    ++it;
-  }
-}
-
-}  // namespace
-
-std::string subset_resource(const std::string& body, Summary summary, const std::vector<std::string>& elements) {
-  if (summary == Summary::none && elements.empty()) return body;
-  if (summary == Summary::count) return body;
-  json::ParseOptions po;
-  po.preserve_numbers = true;
-  po.max_depth = 1000;
-  auto v = json::parse(body, po);
-  if (!v || !json::is_object(*v)) return body;
-  json::Object& o = *json::as_object_mut(*v);
-  const model::TypeDef* t = model::model().type(json::string_or(*v, "resourceType"));
-  if (!t || t->kind != model::Kind::resource) return body;
-  // Mandatory top-level elements (min >= 1), and the always-kept resourceType, id, meta.
-  auto mandatory = [&](const std::string& k) {
-    if (k == "resourceType" || k == "id" || k == "meta") return true;
-    bool ext = !k.empty() && k[0] == '_';
-    const model::TypeDef::Member* mb = t->member(ext ? k.substr(1) : k);
-    return mb && t->elements[mb->element].min > 0;
-  };
-  auto element_name = [&](const std::string& k) {
-    bool ext = !k.empty() && k[0] == '_';
-    const model::TypeDef::Member* mb = t->member(ext ? k.substr(1) : k);
-    return mb ? t->elements[mb->element].name : k;
-  };
-  if (!elements.empty()) {
-    for (auto it = o.begin(); it != o.end();) {
-      const std::string& k = it->first;
-      bool keep = mandatory(k) || k == "modifierExtension" ||
-                  std::find(elements.begin(), elements.end(), element_name(k)) != elements.end() ||
-                  std::find(elements.begin(), elements.end(), k) != elements.end();
-      it = keep ? std::next(it) : o.erase(it);
-    }
-  } else if (summary == Summary::true_) {
-    summary_object(o, *t);
-  } else if (summary == Summary::text) {
-    for (auto it = o.begin(); it != o.end();)
-      it = (mandatory(it->first) || it->first == "text") ? std::next(it) : o.erase(it);
-  } else if (summary == Summary::data) {
-    o.erase("text");
-  }
-  // meta.tag += SUBSETTED (https://hl7.org/fhir/R4/search.html#summary)
-  json::Object meta;
-  if (auto it = o.find("meta"); it != o.end() && json::is_object(it->second)) meta = *json::as_object(it->second);
-  json::Array tags;
-  if (auto it = meta.find("tag"); it != meta.end() && json::is_array(it->second)) tags = *json::as_array(it->second);
-  json::Object tag;
-  tag["system"] = json::Value(std::string("http://terminology.hl7.org/CodeSystem/v3-ObservationValue"));
-  tag["code"] = json::Value(std::string("SUBSETTED"));
-  tag["display"] = json::Value(std::string("Resource content reduced by _summary/_elements"));
-  tags.push_back(json::Value(tag));
-  meta["tag"] = json::Value(tags);
-  o["meta"] = json::Value(meta);
-  return write_in_definition_order(*v);
 }
 
 }  // namespace ef::fhir

@@ -146,16 +146,7 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
   const bool truncated = page->truncated;
   const int64_t total = page->total;
 
-  std::vector<fhir::BundleLink> links;
-  auto self = a.link_params;
-  if (!a.cursor.empty()) self.emplace_back("_cursor", a.cursor);
-  links.push_back({"self", with_query(path, self)});
-  if (!a.cursor.empty()) links.push_back({"first", with_query(path, a.link_params)});
-  if (!next_cursor.empty()) {
-    auto next = a.link_params;
-    next.emplace_back("_cursor", next_cursor);
-    links.push_back({"next", with_query(path, next)});
-  }
+  std::vector<fhir::BundleLink> links = paging_links(path, a.link_params, a.cursor, "", next_cursor);
   if (truncated) {
     fhir::Issue i;
     i.severity = "warning";

@@ -34,15 +34,8 @@ void handle_history(Ctx& c, const std::string& type, const std::string& id) {
   if (!at.empty()) params.emplace_back("_at", at);
   params.emplace_back("_count", std::to_string(q.count));
   params.insert(params.end(), subset->link_params.begin(), subset->link_params.end());
-  std::vector<fhir::BundleLink> links;
-  auto self = params;
-  if (!cursor.empty()) self.emplace_back("_cursor", cursor);
-  links.push_back({"self", with_query(path, self)});
-  if (more && !rows->empty()) {
-    auto next = params;
-    next.emplace_back("_cursor", std::to_string(rows->back().seq));
-    links.push_back({"next", with_query(path, next)});
-  }
+  std::string next = more && !rows->empty() ? std::to_string(rows->back().seq) : std::string();
+  std::vector<fhir::BundleLink> links = paging_links(path, params, cursor, "", next, /*with_first=*/false);
   std::vector<fhir::BundleEntry> entries = service::history_entries(*rows, c.app.base_url);
   for (fhir::BundleEntry& e : entries) subset->apply(e.resource_json);
   send_json(c, 200, fhir::write_bundle("history", total, links, entries, c.app.clock->now_ms(), false));

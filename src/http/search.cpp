@@ -56,22 +56,7 @@ void run(Ctx& c, auth::Interaction interaction, const std::string& type, const s
   } else {
     store::SearchPage& pg = found->page;
     bundle_total = pg.total;
-    if (!q.cursor.empty()) {
-      auto self = q.canonical;
-      self.emplace_back("_cursor", q.cursor);
-      links[0].url = with_query(path, self);
-      links.push_back({"first", with_query(path, q.canonical)});
-    }
-    if (!pg.prev_cursor.empty()) {
-      auto prev = q.canonical;
-      prev.emplace_back("_cursor", pg.prev_cursor);
-      links.push_back({"previous", with_query(path, prev)});
-    }
-    if (!pg.next_cursor.empty()) {
-      auto next = q.canonical;
-      next.emplace_back("_cursor", pg.next_cursor);
-      links.push_back({"next", with_query(path, next)});
-    }
+    links = paging_links(path, q.canonical, q.cursor, pg.prev_cursor, pg.next_cursor);
     entries.reserve(pg.matches.size() + pg.included.size() + 1);
     for (store::SearchRow& r : pg.matches) {
       fhir::BundleEntry e;

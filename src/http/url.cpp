@@ -32,4 +32,21 @@ std::string with_query(const std::string& path, const std::vector<std::pair<std:
   return out;
 }
 
+std::vector<fhir::BundleLink> paging_links(const std::string& path,
+                                           const std::vector<std::pair<std::string, std::string>>& params,
+                                           const std::string& cursor, const std::string& prev_cursor,
+                                           const std::string& next_cursor, bool with_first) {
+  auto at = [&](const std::string& cur) {
+    auto p = params;
+    if (!cur.empty()) p.emplace_back("_cursor", cur);
+    return with_query(path, p);
+  };
+  std::vector<fhir::BundleLink> links;
+  links.push_back({"self", at(cursor)});
+  if (with_first && !cursor.empty()) links.push_back({"first", at("")});
+  if (!prev_cursor.empty()) links.push_back({"previous", at(prev_cursor)});
+  if (!next_cursor.empty()) links.push_back({"next", at(next_cursor)});
+  return links;
+}
+
 }  // namespace ef::http

@@ -1,6 +1,7 @@
 // util/clock.h — the injectable clock.  Nothing in src/ reads the time except through a
 // Clock, so tests pin exact instants instead of sleeping.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -25,15 +26,18 @@ class SystemClock : public Clock {
   }
 };
 
+// A clock that shows a set instant until told otherwise (tests, `token inspect --now`).
+// Safe to move from one thread while others read it (background threads under test).
 class FixedClock : public Clock {
  public:
   explicit FixedClock(int64_t ms) : ms_(ms) {}
-  int64_t now_ms() const override { return ms_; }
+  int64_t now_ms() const override { return ms_.load(); }
   void set_ms(int64_t ms) { ms_ = ms; }
   void advance_ms(int64_t d) { ms_ += d; }
+  void advance_s(int64_t s) { ms_ += s * 1000; }
 
  private:
-  int64_t ms_;
+  std::atomic<int64_t> ms_;
 };
 
 }  // namespace ef

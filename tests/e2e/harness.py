@@ -5,6 +5,7 @@ temporary database, and offers a small HTTP client (stdlib only).
         r = s.request("GET", "/metadata")
         assert r.status == 200 and r.json()["resourceType"] == "CapabilityStatement"
 """
+import base64
 import http.client
 import json
 import os
@@ -153,6 +154,26 @@ class Server:
 
 def run_cli(*args, input=None, timeout=120):
     return subprocess.run([BIN] + list(args), cwd=ROOT, input=input, capture_output=True, timeout=timeout)
+
+
+def b64u(b):
+    """base64url without padding (JWT segments); str is UTF-8 encoded first."""
+    if isinstance(b, str):
+        b = b.encode()
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def unb64u(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def proc_kb(pid, key):
+    """A /proc/PID/status field in kB (VmRSS, VmHWM, ...); 0 when absent."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def mint_token(priv, iss, aud, sub, roles=None, scope=None, extra=()):

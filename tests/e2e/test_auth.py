@@ -2,7 +2,6 @@
 shared-secret issuer accepts valid RS256, PS256, ES256 and HS256 tokens, and refuses more
 than 40 distinct malformed or hostile tokens with 401 + WWW-Authenticate (RFC 6750) and an
 OperationOutcome that names the failed check and never echoes the token."""
-import base64
 import hashlib
 import hmac
 import json
@@ -10,21 +9,11 @@ import os
 import time
 import unittest
 
-from harness import Server, run_cli
+from harness import Server, b64u, run_cli, unb64u
 
 ISS = "https://issuer.test/tenant-a/v2.0"
 ISS_HMAC = "https://issuer.test/hmac"
 AUD = "https://fhir.example.org"
-
-
-def b64u(b):
-    if isinstance(b, str):
-        b = b.encode()
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def raw_token(header, payload, sig=b"x"):

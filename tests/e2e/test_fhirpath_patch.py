@@ -104,6 +104,44 @@ class FhirPathPatchTest(unittest.TestCase):
                 passed.append(case["name"])
         print("\nfhir-patch-tests.xml: %d/%d cases pass" % (len(passed), len(self.cases)))
 
+    def test_official_cases_in_xml(self):
+        """The same cases sent as XML, as the official file writes them (the text of its
+        <input> resource and <diff> Parameters, cut out of the file): the input PUT as
+        application/fhir+xml, the Parameters PATCHed as application/fhir+xml; the result
+        (asked for as JSON) equals the expected output."""
+        with open(os.path.join(HERE, "..", "data", "fhir-patch", "fhir-patch-tests.xml"), encoding="utf-8") as f:
+            text = f.read()
+        blocks = re.findall(r'<case name="([^"]*)".*?</case>', text, re.S)
+        self.assertEqual(blocks, [c["name"] for c in self.cases])
+        bodies = []
+        for block in re.findall(r'<case name="[^"]*".*?</case>', text, re.S):
+            m = re.search(r'<input>\s*(<(\w+) xmlns=["\']http://hl7.org/fhir["\']>.*?</\2>)\s*</input>'
+                          r'.*?<diff>\s*(<Parameters xmlns=["\']http://hl7.org/fhir["\']>.*?</Parameters>)\s*</diff>',
+                          block, re.S)
+            self.assertIsNotNone(m, block[:200])
+            bodies.append(m.groups())
+        xml_h = {"Content-Type": "application/fhir+xml", "Accept": "application/fhir+json"}
+        passed = 0
+        for n, ((res, rt, diff), case) in enumerate(zip(bodies, self.cases)):
+            with self.subTest(case=case["name"]):
+                self.assertEqual(rt, case["input"]["resourceType"])
+                rid = "fp-xml-%d" % n
+                if re.search(r"<id value=", res):
+                    res = re.sub(r"<id value=(\"[^\"]*\"|'[^']*')", '<id value="%s"' % rid, res, count=1)
+                else:
+                    res = re.sub(r"(xmlns=[\"']http://hl7.org/fhir[\"']>)", r'\1<id value="%s"/>' % rid, res, count=1)
+                r = self.s.request("PUT", "/%s/%s" % (rt, rid), res.encode(), headers=xml_h)
+                self.assertIn(r.status, (200, 201), r)
+                r = self.s.request("PATCH", "/%s/%s" % (rt, rid), diff.encode(), headers=xml_h)
+                if "error" in case:
+                    self.assertIn(r.status, (400, 422), r)
+                    self.assertIn("No content found at", r.body.decode())
+                else:
+                    self.assertEqual(r.status, 200, r)
+                    self.assertEqual(normalise(r.json()), normalise(case["output"]))
+                passed += 1
+        print("\nfhir-patch-tests.xml in XML: %d/%d cases pass" % (passed, len(self.cases)))
+
     def test_cases_are_the_conversion_of_the_official_xml(self):
         """The committed JSON is exactly what tools/gen_fhir_patch_tests.py makes of the committed
         copy of the official XML (nothing hand-edited)."""

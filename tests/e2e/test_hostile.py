@@ -15,7 +15,7 @@ import time
 import unittest
 import zlib
 
-from harness import Server, mint_token, run_cli
+from harness import Server, mint_token, proc_kb, run_cli
 
 ISS = "https://issuer.hostile.test"
 AUD = "https://fhir.hostile.test"
@@ -28,14 +28,6 @@ SETTLE_MB = 32
 # the survival and latency checks are the same in both runs.
 if os.environ.get("EDGEFHIR_SANITIZER") == "asan":
     SETTLE_MB += 256
-
-
-def proc_kb(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def raw(port, data, timeout=10, read=True, sleep_between=None):

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import Server
+from harness import Server, proc_kb
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "Limit"}], "active": True}
 
@@ -160,11 +160,7 @@ class LimitsTest(unittest.TestCase):
                 self.assertServing()
 
     def rss_kb(self):
-        with open("/proc/%d/status" % self.s.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        return proc_kb(self.s.proc.pid, "VmRSS")
 
     def test_total_header_size_is_bounded(self):
         """Each header line is capped (8 KiB) but cpp-httplib 0.11 has no limit on the number of

@@ -113,7 +113,8 @@ class MetaTest(unittest.TestCase):
 
     def test_capability_statement(self):
         cs = self.s.request("GET", "/metadata").json()
-        self.assertEqual(cs["patchFormat"], ["application/json-patch+json", "application/fhir+json"])
+        self.assertEqual(cs["patchFormat"], ["application/json-patch+json", "application/fhir+json",
+                                             "application/fhir+xml"])
         rest = cs["rest"][0]
         self.assertIn({"name": "meta", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-meta"},
                       rest["operation"])

@@ -21,21 +21,11 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from harness import ROOT, Server, run_cli
+from harness import ROOT, Server, b64u, run_cli, unb64u
 
 OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
 AUD = "https://fhir.test"
 SCOPE = "system/Patient.read"
-
-
-def b64u(b):
-    if isinstance(b, str):
-        b = b.encode()
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def header_of(token):

@@ -44,7 +44,7 @@ struct World {
       auto v = json::parse(d, po);
       FUZZ_CHECK(v.ok(), "seed resource");
       std::string type = json::string_or(*v, "resourceType"), id = json::string_or(*v, "id");
-      fhir::WriteOptions wo;
+      service::WriteOptions wo;
       wo.method = "PUT";
       auto w = app->repo->update(type, id, std::move(*v), wo);
       FUZZ_CHECK(w.ok(), "seed write: " + w.status().message);

@@ -10,6 +10,7 @@
 #include "auth/config.h"
 #include "auth/static_keys.h"
 #include "test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using namespace ef::auth;
@@ -111,7 +112,7 @@ TEST_CASE("auth config errors name the key and the problem", "[auth][config]") {
 }
 
 TEST_CASE("StaticKeyProvider from config and kid matching", "[auth][config]") {
-  std::string dir = "/tmp/edgefhir-authA-cfg-" + std::to_string(::getpid());
+  std::string dir = testing::temp_path("auth-cfg");
   std::string pem = dir + "-pub.pem", sec = dir + "-secret.txt";
   std::ofstream(pem) << ec_pair().public_pem;
   std::ofstream(sec) << std::string(40, 'z') << "\n";

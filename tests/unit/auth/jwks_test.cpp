@@ -16,6 +16,7 @@
 #include "auth/jwks.h"
 #include "util/base64url.h"
 #include "test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using namespace ef::auth;
@@ -66,9 +67,7 @@ std::string der_to_pem(const std::string& der) {
 json::Value jwk_of(const std::string& public_pem) { return *json::parse(key_from_pem(public_pem)->jwk_json); }
 
 std::string temp_file(const std::string& name, const std::string& data) {
-  std::string p = "/tmp/edgefhir-authA-" + std::to_string(::getpid()) + "-" + name;
-  std::ofstream(p, std::ios::binary) << data;
-  return p;
+  return testing::write_temp_file(name, data);
 }
 
 }  // namespace

@@ -20,21 +20,15 @@
 #include "auth/signer.h"
 #include "store/db.h"
 #include "test_util.h"
+#include "../testing.h"
 #include "util/clock.h"
 #include "util/json.h"
 
 namespace ef::auth::keytest {
 
-inline std::string temp_path(const std::string& name) {
-  static std::atomic<int> n{0};
-  return "/tmp/edgefhir-keys-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" + name;
-}
+using ef::testing::temp_path;
 
-inline std::string temp_db() {
-  std::string p = temp_path("db.sqlite");
-  std::remove(p.c_str());
-  return p;
-}
+inline std::string temp_db() { return ef::testing::temp_db("keys"); }
 
 inline std::unique_ptr<store::Database> open_db(const std::string& path) {
   auto d = store::Database::open(path);
@@ -76,21 +70,10 @@ inline std::string jwks(const std::vector<json::Value>& keys) {
 }
 
 inline std::string write_file(const std::string& name, const std::string& text) {
-  std::string p = temp_path(name);
-  std::ofstream(p, std::ios::binary) << text;
-  return p;
+  return ef::testing::write_temp_file(name, text);
 }
 
-class TestClock : public Clock {
- public:
-  explicit TestClock(int64_t ms) : ms_(ms) {}
-  int64_t now_ms() const override { return ms_.load(); }
-  void set_ms(int64_t ms) { ms_ = ms; }
-  void advance_s(int64_t s) { ms_ += s * 1000; }
-
- private:
-  std::atomic<int64_t> ms_;
-};
+using TestClock = FixedClock;  // util/clock.h
 
 // Scripted responses per URL; counts requests per URL.
 struct FakeHttp {

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using namespace ef::auth;
@@ -17,16 +18,9 @@ using namespace ef::auth::testutil;
 
 namespace {
 
-struct Run {
-  int rc;
-  std::string out, err;
-};
+using Run = testing::CliRun;
 
-Run run(std::vector<std::string> args) {
-  std::ostringstream o, e;
-  int rc = cli::token_main(args, o, e);
-  return {rc, o.str(), e.str()};
-}
+Run run(std::vector<std::string> args) { return testing::run_command(cli::token_main, std::move(args)); }
 
 bool has(const std::string& s, const std::string& p) { return s.find(p) != std::string::npos; }
 
@@ -45,7 +39,7 @@ TEST_CASE("token CLI help and usage errors", "[auth][token_cli]") {
 }
 
 TEST_CASE("token keygen, mint and inspect --config", "[auth][token_cli]") {
-  std::string d = "/tmp/edgefhir-authA-cli-" + std::to_string(::getpid());
+  std::string d = testing::temp_path("token-cli");
   std::string priv = d + "-priv.pem", pub = d + "-pub.pem", cfg = d + "-config.json";
   Run k = run({"token", "keygen", "--out", priv, "--pub", pub});
   REQUIRE(k.rc == 0);

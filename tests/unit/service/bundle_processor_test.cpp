@@ -13,6 +13,7 @@
 #include "service/bundle_processor.h"
 #include "fhir/resource.h"
 #include "store/search.h"
+#include "../testing.h"
 
 using namespace ef;
 using service::Outcome;
@@ -28,8 +29,7 @@ struct Env {
   service::BundleOptions opt{service::Access::unrestricted()};
 
   Env() {
-    static int n = 0;
-    path = "/tmp/edgefhir-bundle-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".db";
+    path = testing::temp_db("bundle");
     wipe();
     ServerConfig cfg;
     cfg.database = path;

@@ -11,22 +11,15 @@
 
 #include "cli/audit.h"
 #include "store/audit.h"
+#include "../testing.h"
 
 using namespace ef;
 
 namespace {
 
-std::string temp_db(const char* name) {
-  std::string p = std::string("/tmp/edgefhir-test-audit-") + name + "-" + std::to_string(::getpid()) + ".db";
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((p + suffix).c_str());
-  return p;
-}
+using testing::temp_db;
 
-std::unique_ptr<store::Database> open_db(const char* name) {
-  auto db = store::Database::open(temp_db(name));
-  REQUIRE(db.ok());
-  return std::move(*db);
-}
+std::unique_ptr<store::Database> open_db(const char* name) { return testing::open_temp_db(name); }
 
 int64_t count_rows(store::Database& db) {
   int64_t n = -1;

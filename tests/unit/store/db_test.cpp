@@ -7,17 +7,12 @@
 #include <thread>
 
 #include "store/db.h"
+#include "../testing.h"
 
 using namespace ef;
 
 namespace {
-std::string temp_db(const char* name) {
-  std::string p = std::string("/tmp/edgefhir-test-") + name + "-" + std::to_string(::getpid()) + ".db";
-  std::remove(p.c_str());
-  std::remove((p + "-wal").c_str());
-  std::remove((p + "-shm").c_str());
-  return p;
-}
+using testing::temp_db;
 
 // The first column of the first row of `sql` (e.g. a COUNT), -1 when there is none.
 int64_t scalar(store::Database& d, const char* sql) {

@@ -16,17 +16,12 @@
 #include <vector>
 
 #include "store/db.h"
+#include "../testing.h"
 
 using namespace ef;
 
 namespace {
-std::string temp_db(const char* name) {
-  std::string p = std::string("/tmp/edgefhir-test-gc-") + name + "-" + std::to_string(::getpid()) + ".db";
-  std::remove(p.c_str());
-  std::remove((p + "-wal").c_str());
-  std::remove((p + "-shm").c_str());
-  return p;
-}
+using testing::temp_db;
 
 std::unique_ptr<store::Database> open_db(const char* name, store::DbOptions o = {}) {
   auto db = store::Database::open(temp_db(name), o);

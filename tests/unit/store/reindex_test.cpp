@@ -15,22 +15,13 @@
 #include "store/reindex.h"
 #include "store/search.h"
 #include "util/json.h"
+#include "../testing.h"
 
 using namespace ef;
 
 namespace {
 
-struct TempDb {
-  std::string path;
-  explicit TempDb(const char* name) {
-    path = std::string("/tmp/edgefhir-reindex-") + name + "-" + std::to_string(::getpid()) + ".db";
-    clean();
-  }
-  ~TempDb() { clean(); }
-  void clean() {
-    for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
-  }
-};
+using testing::TempDb;
 
 std::unique_ptr<http::App> open(const std::string& path) {
   ServerConfig cfg;

@@ -18,6 +18,7 @@
 #include "store/resources.h"
 #include "store/search.h"
 #include "util/time.h"
+#include "../testing.h"
 
 using namespace ef;
 using fhir::IndexRow;
@@ -100,8 +101,7 @@ struct Db {
   int64_t now = ms("2024-01-01");
 
   explicit Db(const char* name) {
-    path = std::string("/tmp/edgefhir-search-") + name + "-" + std::to_string(::getpid()) + ".db";
-    for (const char* suf : {"", "-wal", "-shm"}) std::remove((path + suf).c_str());
+    path = testing::temp_db(std::string("search-") + name);
     auto d = store::Database::open(path);
     REQUIRE(d.ok());
     db = std::move(*d);

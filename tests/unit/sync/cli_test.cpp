@@ -6,26 +6,18 @@
 
 #include "cli/commands.h"
 #include "sync_test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using ef::testing::Edge;
 using ef::testing::FakeUpstream;
 
 namespace {
-struct Run {
-  int rc;
-  std::string out, err;
-};
-Run run(std::vector<std::string> args) {
-  std::ostringstream o, e;
-  int rc = cli::sync_main(std::move(args), o, e);
-  return {rc, o.str(), e.str()};
-}
+using Run = testing::CliRun;
+Run run(std::vector<std::string> args) { return testing::run_command(cli::sync_main, std::move(args)); }
 std::string write_config(const std::string& name, const std::string& db, const std::string& sync) {
-  std::string p = "/tmp/edgefhir-sync-cli-" + name + "-" + std::to_string(::getpid()) + ".json";
-  std::ofstream(p) << "{\"database\":\"" << db << "\",\"auth\":{\"required\":false}" << (sync.empty() ? "" : ",\"sync\":" + sync)
-                   << "}";
-  return p;
+  return testing::write_temp_file(name + ".json", "{\"database\":\"" + db + "\",\"auth\":{\"required\":false}" +
+                                                     (sync.empty() ? "" : ",\"sync\":" + sync) + "}");
 }
 }  // namespace
 

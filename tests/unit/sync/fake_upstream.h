@@ -24,16 +24,11 @@
 #include "sync/outbox.h"
 #include "util/base64url.h"
 #include "util/json.h"
+#include "../testing.h"
 
 namespace ef::testing {
 
-inline std::string sync_temp_db(const std::string& name) {
-  std::string p = "/tmp/edgefhir-sync-test-" + name + "-" + std::to_string(::getpid()) + ".db";
-  std::remove(p.c_str());
-  std::remove((p + "-wal").c_str());
-  std::remove((p + "-shm").c_str());
-  return p;
-}
+inline std::string sync_temp_db(const std::string& name) { return temp_db("sync-" + name); }
 
 class FakeUpstream {
  public:

@@ -11,6 +11,7 @@
 #include "http/sync_observe.h"
 #include "sync/pusher.h"
 #include "sync_test_util.h"
+#include "../testing.h"
 
 using namespace ef;
 using ef::testing::Edge;
@@ -20,9 +21,14 @@ using ef::testing::sync_config;
 namespace {
 
 std::string secret_file(const std::string& name, const std::string& secret) {
-  std::string p = "/tmp/edgefhir-sync-secret-" + name + "-" + std::to_string(::getpid());
-  std::ofstream(p) << secret << "\n";
-  return p;
+  return testing::write_temp_file("secret-" + name, secret + "\n");
+}
+
+// A sync config that gets its token with client_id "edge" and the secret in `secret_file`
+// from the fake upstream's token endpoint; `extra` adds keys (JSON members, no braces).
+sync::SyncConfig token_config(FakeUpstream& up, const std::string& secret_file, const std::string& extra = "") {
+  return sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
+                             secret_file + "\"" + (extra.empty() ? "" : "," + extra));
 }
 
 store::SyncStateRow state_of(Edge& e, const std::string& upstream) {
@@ -189,8 +195,7 @@ TEST_CASE("the access token is cached until shortly before expiry, then renewed"
   FixedClock clock(1'800'000'000'000);
   Edge edge("token", clock);
   std::string secret = secret_file("token", up.client_secret);
-  auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
-                                 secret + "\",\"scope\":\"https://fhir.example.org/.default\",\"bundle\":\"none\"");
+  auto cfg = token_config(up, secret, "\"scope\":\"https://fhir.example.org/.default\",\"bundle\":\"none\"");
   sync::Pusher p(*edge.db, cfg, clock);
   REQUIRE(p.init().ok());
   for (int i = 0; i < 3; ++i) {
@@ -217,8 +222,7 @@ TEST_CASE("a 401 renews the token once; a second 401 fails the push and backs of
   up.require_token = true;
   Edge edge("token401");
   std::string secret = secret_file("token401", up.client_secret);
-  auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
-                                 secret + "\"");
+  auto cfg = token_config(up, secret);
   sync::Pusher p(*edge.db, cfg);
   REQUIRE(p.init().ok());
   edge.put("Patient", "a", "x");
@@ -250,8 +254,7 @@ TEST_CASE("token endpoint refusal is reported without the secret", "[sync]") {
   up.require_token = true;
   Edge edge("tokenbad");
   std::string secret = secret_file("tokenbad", "wrong-secret-value");
-  auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
-                                 secret + "\",\"client_auth\":\"client_secret_basic\"");
+  auto cfg = token_config(up, secret, "\"client_auth\":\"client_secret_basic\"");
   sync::Pusher p(*edge.db, cfg);
   REQUIRE(p.init().ok());
   edge.put("Patient", "a", "x");
@@ -443,8 +446,7 @@ TEST_CASE("client authentication: client_secret_post and private_key_jwt", "[syn
     up.require_token = true;
     Edge edge("post");
     std::string secret = secret_file("post", up.client_secret);
-    auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
-                                   secret + "\",\"client_auth\":\"client_secret_post\"");
+    auto cfg = token_config(up, secret, "\"client_auth\":\"client_secret_post\"");
     sync::Pusher p(*edge.db, cfg);
     REQUIRE(p.init().ok());
     edge.put("Patient", "a", "x");
@@ -515,8 +517,7 @@ TEST_CASE("status never waits for the network; stop() interrupts a slow push wit
   up.token_delay_ms = 1500;
   Edge edge("slow");
   std::string secret = secret_file("slow", up.client_secret);
-  auto cfg = sync_config(up, "\"token_url\":\"" + up.url() + "/token\",\"client_id\":\"edge\",\"client_secret_file\":\"" +
-                                 secret + "\"");
+  auto cfg = token_config(up, secret);
   sync::Pusher p(*edge.db, cfg);
   REQUIRE(p.init().ok());
   edge.put("Patient", "a", "x");
