@@ -116,22 +116,21 @@ Status prescan(std::string_view s, size_t max_nodes) {
     }
     if (c != '<') continue;
     ++nodes;
+    // A comment or CDATA section: up to its end marker, no control characters inside.
+    auto skip = [&](size_t open_len, const char* close, const char* what) -> Status {
+      size_t e = s.find(close, i + open_len);
+      if (e == std::string_view::npos) return bad(s, i, std::string("unterminated ") + what);
+      for (size_t k = i; k < e; ++k) {
+        unsigned char d = static_cast<unsigned char>(s[k]);
+        if (d < 0x20 && d != '\t' && d != '\n' && d != '\r') return bad(s, k, std::string("control character in a ") + what);
+      }
+      i = e + 2;
+      return Status();
+    };
     if (starts(s, i, "<!--")) {
-      size_t e = s.find("-->", i + 4);
-      if (e == std::string_view::npos) return bad(s, i, "unterminated comment");
-      for (size_t k = i; k < e; ++k) {
-        unsigned char d = static_cast<unsigned char>(s[k]);
-        if (d < 0x20 && d != '\t' && d != '\n' && d != '\r') return bad(s, k, "control character in a comment");
-      }
-      i = e + 2;
+      if (Status st = skip(4, "-->", "comment"); !st) return st;
     } else if (starts(s, i, "<![CDATA[")) {
-      size_t e = s.find("]]>", i + 9);
-      if (e == std::string_view::npos) return bad(s, i, "unterminated CDATA section");
-      for (size_t k = i; k < e; ++k) {
-        unsigned char d = static_cast<unsigned char>(s[k]);
-        if (d < 0x20 && d != '\t' && d != '\n' && d != '\r') return bad(s, k, "control character in CDATA");
-      }
-      i = e + 2;
+      if (Status st = skip(9, "]]>", "CDATA section"); !st) return st;
     } else if (starts(s, i, "<!")) {
       return bad(s, i, "DOCTYPE and other declarations are not allowed (no DTDs, no entity definitions)");
     } else if (starts(s, i, "<?")) {

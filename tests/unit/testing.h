@@ -1,6 +1,6 @@
 // tests/unit/testing.h — the scaffolding every unit test shares: unique temporary paths and
-// databases (one naming scheme, leftovers of an earlier run removed first) and files written
-// for a test.  The test clock is util/clock.h's FixedClock (thread-safe, settable).
+// databases (one naming scheme, leftovers of an earlier run removed first), files written
+// for a test, and FHIR JSON parsed as the server does (fhir_json).  The test clock is util/clock.h's FixedClock (thread-safe, settable).
 #pragma once
 #include <unistd.h>
 
@@ -16,8 +16,19 @@
 
 #include "store/db.h"
 #include "util/clock.h"
+#include "util/json.h"
 
 namespace ef::testing {
+
+// FHIR JSON text parsed as the server parses resources (numbers keep their text); the test
+// fails at once when it does not parse.
+inline json::Value fhir_json(const std::string& text) {
+  json::ParseOptions o;
+  o.preserve_numbers = true;
+  auto v = json::parse(text, o);
+  REQUIRE(v.ok());
+  return *v;
+}
 
 // A path no other test (or test process) uses: /tmp/edgefhir-test-<pid>-<n>-<name>.  Any file
 // left there by a crashed run (and its -wal/-shm/-journal) is removed.

@@ -4,19 +4,14 @@
 
 #include "fhir/fhirpath.h"
 #include "fhir/fhirpath_patch.h"
+#include "../testing.h"
 #include "util/json.h"
 
 using namespace ef;
 
 namespace {
 
-json::Value J(const std::string& s) {
-  json::ParseOptions po;
-  po.preserve_numbers = true;
-  auto v = json::parse(s, po);
-  REQUIRE(v.ok());
-  return *v;
-}
+json::Value J(const std::string& text) { return testing::fhir_json(text); }
 
 // One operation; parts given as raw JSON members after type and path.
 std::string op(const std::string& type, const std::string& path, const std::string& extra = "") {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fhir/indexer.h"
+#include "../testing.h"
 #include "util/time.h"
 
 using namespace ef;
@@ -18,13 +19,7 @@ namespace {
 
 const char* kBernardo = "tests/data/synthea/Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json";
 
-json::Value parse_resource_text(const std::string& text) {
-  json::ParseOptions o;
-  o.preserve_numbers = true;
-  auto r = json::parse(text, o);
-  REQUIRE(r.ok());
-  return *r;
-}
+json::Value parse_resource_text(const std::string& text) { return testing::fhir_json(text); }
 
 json::Value load_bundle(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "fhir/xml.h"
+#include "../testing.h"
 #include "util/json.h"
 
 using namespace ef;
@@ -12,13 +13,7 @@ namespace fx = ef::fhir::xml;
 
 namespace {
 
-json::Value J(const std::string& text) {
-  json::ParseOptions o;
-  o.preserve_numbers = true;
-  auto v = json::parse(text, o);
-  REQUIRE(v.ok());
-  return *v;
-}
+json::Value J(const std::string& text) { return testing::fhir_json(text); }
 
 std::string to_json(const std::string& xml) {
   auto v = fx::parse(xml);
