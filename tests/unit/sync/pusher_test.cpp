@@ -271,70 +271,76 @@ TEST_CASE("token endpoint refusal is reported without the secret", "[sync]") {
   CHECK(st.message.find("sync.client_secret_file") != std::string::npos);
 }
 
-TEST_CASE("conflict, edge-wins: recorded, then the edge's version overwrites upstream", "[sync]") {
-  FakeUpstream up;
-  Edge edge("edgewins");
-  sync::Pusher p(*edge.db, sync_config(up));
-  REQUIRE(p.init().ok());
-  edge.put("Patient", "a", "Edge1");
-  edge.put("Patient", "z", "Z1");
-  REQUIRE(p.push_until_empty().ok());
-  up.modify("Patient/a", R"({"resourceType":"Patient","id":"a","active":false})");  // upstream v2
-  edge.put("Patient", "a", "Edge2");
-  edge.put("Patient", "z", "Z2");
-  auto r = p.push_until_empty();
-  REQUIRE(r.ok());
-  CHECK(r->conflicts == 1);
-  CHECK(up.get("Patient/a").body.find("Edge2") != std::string::npos);
-  CHECK(up.get("Patient/a").version == 3);
-  CHECK(up.get("Patient/z").body.find("Z2") != std::string::npos);
-  store::SyncState st(*edge.db);
-  auto rows = st.conflicts(up.url(), 10);
-  REQUIRE(rows.ok());
-  REQUIRE(rows->size() == 1);
-  CHECK((*rows)[0].type + "/" + (*rows)[0].id == "Patient/a");
-  CHECK((*rows)[0].kind == "conflict");
-  CHECK((*rows)[0].resolution == "overwritten");
-  CHECK((*rows)[0].expected_version == "1");
-  CHECK((*rows)[0].upstream_version == "2");
-  CHECK(p.status().conflicts == 1);
-  // The next change goes through with the new upstream version: no new conflict.
-  edge.put("Patient", "a", "Edge3");
-  auto r2 = p.push_until_empty();
-  REQUIRE(r2.ok());
-  CHECK(r2->conflicts == 0);
-  CHECK(up.get("Patient/a").version == 4);
-}
-
-TEST_CASE("conflict, skip-and-report: upstream keeps its version, the queue moves on", "[sync]") {
-  FakeUpstream up;
-  Edge edge("skip");
-  sync::Pusher p(*edge.db, sync_config(up, "\"conflict_policy\":\"skip-and-report\",\"bundle\":\"batch\""));
-  REQUIRE(p.init().ok());
-  edge.put("Patient", "a", "Edge1");
-  REQUIRE(p.push_until_empty().ok());
-  up.modify("Patient/a", R"({"resourceType":"Patient","id":"a","active":false})");
-  edge.put("Patient", "a", "Edge2");
-  edge.put("Patient", "b", "B1");
-  auto r = p.push_until_empty();
-  REQUIRE(r.ok());
-  CHECK(r->conflicts == 1);
-  CHECK(up.get("Patient/a").body.find("\"active\":false") != std::string::npos);
-  CHECK(up.get("Patient/a").version == 2);
-  CHECK(up.get("Patient/b").version == 1);
-  auto s = p.status();
-  CHECK(s.queue_length == 0);
-  CHECK(s.conflicts == 1);
-  store::SyncState st(*edge.db);
-  auto rows = st.conflicts(up.url(), 10);
-  REQUIRE(rows.ok());
-  REQUIRE(rows->size() == 1);
-  CHECK((*rows)[0].resolution == "skipped");
-  // A delete that conflicts is skipped as well.
-  edge.del("Patient", "a");
-  REQUIRE(p.push_until_empty().ok());
-  CHECK_FALSE(up.get("Patient/a").deleted);
-  CHECK(p.status().conflicts == 2);
+// Both conflict policies, in each way of sending changes (a transaction Bundle, a batch
+// Bundle, one request per change): the edge and upstream both changed Patient/a.
+TEST_CASE("conflicts: each policy in each sending mode", "[sync]") {
+  struct Row {
+    const char* policy;
+    const char* bundle;
+    const char* resolution;  // what the conflict row says
+    bool edge_wins;
+  };
+  const Row rows[] = {
+      {"edge-wins", "transaction", "overwritten", true},    {"edge-wins", "batch", "overwritten", true},
+      {"edge-wins", "none", "overwritten", true},           {"skip-and-report", "transaction", "skipped", false},
+      {"skip-and-report", "batch", "skipped", false},       {"skip-and-report", "none", "skipped", false},
+  };
+  for (const Row& row : rows) {
+    DYNAMIC_SECTION(row.policy << " / " << row.bundle) {
+      FakeUpstream up;
+      Edge edge(std::string("conflict-") + row.policy + "-" + row.bundle);
+      sync::Pusher p(*edge.db, sync_config(up, std::string("\"conflict_policy\":\"") + row.policy +
+                                                   "\",\"bundle\":\"" + row.bundle + "\""));
+      REQUIRE(p.init().ok());
+      edge.put("Patient", "a", "Edge1");
+      edge.put("Patient", "z", "Z1");
+      REQUIRE(p.push_until_empty().ok());
+      up.modify("Patient/a", R"({"resourceType":"Patient","id":"a","active":false})");  // upstream v2
+      edge.put("Patient", "a", "Edge2");
+      edge.put("Patient", "z", "Z2");
+      edge.put("Patient", "b", "B1");
+      auto r = p.push_until_empty();
+      REQUIRE(r.ok());
+      CHECK(r->conflicts == 1);
+      // the other changes were not held up by the conflict
+      CHECK(up.get("Patient/z").body.find("Z2") != std::string::npos);
+      CHECK(up.get("Patient/b").version == 1);
+      if (row.edge_wins) {
+        CHECK(up.get("Patient/a").body.find("Edge2") != std::string::npos);
+        CHECK(up.get("Patient/a").version == 3);
+      } else {
+        CHECK(up.get("Patient/a").body.find("\"active\":false") != std::string::npos);
+        CHECK(up.get("Patient/a").version == 2);
+      }
+      auto s = p.status();
+      CHECK(s.queue_length == 0);
+      CHECK(s.conflicts == 1);
+      store::SyncState st(*edge.db);
+      auto conflicts = st.conflicts(up.url(), 10);
+      REQUIRE(conflicts.ok());
+      REQUIRE(conflicts->size() == 1);
+      const auto& c = (*conflicts)[0];
+      CHECK(c.type + "/" + c.id == "Patient/a");
+      CHECK(c.kind == "conflict");
+      CHECK(c.resolution == row.resolution);
+      CHECK(c.expected_version == "1");
+      CHECK(c.upstream_version == "2");
+      if (row.edge_wins) {
+        // The next change goes through with the new upstream version: no new conflict.
+        edge.put("Patient", "a", "Edge3");
+        auto r2 = p.push_until_empty();
+        REQUIRE(r2.ok());
+        CHECK(r2->conflicts == 0);
+        CHECK(up.get("Patient/a").version == 4);
+      } else {
+        // A delete that conflicts is skipped as well.
+        edge.del("Patient", "a");
+        REQUIRE(p.push_until_empty().ok());
+        CHECK_FALSE(up.get("Patient/a").deleted);
+        CHECK(p.status().conflicts == 2);
+      }
+    }
+  }
 }
 
 TEST_CASE("an upstream without Bundles gets one request per change, detected or on refusal", "[sync]") {
