@@ -14,7 +14,7 @@ import tempfile
 import time
 import urllib.parse
 
-from harness import Server, mint_token, run_cli
+from harness import Server, mint_token, make_key, pinned_auth
 
 ISS = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUD = "https://fhir.example.org"
@@ -27,9 +27,7 @@ def key_paths():
     if not _KEY:
         d = tempfile.mkdtemp(prefix="edgefhir-authz-key-")
         atexit.register(shutil.rmtree, d, True)
-        priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
-        r = run_cli("token", "keygen", "--type", "rsa", "--out", priv, "--pub", pub)
-        assert r.returncode == 0, r.stderr
+        priv, pub = make_key(d)
         _KEY.update(priv=priv, pub=pub)
     return _KEY["priv"], _KEY["pub"]
 
@@ -38,9 +36,7 @@ def start_server(audit=False):
     """A started server with auth on and the test key pinned."""
     _, pub = key_paths()
     s = Server()
-    s.config["auth"] = {"required": True, "audiences": [AUD],
-                        "issuers": [{"issuer": ISS, "discovery": False, "algorithms": ["RS256"],
-                                     "pinned_keys": [pub]}]}
+    s.config["auth"] = pinned_auth(ISS, AUD, pub)
     s.config["audit"] = {"flush_interval_ms": 100}
     try:
         s.start(timeout=30)

@@ -187,3 +187,59 @@ def mint_token(priv, iss, aud, sub, roles=None, scope=None, extra=()):
     r = run_cli(*(args + list(extra)))
     assert r.returncode == 0, r.stderr
     return r.stdout.decode().strip()
+
+
+def raw_request(port, data, timeout=10, read=True, half_close=False, sleep_between=None):
+    """Sends raw bytes on a new connection (a list: sent one piece at a time, sleep_between
+    seconds apart); returns (status or None, response bytes).  None = the server closed the
+    connection without an HTTP answer.  half_close: shut the sending side after the data
+    (the server sees end of input instead of waiting).  read=False: returns (None, b"")
+    without waiting for an answer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            for piece in (data if isinstance(data, list) else [data]):
+                s.sendall(piece)
+                if sleep_between:
+                    time.sleep(sleep_between)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass  # the server may refuse before reading everything
+        if not read:
+            return None, b""
+        buf = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                head, sep, body = buf.partition(b"\r\n\r\n")
+                if sep:
+                    cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                    if not cl or len(body) >= int(cl[0].split(b":")[1]):
+                        break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        if buf.startswith(b"HTTP/1."):
+            return int(buf.split(b" ")[1]), buf
+        return None, buf
+    finally:
+        s.close()
+
+
+def make_key(directory, typ="rsa"):
+    """A signing key pair made by `edgefhir token keygen` in `directory`: (private PEM path,
+    public PEM path)."""
+    priv, pub = os.path.join(directory, "k.pem"), os.path.join(directory, "k.pub.pem")
+    r = run_cli("token", "keygen", "--type", typ, "--out", priv, "--pub", pub)
+    assert r.returncode == 0, r.stderr
+    return priv, pub
+
+
+def pinned_auth(iss, aud, pub, alg="RS256"):
+    """The config's auth section: tokens required, one issuer whose key `pub` is pinned (no
+    discovery), audience `aud`."""
+    return {"required": True, "audiences": [aud],
+            "issuers": [{"issuer": iss, "discovery": False, "algorithms": [alg], "pinned_keys": [pub]}]}

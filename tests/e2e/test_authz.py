@@ -5,7 +5,7 @@ import json
 import os
 import unittest
 
-from harness import Server, mint_token, run_cli
+from harness import Server, mint_token, run_cli, make_key, pinned_auth
 
 ISS = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUD = "https://fhir.example.org"
@@ -16,11 +16,8 @@ class AuthzE2E(unittest.TestCase):
     def setUpClass(cls):
         cls.s = Server()
         d = cls.s.tmp
-        cls.priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
-        assert run_cli("token", "keygen", "--type", "rsa", "--out", cls.priv, "--pub", pub).returncode == 0
-        cls.s.config["auth"] = {"required": True, "audiences": [AUD],
-                                "issuers": [{"issuer": ISS, "discovery": False, "algorithms": ["RS256"],
-                                             "pinned_keys": [pub]}]}
+        cls.priv, pub = make_key(d)
+        cls.s.config["auth"] = pinned_auth(ISS, AUD, pub)
         cls.s.config["audit"] = {"flush_interval_ms": 100}
         cls.s.start()
         w = cls.tok(roles="FHIR Data Writer")

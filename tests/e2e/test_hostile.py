@@ -15,7 +15,7 @@ import time
 import unittest
 import zlib
 
-from harness import Server, mint_token, proc_kb, run_cli
+from harness import raw_request, Server, mint_token, proc_kb, make_key, pinned_auth
 
 ISS = "https://issuer.hostile.test"
 AUD = "https://fhir.hostile.test"
@@ -30,51 +30,13 @@ if os.environ.get("EDGEFHIR_SANITIZER") == "asan":
     SETTLE_MB += 256
 
 
-def raw(port, data, timeout=10, read=True, sleep_between=None):
-    """Sends bytes on a new connection (a list: sent one piece at a time); returns
-    (status or None, response bytes).  None = closed without an HTTP answer."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        try:
-            for piece in (data if isinstance(data, list) else [data]):
-                s.sendall(piece)
-                if sleep_between:
-                    time.sleep(sleep_between)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
-            pass
-        if not read:
-            return None, b""
-        buf = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                head, sep, body = buf.partition(b"\r\n\r\n")
-                if sep:
-                    cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-                    if not cl or len(body) >= int(cl[0].split(b":")[1]):
-                        break
-        except (ConnectionResetError, socket.timeout):
-            pass
-        if buf.startswith(b"HTTP/1."):
-            return int(buf.split(b" ")[1]), buf
-        return None, buf
-    finally:
-        s.close()
-
-
 class HostileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.s = Server()
         d = cls.s.tmp
-        cls.priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
-        assert run_cli("token", "keygen", "--type", "rsa", "--out", cls.priv, "--pub", pub).returncode == 0
-        cls.s.config["auth"] = {"required": True, "audiences": [AUD],
-                                "issuers": [{"issuer": ISS, "discovery": False, "algorithms": ["RS256"],
-                                             "pinned_keys": [pub]}]}
+        cls.priv, pub = make_key(d)
+        cls.s.config["auth"] = pinned_auth(ISS, AUD, pub)
         cls.s.config["limits"] = {"max_body_bytes": MB}
         cls.s.config["audit"] = {"flush_interval_ms": 100}
         cls.s.config["log_level"] = "warn"
@@ -240,7 +202,7 @@ class HostileTest(unittest.TestCase):
         self.assertLess(len(bomb), 400 * 1024)
         for enc, data in (("gzip", bomb), ("deflate", zlib.compress(b" " * (200 * MB), 9))):
             with self.subTest(enc=enc):
-                st, resp = raw(self.s.port, b"POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                st, resp = raw_request(self.s.port, b"POST /Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
                                             b"Content-Encoding: " + enc.encode() + b"\r\nContent-Length: %d\r\n"
                                             b"Connection: close\r\n\r\n" % len(data) + data, timeout=30)
                 self.assertIn(st, (413, None), resp[:300])
@@ -253,7 +215,7 @@ class HostileTest(unittest.TestCase):
                   b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"]
         pieces += [b"%x\r\n" % len(chunk) + chunk + b"\r\n"] * 300 + [b"0\r\n\r\n"]
         t = time.monotonic()
-        st, resp = raw(self.s.port, pieces, timeout=30)
+        st, resp = raw_request(self.s.port, pieces, timeout=30)
         self.assertIn(st, (413, None), resp[:300])
         self.assertLess(time.monotonic() - t, 20)
         peak, _ = self.settle()
@@ -376,7 +338,7 @@ class HostileTest(unittest.TestCase):
     def test_two_authorization_headers_are_400(self):
         req = ("GET /Patient/h1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                "Authorization: Bearer other\r\nConnection: close\r\n\r\n" % self.reader).encode()
-        st, resp = raw(self.s.port, req)
+        st, resp = raw_request(self.s.port, req)
         self.assertEqual(st, 400, resp[:300])
         self.assertIn(b"more than one Authorization", resp)
         self.settle()
@@ -395,12 +357,12 @@ class HostileTest(unittest.TestCase):
         self.settle()
 
     def test_error_bodies_are_valid_utf8_json(self):
-        st, resp = raw(self.s.port, b"GET /Patient?na\xffme=\xc3( HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        st, resp = raw_request(self.s.port, b"GET /Patient?na\xffme=\xc3( HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                        self.reader.encode() + b"\r\nConnection: close\r\n\r\n")
         self.assertIsNotNone(st)
         body = resp.partition(b"\r\n\r\n")[2]
         json.loads(body.decode("utf-8"))  # strict: raises on invalid UTF-8 or JSON
-        st, resp = raw(self.s.port, b"GET /Patient/%ff%fe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+        st, resp = raw_request(self.s.port, b"GET /Patient/%ff%fe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                        self.reader.encode() + b"\r\nConnection: close\r\n\r\n")
         self.assertGreaterEqual(st, 400)
         json.loads(resp.partition(b"\r\n\r\n")[2].decode("utf-8"))

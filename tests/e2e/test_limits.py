@@ -13,46 +13,9 @@ import threading
 import time
 import unittest
 
-from harness import Server, proc_kb
+from harness import raw_request, Server, proc_kb
 
 PATIENT = {"resourceType": "Patient", "name": [{"family": "Limit"}], "active": True}
-
-
-def raw_request(port, data, timeout=10, read=True, half_close=False):
-    """Sends raw bytes on a new connection; returns (status or None, response bytes).
-    None = the server closed the connection without an HTTP answer.  half_close: shut the
-    sending side after the data (the server sees end of input instead of waiting)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        try:
-            s.sendall(data)
-            if half_close:
-                s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may refuse before reading everything
-        if not read:
-            return None, b""
-        buf = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                if b"\r\n\r\n" in buf:
-                    head, _, body = buf.partition(b"\r\n\r\n")
-                    cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-                    if cl and len(body) >= int(cl[0].split(b":")[1]):
-                        break
-                    if not cl:
-                        break
-        except (ConnectionResetError, socket.timeout):
-            pass
-        if buf.startswith(b"HTTP/1."):
-            return int(buf.split(b" ")[1]), buf
-        return None, buf
-    finally:
-        s.close()
 
 
 def body_of(resp):

@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 from collections import Counter
 
-from harness import DATA, SYNTHEA, Server, mint_token, run_cli
+from harness import DATA, SYNTHEA, Server, mint_token, make_key, pinned_auth
 
 SYNTHEA_FILES = sorted(glob.glob(os.path.join(SYNTHEA, "*.json")))
 COMPARTMENT = os.path.join(DATA, "fhir-r4", "CompartmentDefinition-patient.json")
@@ -348,12 +348,9 @@ class ExportAuthTest(unittest.TestCase):
         cls.s = Server()
         cls.s.base = "http://127.0.0.1:%d" % cls.s.port
         d = cls.s.tmp
-        cls.priv, pub = os.path.join(d, "k.pem"), os.path.join(d, "k.pub.pem")
-        assert run_cli("token", "keygen", "--type", "rsa", "--out", cls.priv, "--pub", pub).returncode == 0
+        cls.priv, pub = make_key(d)
         cls.s.config["base_url"] = cls.s.base
-        cls.s.config["auth"] = {"required": True, "audiences": [AUD],
-                                "issuers": [{"issuer": ISS, "discovery": False, "algorithms": ["RS256"],
-                                             "pinned_keys": [pub]}]}
+        cls.s.config["auth"] = pinned_auth(ISS, AUD, pub)
         cls.s.start()
         cls.admin = cls.tok("admin-1", roles="FHIR Data Exporter,FHIR Data Writer,FHIR Data Reader")
         cls.data = Loaded(cls.s, token=cls.admin)
