@@ -15,7 +15,9 @@ import xml.etree.ElementTree as ET
 
 from harness import DATA, Server
 
-EXAMPLES = os.path.join(DATA, "fhir-examples")
+# XML_EXAMPLES_DIR: run the same tests over another folder of official examples (tools/xml_examples.py
+# points it at the whole ../shared/fhir-test-cases/r4/examples; make test uses the sample here).
+EXAMPLES = os.environ.get("XML_EXAMPLES_DIR") or os.path.join(DATA, "fhir-examples")
 FHIR = "{http://hl7.org/fhir}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
