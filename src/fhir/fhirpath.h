@@ -36,7 +36,7 @@ struct PathNode {
 };
 using PathNodes = std::vector<PathNode>;
 
-struct PathExpr;  // AST node (fhirpath.cpp)
+struct PathExpr;  // AST node (fhirpath_internal.h)
 
 class FhirPath {
  public:

@@ -30,6 +30,10 @@
 // inside the caller's view (a match outside it is no match); a write needs its permission,
 // a stored target inside the view (outside it behaves as absent), and proposed content that
 // Access::check_write allows.
+//
+// Files: bundle_parse.cpp (parse, parse_url, reference rewriting), bundle_entry.cpp (one entry:
+// execute, assign, write, remove, get), bundle_processor.cpp (transaction, batch, process),
+// bundle_import.cpp (prepare_import, commit_prepared); bundle_internal.h is what they share.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -134,9 +138,9 @@ class BundleProcessor {
   // Parses and dispatches on Bundle.type; a transaction runs in its own Database::write.
   Result<BundleResult> process(json::Value bundle, const BundleOptions& opt);
 
-  // Bulk import in two halves (cli/import.cpp), so that the CPU work of a Bundle (reference
-  // rewriting, stamping, serialising, index extraction) runs on another thread while the
-  // writer stores the previous one.  prepare_import() (any thread, no database): when every
+  // Bulk import in two halves (for the import engine, service/import.cpp), so that the CPU
+  // work of a Bundle (reference rewriting, stamping, serialising, index extraction) runs on
+  // another thread while the writer stores the previous one.  prepare_import() (any thread, no database): when every
   // entry is a create the importer can decide alone -- a POST whose urn:uuid fullUrl gives its
   // id (ids_from_urn) or a PUT Type/id, no preconditions, no conditional URL, no conditional
   // references in the resources, each target once -- prepares them in processing order
