@@ -1,5 +1,5 @@
 // fhir/fhirpath.cpp — see fhirpath.h.  The evaluator: a tree walk of the PathExpr tree that
-// compile() (fhirpath_parse.cpp) built (fhirpath_internal.h), over collections of PathNode
+// compile() (fhirpath_compile.cpp) built (fhirpath_ast.h), over collections of PathNode
 // (pointers into the resource, never copies), with a step budget (evaluate_bounded).
 // Booleans the evaluator creates are static constants.  The type names it tests with are
 // fhirpath_types.cpp.
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <optional>
 
-#include "fhir/fhirpath_internal.h"
+#include "fhir/fhirpath_ast.h"
 
 namespace ef::fhir {
 

@@ -36,7 +36,7 @@ struct PathNode {
 };
 using PathNodes = std::vector<PathNode>;
 
-struct PathExpr;  // AST node (fhirpath_internal.h)
+struct PathExpr;  // AST node (fhirpath_ast.h)
 
 class FhirPath {
  public:

@@ -1,13 +1,13 @@
 // fhir/fhirpath_types.cpp — the FHIR type names of fhirpath.h: shape_type() (a structural
 // guess when the model does not say), type_is() (specialisations: Age is a Quantity, code a
 // string, ...), canonical_type_name(), choice_suffix_type(), and the primitive tests the
-// evaluator (fhirpath.cpp) uses through fhirpath_internal.h.
+// evaluator (fhirpath.cpp) uses through fhirpath_ast.h.
 #include "fhir/fhirpath.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "fhir/fhirpath_internal.h"
+#include "fhir/fhirpath_ast.h"
 
 namespace ef::fhir {
 

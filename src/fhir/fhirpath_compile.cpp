@@ -1,13 +1,13 @@
-// fhir/fhirpath_parse.cpp — FhirPath::compile() of fhirpath.h, the first two parts of the
+// fhir/fhirpath_compile.cpp — FhirPath::compile() of fhirpath.h, the first two parts of the
 // pipeline: a tokenizer and a precedence-climbing parser that builds the immutable PathExpr
-// tree (fhirpath_internal.h; literals live in the AST).  Evaluation is fhirpath.cpp.
+// tree (fhirpath_ast.h; literals live in the AST).  Evaluation is fhirpath.cpp.
 #include "fhir/fhirpath.h"
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
 
-#include "fhir/fhirpath_internal.h"
+#include "fhir/fhirpath_ast.h"
 
 namespace ef::fhir {
 

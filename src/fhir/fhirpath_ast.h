@@ -1,5 +1,5 @@
-// fhir/fhirpath_internal.h — internal to the fhir/fhirpath*.cpp files (not an API): the
-// immutable AST that fhirpath_parse.cpp builds (FhirPath::compile) and fhirpath.cpp walks
+// fhir/fhirpath_ast.h — internal to the fhir/fhirpath*.cpp files (not an API): the
+// immutable AST that fhirpath_compile.cpp builds (FhirPath::compile) and fhirpath.cpp walks
 // (FhirPath::evaluate), the identifier characters both use, and the two type tests of
 // fhirpath_types.cpp that the evaluator needs beyond fhirpath.h.
 #pragma once
