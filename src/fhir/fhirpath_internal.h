@@ -1,0 +1,76 @@
+// fhir/fhirpath_internal.h — internals shared by the three files of the FHIRPath engine
+// (fhirpath_parse.cpp, fhirpath_eval.cpp, fhirpath_values.cpp); not for other code.
+//
+// Owns: the AST node layout, the evaluation error type (thrown inside the engine and turned
+// into a Status at its boundary), and the value operations on items.
+#pragma once
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fhir/fhirpath_eval.h"
+
+namespace ef::fhir::fp {
+
+// Thrown inside the engine only; evaluate() and compile() turn it into a Status.
+struct FpError : std::runtime_error {
+  Err code;
+  FpError(Err c, const std::string& m) : std::runtime_error(m), code(c) {}
+};
+[[noreturn]] inline void fail(const std::string& m) { throw FpError(Err::invalid, m); }
+
+enum class K : uint8_t {
+  literal,   // lit (empty for {})
+  member,    // name, a[0] = target or null (focus)
+  call,      // name + fn, a[0] = target or null, args
+  var,       // %name
+  this_, index_, total_,
+  binop,     // name = operator, a[0], a[1]
+  neg,       // unary minus, a[0]
+  pos,       // unary plus
+  indexer,   // a[0][a[1]]
+  is_, as_,  // a[0] is/as type (type_ns, type_name)
+};
+
+struct Ast {
+  K k = K::literal;
+  int fn = -1;             // call: function id (fhirpath_eval.cpp)
+  std::string name;        // member, function, variable, operator
+  std::string type_ns, type_name;  // is/as, and a type-specifier argument of ofType/is/as
+  std::vector<std::unique_ptr<Ast>> a;     // target / operands
+  std::vector<std::unique_ptr<Ast>> args;  // call arguments
+  bool has_lit = false;
+  Item lit;
+};
+
+// Function table (fhirpath_eval.cpp): id by name, and the allowed argument counts.
+int function_id(const std::string& name, size_t nargs, std::string* why);
+
+// ---- value operations (fhirpath_values.cpp) ----
+// A node of a primitive type as its System value (none for complex nodes and value-less
+// primitives); System values are returned unchanged.  Quantity nodes become quantities.
+std::optional<Item> to_system(const Item& it);
+// Equality (=): nullopt = empty (unknown, e.g. dates of different precision).
+std::optional<bool> equal(const Item& a, const Item& b);
+bool equivalent(const Item& a, const Item& b);
+// Ordering (<): -1, 0, 1, or nullopt (not comparable / unknown precision); FpError for types
+// that cannot be ordered against each other.
+std::optional<int> compare(const Item& a, const Item& b);
+// Arithmetic; empty optional = empty result.
+std::optional<Item> arith(char op, const Item& a, const Item& b);  // + - * / d(iv) m(od)
+// Date/DateTime/Time literal text checks; text without '@'.
+bool valid_date_text(const std::string& s, T* kind);
+// Conversions (nullopt when not convertible).
+std::optional<Item> to_integer(const Item& it);
+std::optional<Item> to_decimal(const Item& it);
+std::optional<Item> to_boolean(const Item& it);
+std::optional<Item> to_quantity(const Item& it, const std::string* unit);
+std::optional<Item> to_string_item(const Item& it);
+std::optional<Item> to_date(const Item& it, T kind);
+std::string format_decimal(double d);
+// Calendar-duration keyword ("year", "weeks", ...) -> UCUM-ish canonical unit ("year" ...) or "".
+std::string calendar_unit(const std::string& word);
+
+}  // namespace ef::fhir::fp
