@@ -6,6 +6,7 @@
 // is capped (kMaxItems); recursion follows the AST, whose depth the parser bounds.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <regex>
 #include <unordered_map>
@@ -29,7 +30,8 @@ enum F : int {
   f_toChars, f_split, f_join, f_trim, f_abs, f_ceiling, f_floor, f_exp, f_ln, f_log, f_power, f_round,
   f_sqrt, f_truncate, f_children, f_descendants, f_trace, f_now, f_today, f_timeOfDay, f_not, f_is,
   f_as, f_hasValue, f_extension, f_memberOf, f_conformsTo, f_htmlChecks, f_resolve, f_getValue,
-  f_aggregate, f_encode, f_decode, f_count_
+  f_aggregate, f_encode, f_decode, f_escape, f_unescape, f_matchesFull, f_sort, f_type, f_precision,
+  f_lowBoundary, f_highBoundary, f_comparable
 };
 
 struct FnDef { const char* name; int id; int min, max; };
@@ -62,7 +64,11 @@ const FnDef kFns[] = {
     {"is", f_is, 1, 1}, {"as", f_as, 1, 1}, {"hasValue", f_hasValue, 0, 0}, {"extension", f_extension, 1, 1},
     {"memberOf", f_memberOf, 1, 1}, {"conformsTo", f_conformsTo, 1, 1}, {"htmlChecks", f_htmlChecks, 0, 0},
     {"htmlchecks", f_htmlChecks, 0, 0}, {"resolve", f_resolve, 0, 0}, {"getValue", f_getValue, 0, 0},
-    {"aggregate", f_aggregate, 1, 2},
+    {"aggregate", f_aggregate, 1, 2}, {"encode", f_encode, 1, 1}, {"decode", f_decode, 1, 1},
+    {"escape", f_escape, 1, 1}, {"unescape", f_unescape, 1, 1}, {"matchesFull", f_matchesFull, 1, 1},
+    {"sort", f_sort, 0, 8}, {"type", f_type, 0, 0}, {"precision", f_precision, 0, 0},
+    {"lowBoundary", f_lowBoundary, 0, 1}, {"highBoundary", f_highBoundary, 0, 1},
+    {"comparable", f_comparable, 1, 1},
 };
 
 const model::TypeDef* type_by_name(const std::string& n) { return model::model().type(n); }
@@ -142,6 +148,13 @@ bool is_resource_node(const Item& it) {
 
 void member(const Item& it, const std::string& name, Coll& out, Ctx& c, bool strict) {
   if (it.t != T::node) return;
+  strict = strict && !it.loose;
+  if (!it.v && it.tname == "TypeInfo") {  // the result of type(): namespace and name
+    size_t bar = it.s.find('|');
+    if (name == "namespace") push(out, Item::string(it.s.substr(0, bar)));
+    else if (name == "name") push(out, Item::string(it.s.substr(bar + 1)));
+    return;
+  }
   if (!it.v || !it.v->is<json::Object>()) {  // a primitive: id and extension live in "_name"
     if (it.ext && (name == "extension" || name == "id")) add_json_member(*it.ext, name, type_by_name(name == "id" ? "string" : "Extension"), name == "id" ? "string" : "Extension", out, c);
     return;
@@ -176,6 +189,7 @@ void member(const Item& it, const std::string& name, Coll& out, Ctx& c, bool str
 
 void children_of(const Item& it, Coll& out, Ctx& c) {
   if (it.t != T::node) return;
+  size_t first = out.size();
   if (!it.v || !it.v->is<json::Object>()) {
     if (it.ext) {
       member(it, "id", out, c, false);
@@ -199,21 +213,39 @@ void children_of(const Item& it, Coll& out, Ctx& c) {
       add_json_member(*it.v, jn, nullptr, "", out, c);
     }
   }
+  for (size_t k = first; k < out.size(); k++) out[k].loose = true;
 }
 
+bool is_system_type(const std::string& n) {
+  return n == "Boolean" || n == "String" || n == "Integer" || n == "Decimal" || n == "Date" || n == "DateTime" ||
+         n == "Time" || n == "Quantity";
+}
+
+bool is_quantity_kind(const std::string& n) {
+  return n == "Age" || n == "Count" || n == "Distance" || n == "Duration" || n == "SimpleQuantity" || n == "MoneyQuantity";
+}
+
+// `is`/`as`/ofType: System values match their System type (and the FHIR primitive of the same
+// name when unqualified); nodes match their exact FHIR type, the Quantity profiles match
+// Quantity, resources match Resource / DomainResource.  FHIR primitives do not match their
+// base primitive (a code is not a string here, as the HL7 suite says).  An unknown type name
+// is an error.
 bool type_matches(const Item& it, const std::string& ns, const std::string& name) {
+  bool known = is_system_type(name) || type_by_name(name) || name == "Resource" || name == "DomainResource" ||
+               name == "Element" || name == "BackboneElement";
+  if (!known && ns != "System") fail("unknown type " + (ns.empty() ? "" : ns + ".") + name);
   if (it.t != T::node) {
     if (ns == "FHIR") return false;
     std::string tn = type_name(it);
-    std::string want = name;
-    // System types are capitalised; accept the FHIR spelling of the same primitive too.
-    std::string sys = upper_first(tn == "dateTime" ? "DateTime" : tn);
-    return want == sys || (ns.empty() && want == tn);
+    std::string sys = upper_first(tn);
+    return name == sys || (ns.empty() && name == tn);
   }
   if (ns == "System") return false;
   if (it.tname.empty()) return false;
-  if (type_is(it.tname, name)) return true;
-  if (name == "Resource" || name == "DomainResource") return is_resource_node(it);
+  if (it.tname == name) return true;
+  if (name == "Quantity" && is_quantity_kind(it.tname)) return true;
+  if (name == "Resource") return is_resource_node(it);
+  if (name == "DomainResource") return is_resource_node(it) && it.tname != "Bundle" && it.tname != "Binary" && it.tname != "Parameters";
   if (name == "Element") return !is_resource_node(it);
   if (name == "BackboneElement") return it.type && it.type->kind == model::Kind::backbone;
   return false;
@@ -291,6 +323,199 @@ std::string now_text(const Env& env) {
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
   return buf;
+}
+
+// '.' matches any character, newlines included (FHIRPath regexes are single-line mode).
+std::string dot_all(const std::string& p) {
+  std::string r;
+  bool cls = false;
+  for (size_t i = 0; i < p.size(); i++) {
+    char ch = p[i];
+    if (ch == '\\' && i + 1 < p.size()) { r += ch; r += p[++i]; continue; }
+    if (ch == '[') cls = true;
+    else if (ch == ']') cls = false;
+    if (ch == '.' && !cls) { r += "[\\s\\S]"; continue; }
+    r += ch;
+  }
+  return r;
+}
+
+std::optional<std::string> codec(int fn, const std::string& how, const std::string& s) {
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* b64u = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* hex = "0123456789abcdef";
+  std::string r;
+  if (fn == f_encode) {
+    if (how == "hex") {
+      for (unsigned char ch : s) { r += hex[ch >> 4]; r += hex[ch & 15]; }
+      return r;
+    }
+    if (how != "base64" && how != "urlbase64") return std::nullopt;
+    const char* a = how == "base64" ? b64 : b64u;
+    size_t i = 0;
+    for (; i + 2 < s.size(); i += 3) {
+      unsigned v = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8) | static_cast<unsigned char>(s[i + 2]);
+      r += a[v >> 18]; r += a[(v >> 12) & 63]; r += a[(v >> 6) & 63]; r += a[v & 63];
+    }
+    if (i + 1 == s.size()) {
+      unsigned v = static_cast<unsigned char>(s[i]) << 16;
+      r += a[v >> 18]; r += a[(v >> 12) & 63]; r += "==";
+    } else if (i + 2 == s.size()) {
+      unsigned v = (static_cast<unsigned char>(s[i]) << 16) | (static_cast<unsigned char>(s[i + 1]) << 8);
+      r += a[v >> 18]; r += a[(v >> 12) & 63]; r += a[(v >> 6) & 63]; r += '=';
+    }
+    return r;
+  }
+  if (fn == f_decode) {
+    if (how == "hex") {
+      if (s.size() % 2) return std::nullopt;
+      for (size_t i = 0; i < s.size(); i += 2) {
+        auto h = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+        int x = h(s[i]), y = h(s[i + 1]);
+        if (x < 0 || y < 0) return std::nullopt;
+        r += static_cast<char>(x * 16 + y);
+      }
+      return r;
+    }
+    if (how != "base64" && how != "urlbase64") return std::nullopt;
+    const char* a = how == "base64" ? b64 : b64u;
+    unsigned v = 0;
+    int bits = 0;
+    for (char ch : s) {
+      if (ch == '=') break;
+      const char* p = std::strchr(a, ch);
+      if (!p || !ch) return std::nullopt;
+      v = (v << 6) | static_cast<unsigned>(p - a);
+      bits += 6;
+      if (bits >= 8) { bits -= 8; r += static_cast<char>((v >> bits) & 0xFF); }
+    }
+    return r;
+  }
+  if (fn == f_escape) {
+    for (char ch : s) {
+      if (how == "html") {
+        if (ch == '<') r += "&lt;"; else if (ch == '>') r += "&gt;"; else if (ch == '&') r += "&amp;";
+        else if (ch == '"') r += "&quot;"; else r += ch;
+      } else if (how == "json") {
+        if (ch == '"') r += "\\\""; else if (ch == '\\') r += "\\\\"; else if (ch == '\n') r += "\\n";
+        else if (ch == '\t') r += "\\t"; else if (ch == '\r') r += "\\r"; else r += ch;
+      } else {
+        return std::nullopt;
+      }
+    }
+    return r;
+  }
+  // unescape
+  for (size_t i = 0; i < s.size(); i++) {
+    if (how == "html" && s[i] == '&') {
+      static const std::pair<const char*, char> ents[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      bool done = false;
+      for (auto& e : ents)
+        if (s.compare(i, std::strlen(e.first), e.first) == 0) { r += e.second; i += std::strlen(e.first) - 1; done = true; break; }
+      if (!done) r += s[i];
+    } else if (how == "json" && s[i] == '\\' && i + 1 < s.size()) {
+      char e = s[++i];
+      r += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+    } else if (how != "html" && how != "json") {
+      return std::nullopt;
+    } else {
+      r += s[i];
+    }
+  }
+  return r;
+}
+
+// precision() (dir 0), lowBoundary() (-1), highBoundary() (1) with output precision p (-1 = default).
+std::optional<Item> boundary(const Item& it0, int dir, int64_t p) {
+  auto s = to_system(it0);
+  if (!s) return std::nullopt;
+  Item it = *s;
+  if (it.t == T::integer || it.t == T::decimal || it.t == T::quantity) {
+    std::string text = it.t == T::integer ? std::to_string(it.i) : it.t == T::decimal ? (it.s.empty() ? format_decimal(it.d) : it.s) : format_decimal(it.d);
+    size_t dot = text.find('.');
+    int p0 = dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
+    if (dir == 0) return Item::integer(p0);
+    double v = it.t == T::integer ? static_cast<double>(it.i) : it.d;
+    if (p < 0 && !(p == -1)) return std::nullopt;
+    int64_t P = p == -1 ? 8 : p;
+    if (P < 0 || P > 28) return std::nullopt;
+    double half = 0.5 * std::pow(10.0, -p0);
+    double b = dir < 0 ? v - half : v + half;
+    double sc = std::pow(10.0, static_cast<double>(P));
+    double r = dir < 0 ? std::floor(b * sc + 1e-7) / sc : std::ceil(b * sc - 1e-7) / sc;
+    if (P >= p0 + 1 || P > 15) r = b;  // the boundary itself is representable at P digits
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(P), r);
+    if (it.t == T::quantity) return Item::quantity(std::strtod(buf, nullptr), it.s);
+    return Item::decimal(std::strtod(buf, nullptr), buf);
+  }
+  if (it.t != T::date && it.t != T::datetime && it.t != T::time) fail("boundary functions need a number, a quantity or a date/time");
+  // component lengths of the ISO text: date 4,6,8; dateTime +10,12,14,17; time 2,4,6,9
+  std::string t = it.s;
+  std::string tz;
+  if (it.t == T::datetime) {
+    size_t tp = t.find('T');
+    if (tp != std::string::npos) {
+      size_t z = t.find_first_of("Z+-", tp);
+      if (z != std::string::npos) { tz = t.substr(z); t = t.substr(0, z); }
+    }
+  }
+  std::string dig;
+  for (char ch : t) if (std::isdigit(static_cast<unsigned char>(ch))) dig += ch;
+  if (dir == 0) return Item::integer(static_cast<int64_t>(dig.size()));
+  bool time = it.t == T::time;
+  int64_t P = p == -1 ? (time ? 9 : it.t == T::date ? 8 : 17) : p;
+  // an hour without minutes is taken as hh:00
+  if (!time && dig.size() == 10) dig += "00";
+  if (time && dig.size() == 2) dig += "00";
+  const std::string lowfill = time ? "000000000" : "00000101000000000";
+  std::string full = dig;
+  const size_t want = time ? 9 : 17;
+  if (dir < 0) {
+    full += lowfill.substr(dig.size());
+  } else {
+    static const std::string hi_t = "235959999";
+    if (time) full += hi_t.substr(dig.size());
+    else {
+      std::string hi = "12" "31" "235959999";  // month day hh mm ss mmm
+      if (dig.size() < 6) full += hi.substr(dig.size() - 4);
+      else {
+        if (dig.size() < 8) {
+          int y = std::atoi(dig.substr(0, 4).c_str()), m = std::atoi(dig.substr(4, 2).c_str());
+          static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+          int d = md[(m + 11) % 12];
+          if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) d = 29;
+          full += std::to_string(d);
+        }
+        full += hi.substr(4 + (full.size() - 8 < 100 ? full.size() - 8 : 0));
+      }
+    }
+  }
+  if (full.size() != want) return std::nullopt;
+  static const int64_t okd[] = {4, 6, 8, 10, 12, 14, 17};
+  static const int64_t okt[] = {2, 4, 6, 9};
+  bool ok = false;
+  if (time) { for (int64_t x : okt) ok = ok || x == P; }
+  else { for (int64_t x : okd) ok = ok || (x == P && (it.t == T::datetime || x <= 8)); }
+  if (!ok) return std::nullopt;
+  std::string d = full.substr(0, static_cast<size_t>(P));
+  std::string r;
+  if (time) {
+    r = d.substr(0, 2);
+    if (P >= 4) r += ":" + d.substr(2, 2);
+    if (P >= 6) r += ":" + d.substr(4, 2);
+    if (P >= 9) r += "." + d.substr(6, 3);
+    return Item::temporal(T::time, r);
+  }
+  r = d.substr(0, 4);
+  if (P >= 6) r += "-" + d.substr(4, 2);
+  if (P >= 8) r += "-" + d.substr(6, 2);
+  if (P >= 10) r += "T" + d.substr(8, 2);
+  if (P >= 12) r += ":" + d.substr(10, 2);
+  if (P >= 14) r += ":" + d.substr(12, 2);
+  if (P >= 17) r += "." + d.substr(14, 3);
+  if (P >= 10) r += tz.empty() ? (dir < 0 ? "+14:00" : "-12:00") : tz;
+  return Item::temporal(it.t, r);
 }
 
 class Evaluator {
@@ -708,7 +933,8 @@ class Evaluator {
         if (a.empty()) return {};
         std::string pat = str_arg(a, n.name.c_str());
         if (s->size() > kMaxRegexInput) throw FpError(Err::too_large, n.name + "() on a string longer than " + std::to_string(kMaxRegexInput));
-        std::regex re = make_regex(pat);
+        if (pat.empty() && n.fn == f_replaceMatches) return {Item::string(*s)};
+        std::regex re = make_regex(dot_all(pat));
         c_.charge(s->size());
         try {
           if (n.fn == f_matches) return bool_coll(std::regex_search(*s, re) ? 1 : 0);
@@ -798,7 +1024,22 @@ class Evaluator {
         }
         return out;
       }
-      case f_memberOf: case f_conformsTo: return {};
+      case f_memberOf: return {};
+      case f_conformsTo: {
+        // Only the core StructureDefinitions (no profiles are loaded): the type itself.
+        std::string url = str_arg(arg(0), "conformsTo");
+        const std::string base = "http://hl7.org/fhir/StructureDefinition/";
+        if (url.rfind(base, 0) != 0) {
+          if (url.find("://") == std::string::npos || url.find('/', url.find("://") + 3) == std::string::npos)
+            fail("conformsTo() needs a StructureDefinition URL, not '" + url + "'");
+          return {};
+        }
+        std::string tn = url.substr(base.size());
+        if (!type_by_name(tn)) return {};
+        const Item* it = single_item(in, "conformsTo()");
+        if (!it) return {};
+        return bool_coll(type_matches(*it, "", tn) ? 1 : 0);
+      }
       case f_htmlChecks: return bool_coll(1);
       case f_resolve:
         for (const Item& x : in) resolve(x, out);
@@ -821,8 +1062,101 @@ class Evaluator {
         c_.total = save;
         return total;
       }
+      case f_encode: case f_decode: case f_escape: case f_unescape: {
+        auto s = input_string(in, n.name.c_str());
+        if (!s) return {};
+        std::string how = str_arg(arg(0), n.name.c_str());
+        std::optional<std::string> r = codec(n.fn, how, *s);
+        if (!r) return {};
+        return {Item::string(*r)};
+      }
+      case f_matchesFull: {
+        auto s = input_string(in, "matchesFull");
+        if (!s) return {};
+        Coll a = arg(0);
+        if (a.empty()) return {};
+        if (s->size() > kMaxRegexInput) throw FpError(Err::too_large, "matchesFull() on a string longer than " + std::to_string(kMaxRegexInput));
+        std::regex re = make_regex(str_arg(a, "matchesFull"));
+        c_.charge(s->size());
+        try {
+          return bool_coll(std::regex_match(*s, re) ? 1 : 0);
+        } catch (const std::regex_error&) {
+          throw FpError(Err::too_large, "regular expression too costly");
+        }
+      }
+      case f_sort: return sort(n, in);
+      case f_type: {
+        const Item* it = single_item(in, "type()");
+        if (!it) return {};
+        Item ti;
+        ti.tname = "TypeInfo";
+        if (it->t == T::node) ti.s = "FHIR|" + it->tname;
+        else ti.s = "System|" + upper_first(type_name(*it));
+        return {ti};
+      }
+      case f_precision: case f_lowBoundary: case f_highBoundary: {
+        const Item* it = single_item(in, n.name.c_str());
+        if (!it) return {};
+        int64_t p = -1;
+        if (!n.args.empty()) {
+          Coll a = arg(0);
+          const Item* pi = single_item(a, n.name.c_str());
+          if (!pi) return {};
+          auto pv = to_integer(*pi);
+          if (!pv) fail(n.name + "() needs an integer precision");
+          p = pv->i;
+        }
+        auto r = boundary(*it, n.fn == f_precision ? 0 : n.fn == f_lowBoundary ? -1 : 1, p);
+        if (!r) return {};
+        return {*r};
+      }
+      case f_comparable: {
+        const Item* it = single_item(in, "comparable()");
+        Coll a = arg(0);
+        const Item* o = single_item(a, "comparable()");
+        if (!it || !o) return {};
+        auto x = to_system(*it), y = to_system(*o);
+        if (!x || !y || x->t != T::quantity || y->t != T::quantity) fail("comparable() needs quantities");
+        return bool_coll(compare(*x, *y).has_value() ? 1 : 0);
+      }
     }
     fail("function " + n.name + "() is not implemented");
+  }
+
+  Coll sort(const Ast& n, const Coll& in) {
+    struct Keyed { Item it; std::vector<Coll> keys; };
+    std::vector<Keyed> rows;
+    std::vector<bool> desc;
+    for (const auto& a : n.args) desc.push_back(a->k == K::neg);
+    for (size_t i = 0; i < in.size(); i++) {
+      Keyed k{in[i], {}};
+      for (size_t j = 0; j < n.args.size(); j++) {
+        const Ast& e = desc[j] ? *n.args[j]->a[0] : *n.args[j];
+        Coll one{in[i]};
+        const Coll* st = c_.this_coll;
+        c_.this_coll = &one;
+        k.keys.push_back(eval(e, one));
+        c_.this_coll = st;
+      }
+      rows.push_back(std::move(k));
+    }
+    c_.charge(rows.size() * 20);
+    auto cmp1 = [](const Coll& a, const Coll& b) -> int {
+      if (a.empty() || b.empty()) return a.empty() == b.empty() ? 0 : (a.empty() ? -1 : 1);
+      auto c = compare(a[0], b[0]);
+      return c ? *c : 0;
+    };
+    std::stable_sort(rows.begin(), rows.end(), [&](const Keyed& x, const Keyed& y) {
+      if (n.args.empty()) return cmp1(Coll{x.it}, Coll{y.it}) < 0;
+      for (size_t j = 0; j < n.args.size(); j++) {
+        int c = cmp1(x.keys[j], y.keys[j]);
+        if (c != 0) return desc[j] ? c > 0 : c < 0;
+      }
+      return false;
+    });
+    Coll out;
+    for (auto& r : rows) out.push_back(std::move(r.it));
+    return out;
   }
 
   void resolve(const Item& x, Coll& out) {

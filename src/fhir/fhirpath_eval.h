@@ -51,6 +51,7 @@ struct Item {
   const json::Value* ext = nullptr;
   const model::TypeDef* type = nullptr;
   std::string tname;
+  bool loose = false;  // node reached by children()/descendants(): no unknown-element errors below it
   bool b = false;
   int64_t i = 0;
   double d = 0;

@@ -54,12 +54,8 @@ class Lexer {
         t.s = std::string(s_.substr(b, i_ - b));
       } else if (c == '@') {
         i_++;
-        size_t b = i_;
-        while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' || s_[i_] == ':' ||
-                                  s_[i_] == 'T' || s_[i_] == '.' || s_[i_] == 'Z' || s_[i_] == '+'))
-          i_++;
         t.t = Tok::date;
-        t.s = std::string(s_.substr(b, i_ - b));
+        t.s = date_text();
       } else if (c == '%') {
         i_++;
         t.t = Tok::var;
@@ -94,6 +90,33 @@ class Lexer {
   }
 
  private:
+  bool dig(size_t k) const { return k < s_.size() && std::isdigit(static_cast<unsigned char>(s_[k])); }
+  // The text of a date/time literal after '@' (the grammar's shape; values checked later).
+  std::string date_text() {
+    size_t b = i_;
+    auto digits = [&] { while (dig(i_)) i_++; };
+    auto time = [&] {
+      digits();
+      while (i_ < s_.size() && s_[i_] == ':' && dig(i_ + 1)) { i_++; digits(); }
+      if (i_ < s_.size() && s_[i_] == '.' && dig(i_ + 1)) { i_++; digits(); }
+    };
+    if (i_ < s_.size() && s_[i_] == 'T') {
+      i_++;
+      time();
+      return std::string(s_.substr(b, i_ - b));
+    }
+    digits();
+    while (i_ < s_.size() && s_[i_] == '-' && dig(i_ + 1)) { i_++; digits(); }
+    if (i_ < s_.size() && s_[i_] == 'T') {
+      i_++;
+      if (dig(i_)) {
+        time();
+        if (i_ < s_.size() && s_[i_] == 'Z') i_++;
+        else if (i_ + 5 < s_.size() && (s_[i_] == '+' || s_[i_] == '-') && dig(i_ + 1) && dig(i_ + 2) && s_[i_ + 3] == ':') i_ += 6;
+      }
+    }
+    return std::string(s_.substr(b, i_ - b));
+  }
   void skip() {
     for (;;) {
       while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) i_++;

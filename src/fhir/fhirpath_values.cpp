@@ -6,6 +6,7 @@
 // zone is taken as UTC), the conversions of toInteger() / toDecimal() / toBoolean() /
 // toQuantity() / toString() / toDate...(), and a small table of UCUM units for comparing
 // quantities of the same dimension (mass, length, time, volume).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -181,7 +182,11 @@ std::optional<int> compare_dt(const Item& a, const Item& b) {
   T kb = b.t == T::time ? T::time : (b.t == T::date ? T::date : T::datetime);
   DT x, y;
   if (!parse_dt(a.s, ka, &x) || !parse_dt(b.s, kb, &y)) return std::nullopt;
-  if (ka != T::time) { to_utc(&x); to_utc(&y); }
+  if (ka != T::time) {
+    if (x.n >= 4 && y.n >= 4 && x.tz != y.tz) return std::nullopt;  // one local, one zoned: unknown
+    to_utc(&x);
+    to_utc(&y);
+  }
   int n = std::min(x.n, y.n);
   int first = ka == T::time ? 3 : 0;
   for (int k = 0; k < n; k++) {
@@ -249,7 +254,7 @@ bool is_quantity_type(const std::string& n) {
 std::optional<Item> add_duration(const Item& date, const Item& q, int sign) {
   std::string u = q.s;
   static const std::pair<const char*, const char*> alias[] = {
-      {"a", "year"}, {"mo", "month"}, {"wk", "week"}, {"d", "day"}, {"h", "hour"}, {"min", "minute"},
+      {"wk", "week"}, {"d", "day"}, {"h", "hour"}, {"min", "minute"},
       {"s", "second"}, {"ms", "millisecond"}};
   for (auto& p : alias) if (u == p.first) u = p.second;
   DT d;
@@ -278,7 +283,7 @@ std::optional<Item> add_duration(const Item& date, const Item& q, int sign) {
     else if (u == "millisecond") ms_per = 1.0;
     else fail("cannot add a quantity in '" + q.s + "' to a date/time");
     // Below the date's precision the duration is truncated to whole units of that precision.
-    int64_t delta = static_cast<int64_t>(std::llround(v * ms_per));
+    int64_t delta = static_cast<int64_t>(tr * ms_per);
     int prec = date.t == T::time ? d.n + 3 : d.n;
     static const int64_t unit_ms[] = {0, 0, 0, 86400000, 3600000, 60000, 1000};
     if (prec <= 2) fail("cannot add days or less to a date of year or month precision");
@@ -373,7 +378,8 @@ std::optional<bool> equal(const Item& a0, const Item& b0) {
   Item a = *to_system(a0), b = *to_system(b0);
   if (is_num(a) && is_num(b)) {
     if (a.t == T::integer && b.t == T::integer) return a.i == b.i;
-    return num(a) == num(b);
+    // decimals are doubles here: 1.8 - 1.2 must equal 0.6
+    return std::fabs(num(a) - num(b)) <= 1e-12 * std::max({1.0, std::fabs(num(a)), std::fabs(num(b))});
   }
   if (a.t == T::string && b.t == T::string) return a.s == b.s;
   if (a.t == T::boolean && b.t == T::boolean) return a.b == b.b;
@@ -645,8 +651,8 @@ std::string to_text(const Item& it0) {
     case T::integer: return std::to_string(it.i);
     case T::decimal: return it.s.empty() ? format_decimal(it.d) : it.s;
     case T::quantity: {
-      std::string u = it.s;
-      return format_decimal(it.d) + " '" + u + "'";
+      if (!calendar_unit(it.s).empty()) return format_decimal(it.d) + " " + it.s;
+      return format_decimal(it.d) + " '" + it.s + "'";
     }
     default: return it.s;
   }
