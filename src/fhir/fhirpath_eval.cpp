@@ -195,6 +195,7 @@ void children_of(const Item& it, Coll& out, Ctx& c) {
       member(it, "id", out, c, false);
       member(it, "extension", out, c, false);
     }
+    for (size_t k = first; k < out.size(); k++) out[k].loose = true;
     return;
   }
   const json::Object& o = *json::as_object(*it.v);
@@ -306,15 +307,6 @@ std::optional<std::string> input_string(const Coll& in, const char* fn) {
   return s->s;
 }
 
-std::regex make_regex(const std::string& p) {
-  if (p.size() > kMaxRegexChars) throw FpError(Err::too_large, "regular expression too long");
-  try {
-    return std::regex(p, std::regex::ECMAScript);
-  } catch (const std::regex_error&) {
-    fail("bad regular expression '" + p + "'");
-  }
-}
-
 std::string now_text(const Env& env) {
   if (!env.now.empty()) return env.now;
   std::time_t t = std::time(nullptr);
@@ -338,6 +330,22 @@ std::string dot_all(const std::string& p) {
     r += ch;
   }
   return r;
+}
+
+// Compiled regexes are cached per thread (compiling one costs far more than matching it; the
+// invariants use a few dozen patterns).  The cache is cleared when it reaches 256 patterns.
+const std::regex& make_regex(const std::string& p) {
+  if (p.size() > kMaxRegexChars) throw FpError(Err::too_large, "regular expression too long");
+  thread_local std::unordered_map<std::string, std::unique_ptr<std::regex>> cache;
+  auto it = cache.find(p);
+  if (it != cache.end()) return *it->second;
+  if (cache.size() >= 256) cache.clear();
+  try {
+    auto re = std::make_unique<std::regex>(dot_all(p), std::regex::ECMAScript);
+    return *cache.emplace(p, std::move(re)).first->second;
+  } catch (const std::regex_error&) {
+    fail("bad regular expression '" + p + "'");
+  }
 }
 
 std::optional<std::string> codec(int fn, const std::string& how, const std::string& s) {
@@ -934,7 +942,7 @@ class Evaluator {
         std::string pat = str_arg(a, n.name.c_str());
         if (s->size() > kMaxRegexInput) throw FpError(Err::too_large, n.name + "() on a string longer than " + std::to_string(kMaxRegexInput));
         if (pat.empty() && n.fn == f_replaceMatches) return {Item::string(*s)};
-        std::regex re = make_regex(dot_all(pat));
+        const std::regex& re = make_regex(pat);
         c_.charge(s->size());
         try {
           if (n.fn == f_matches) return bool_coll(std::regex_search(*s, re) ? 1 : 0);
@@ -1076,7 +1084,7 @@ class Evaluator {
         Coll a = arg(0);
         if (a.empty()) return {};
         if (s->size() > kMaxRegexInput) throw FpError(Err::too_large, "matchesFull() on a string longer than " + std::to_string(kMaxRegexInput));
-        std::regex re = make_regex(str_arg(a, "matchesFull"));
+        const std::regex& re = make_regex(str_arg(a, "matchesFull"));
         c_.charge(s->size());
         try {
           return bool_coll(std::regex_match(*s, re) ? 1 : 0);
@@ -1254,6 +1262,10 @@ int function_id(const std::string& name, size_t nargs, std::string* why) {
 
 Item node(const json::Value& v, std::string_view tname) {
   return make_node(&v, nullptr, tname.empty() ? nullptr : type_by_name(std::string(tname)), std::string(tname));
+}
+
+Item node(const json::Value& v, const model::TypeDef* t) {
+  return make_node(&v, nullptr, t, t ? t->name : std::string());
 }
 
 Result<Coll> evaluate(const Expression& e, const Coll& focus, const Env& env) {

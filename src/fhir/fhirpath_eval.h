@@ -98,6 +98,8 @@ struct Env {
 
 // A node item for a JSON value of FHIR type `type_name` (a resource: its resourceType).
 Item node(const json::Value& v, std::string_view type_name);
+// The same with the type already looked up (nullptr: by resourceType or the JSON shape).
+Item node(const json::Value& v, const model::TypeDef* type);
 
 // Evaluates `e` with `focus` as the input collection.  Errors: Err::invalid (a type error,
 // e.g. single() on several items, or a string where a number belongs), Err::too_large (a

@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "fhir/invariants.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
 #include "fhir/type_model.h"
@@ -37,6 +38,10 @@ struct Walker {
   std::string path;
   // Ids of the contained resources of each enclosing (non-contained) resource, innermost last.
   std::vector<std::unordered_set<std::string>> containers;
+
+  // The resource being walked (%resource) and the outermost non-contained one (%rootResource).
+  const json::Value* cur_res = nullptr;
+  const json::Value* root_res = nullptr;
 
   size_t soft = 0;  // warnings and information recorded
   void add(const std::string& expr, std::string msg, const char* code = "structure", const char* sev = "error") {
@@ -74,7 +79,28 @@ struct Walker {
     const TypeDef* t = m.type(*rt);
     if (!t || t->kind != Kind::resource || t->abstract)
       return here("'" + *rt + "' is not a FHIR R4 resource type", "value");
+    const json::Value* save_res = cur_res;
+    const json::Value* save_root = root_res;
+    cur_res = &v;
+    if (!contained) root_res = &v;
     resource_body(*o, *t, contained);
+    cur_res = save_res;
+    root_res = save_root;
+  }
+
+  // The FHIRPath invariants of type t (and of element e, for one of its values) on `v`; those
+  // checked natively above are skipped (fhir/invariants.h).
+  void invariants(const json::Value& v, const TypeDef& t, const ElementDef* e) {
+    auto run = [&](const std::vector<const model::Invariant*>& list) {
+      for (const model::Invariant* inv : list) {
+        if (invariants::native(*inv)) continue;
+        if (invariants::check(*inv, v, &t, cur_res, root_res) != invariants::Outcome::fail) continue;
+        const char* sev = inv->severity == "error" ? "error" : "warning";
+        here(inv->human + " (" + inv->key + ": " + inv->expression + ")", "invariant", sev);
+      }
+    };
+    run(t.invariants);
+    if (e) run(e->invariants);
   }
 
   void resource_body(const json::Object& o, const TypeDef& t, bool contained) {
@@ -87,6 +113,7 @@ struct Walker {
             if (const std::string* id = json::get_string(c, "id")) containers.back().insert(*id);
     }
     object(o, t);
+    if (cur_res) invariants(*cur_res, t, nullptr);
     if (own) {
       if (auto it = o.find("contained"); it != o.end()) contained_rules(o, it->second);
       containers.pop_back();
@@ -300,6 +327,7 @@ struct Walker {
     if (td->kind == Kind::primitive) {
       std::string why;
       if (!model::check_primitive(td->prim, v, &why)) return here(why, "value");
+      if (e.invariants.size() > 2 || (e.invariants.size() == 2 && e.invariants[1]->key != "ext-1")) invariants(v, *td, &e);
       if (e.vs && e.vs->enumerated && td->prim == model::Prim::code && e.strength != model::Strength::example) {
         const std::string& s = v.get<std::string>();
         if (!e.vs->has_code(s)) {
@@ -322,6 +350,7 @@ struct Walker {
       return here("a " + td->name + " must be a JSON object, not " + what);
     }
     object(*o, *td);
+    invariants(v, *td, &e);
     const std::string& n = td->name;
     if (n == "Reference") reference(*o, tr);
     else if (n == "Extension") {
@@ -597,6 +626,7 @@ std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptio
           "required");
   }
   w.path = type;
+  w.cur_res = w.root_res = &res;
   w.resource_body(*o, *t, false);
   return w.issues;
 }
