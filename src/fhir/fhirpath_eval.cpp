@@ -71,7 +71,10 @@ const FnDef kFns[] = {
     {"comparable", f_comparable, 1, 1},
 };
 
-const model::TypeDef* type_by_name(const std::string& n) { return model::model().type(n); }
+const model::TypeDef* type_by_name(std::string_view n) {
+  static const model::TypeModel& m = model::model();
+  return m.type(std::string(n));
+}
 
 struct Ctx {
   const Env& env;
@@ -80,8 +83,8 @@ struct Ctx {
   const Coll* total = nullptr;
   const Coll* context = nullptr;  // %context
   uint64_t steps = 0;
-  Item resource, root;
-  bool has_resource = false, has_root = false;
+  const json::Value* resource = nullptr;  // %resource, %rootResource (items made when used)
+  const json::Value* root = nullptr;
 
   void charge(uint64_t n = 1) {
     steps += n;
@@ -100,7 +103,7 @@ std::string upper_first(const std::string& s) {
   return r;
 }
 
-Item make_node(const json::Value* v, const json::Value* ext, const model::TypeDef* t, const std::string& tname) {
+Item make_node(const json::Value* v, const json::Value* ext, const model::TypeDef* t, std::string_view tname) {
   Item it;
   it.v = v;
   it.ext = ext && ext->is<json::Object>() ? ext : nullptr;
@@ -108,8 +111,8 @@ Item make_node(const json::Value* v, const json::Value* ext, const model::TypeDe
   it.tname = tname;
   if (v && v->is<json::Object>() && (tname == "Resource" || (t && t->kind == model::Kind::resource) || tname.empty())) {
     if (const std::string* rt = json::get_string(*v, "resourceType")) {
-      it.tname = *rt;
       it.type = type_by_name(*rt);
+      it.tname = it.type ? std::string_view(it.type->name) : std::string_view(*rt);
     }
   }
   if (!it.type && !it.tname.empty()) it.type = type_by_name(it.tname);
@@ -121,7 +124,7 @@ Item make_node(const json::Value* v, const json::Value* ext, const model::TypeDe
 }
 
 // Members stored under JSON name `jname` of object `obj`, typed `t`.
-void add_json_member(const json::Value& obj, const std::string& jname, const model::TypeDef* t, const std::string& tname, Coll& out, Ctx& c) {
+void add_json_member(const json::Value& obj, const std::string& jname, const model::TypeDef* t, std::string_view tname, Coll& out, Ctx& c) {
   const json::Value* val = json::get(obj, jname);
   const json::Value* ext = json::get(obj, "_" + jname);
   if (!val && !ext) return;
@@ -163,7 +166,7 @@ void member(const Item& it, const std::string& name, Coll& out, Ctx& c, bool str
     if (type_is(it.tname, name)) push(out, it);
     else if (strict && !type_by_name(name)) fail("unknown type or element '" + name + "'");
     else if (strict && type_by_name(name) && type_by_name(name)->kind == model::Kind::resource)
-      fail("'" + name + "' is not the type of this resource (" + it.tname + ")");
+      fail("'" + name + "' is not the type of this resource (" + std::string(it.tname) + ")");
     return;
   }
   const model::TypeDef* td = it.type;
@@ -222,7 +225,7 @@ bool is_system_type(const std::string& n) {
          n == "Time" || n == "Quantity";
 }
 
-bool is_quantity_kind(const std::string& n) {
+bool is_quantity_kind(std::string_view n) {
   return n == "Age" || n == "Count" || n == "Distance" || n == "Duration" || n == "SimpleQuantity" || n == "MoneyQuantity";
 }
 
@@ -596,8 +599,8 @@ class Evaluator {
 
  private:
   Coll var(const std::string& name) {
-    if (name == "resource") return c_.has_resource ? Coll{c_.resource} : Coll{};
-    if (name == "rootResource") return c_.has_root ? Coll{c_.root} : Coll{};
+    if (name == "resource") return c_.resource ? Coll{make_node(c_.resource, nullptr, nullptr, "Resource")} : Coll{};
+    if (name == "rootResource") return c_.root ? Coll{make_node(c_.root, nullptr, nullptr, "Resource")} : Coll{};
     if (name == "context") return c_.context ? *c_.context : Coll{};
     if (name == "ucum") return {Item::string("http://unitsofmeasure.org")};
     if (name == "sct") return {Item::string("http://snomed.info/sct")};
@@ -1098,7 +1101,7 @@ class Evaluator {
         if (!it) return {};
         Item ti;
         ti.tname = "TypeInfo";
-        if (it->t == T::node) ti.s = "FHIR|" + it->tname;
+        if (it->t == T::node) ti.s = "FHIR|" + std::string(it->tname);
         else ti.s = "System|" + upper_first(type_name(*it));
         return {ti};
       }
@@ -1173,14 +1176,14 @@ class Evaluator {
     if (const std::string* s = json::as_string(*x.v)) ref = *s;
     else ref = json::string_or(*x.v, "reference");
     if (ref.empty()) return;
-    if (ref[0] == '#' && c_.has_resource) {
-      if (const json::Array* cs = json::get_array(*c_.resource.v, "contained"))
+    if (ref[0] == '#' && c_.resource) {
+      if (const json::Array* cs = json::get_array(*c_.resource, "contained"))
         for (const json::Value& r : *cs)
           if (json::string_or(r, "id") == ref.substr(1)) push(out, make_node(&r, nullptr, nullptr, "Resource"));
       return;
     }
-    if (c_.has_root && json::string_or(*c_.root.v, "resourceType") == "Bundle") {
-      if (const json::Array* es = json::get_array(*c_.root.v, "entry"))
+    if (c_.root && json::string_or(*c_.root, "resourceType") == "Bundle") {
+      if (const json::Array* es = json::get_array(*c_.root, "entry"))
         for (const json::Value& e : *es) {
           std::string fu = json::string_or(e, "fullUrl");
           const json::Value* r = json::get(e, "resource");
@@ -1261,7 +1264,9 @@ int function_id(const std::string& name, size_t nargs, std::string* why) {
 }
 
 Item node(const json::Value& v, std::string_view tname) {
-  return make_node(&v, nullptr, tname.empty() ? nullptr : type_by_name(std::string(tname)), std::string(tname));
+  const model::TypeDef* t = tname.empty() ? nullptr : type_by_name(tname);
+  // keep only names that live as long as the model (the caller's text may not)
+  return make_node(&v, nullptr, t, t ? std::string_view(t->name) : std::string_view());
 }
 
 Item node(const json::Value& v, const model::TypeDef* t) {
@@ -1270,10 +1275,7 @@ Item node(const json::Value& v, const model::TypeDef* t) {
 
 Result<Coll> evaluate(const Expression& e, const Coll& focus, const Env& env) {
   if (!e.ast()) return Status(Err::invalid, "FHIRPath: empty expression");
-  Ctx c{env, nullptr, -1, nullptr, nullptr, 0, Item(), Item(), false, false};
-  c.context = &focus;
-  if (env.resource) { c.resource = node(*env.resource, "Resource"); c.has_resource = true; }
-  if (env.root_resource) { c.root = node(*env.root_resource, "Resource"); c.has_root = true; }
+  Ctx c{env, nullptr, -1, nullptr, &focus, 0, env.resource, env.root_resource};
   try {
     Evaluator ev(c);
     return ev.eval(*e.ast(), focus);

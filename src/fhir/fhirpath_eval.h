@@ -50,7 +50,7 @@ struct Item {
   const json::Value* v = nullptr;
   const json::Value* ext = nullptr;
   const model::TypeDef* type = nullptr;
-  std::string tname;
+  std::string_view tname;  // points into the type model, the resource, or a literal
   bool loose = false;  // node reached by children()/descendants(): no unknown-element errors below it
   bool b = false;
   int64_t i = 0;

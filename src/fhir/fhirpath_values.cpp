@@ -246,7 +246,7 @@ std::string lower_ws(const std::string& s) {
   return out;
 }
 
-bool is_quantity_type(const std::string& n) {
+bool is_quantity_type(std::string_view n) {
   return n == "Quantity" || n == "Age" || n == "Duration" || n == "Distance" || n == "Count" ||
          n == "SimpleQuantity" || n == "MoneyQuantity";
 }
@@ -629,7 +629,7 @@ std::optional<Item> to_date(const Item& it0, T kind) {
 
 std::string type_name(const Item& it) {
   switch (it.t) {
-    case T::node: return it.tname;
+    case T::node: return std::string(it.tname);
     case T::boolean: return "boolean";
     case T::integer: return "integer";
     case T::decimal: return "decimal";

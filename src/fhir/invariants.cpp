@@ -70,7 +70,10 @@ Entry* entry(const model::Invariant& inv) {
 
 }  // namespace
 
-bool native(const model::Invariant& inv) { return is_native_key(inv.key); }
+bool native(const model::Invariant& inv) {
+  const Entry* e = entry(inv);
+  return !e || e->native;
+}
 
 Outcome check(const model::Invariant& inv, const json::Value& v, const model::TypeDef* t,
               const json::Value* resource, const json::Value* root) {
