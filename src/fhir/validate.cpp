@@ -4,6 +4,7 @@
 // (no allocation per element unless an issue is reported).
 #include "fhir/validate.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <unordered_set>
@@ -91,16 +92,18 @@ struct Walker {
   // The FHIRPath invariants of type t (and of element e, for one of its values) on `v`; those
   // checked natively above are skipped (fhir/invariants.h).
   void invariants(const json::Value& v, const TypeDef& t, const ElementDef* e) {
-    auto run = [&](const std::vector<const model::Invariant*>& list) {
+    auto run = [&](const std::vector<const model::Invariant*>& list, bool element) {
       for (const model::Invariant* inv : list) {
         if (invariants::native(*inv)) continue;
+        // a backbone element's invariants are on its element and on its type: once
+        if (element && std::find(t.invariants.begin(), t.invariants.end(), inv) != t.invariants.end()) continue;
         if (invariants::check(*inv, v, &t, cur_res, root_res) != invariants::Outcome::fail) continue;
         const char* sev = inv->severity == "error" ? "error" : "warning";
         here(inv->human + " (" + inv->key + ": " + inv->expression + ")", "invariant", sev);
       }
     };
-    run(t.invariants);
-    if (e) run(e->invariants);
+    run(t.invariants, false);
+    if (e) run(e->invariants, true);
   }
 
   void resource_body(const json::Object& o, const TypeDef& t, bool contained) {
