@@ -436,7 +436,10 @@ std::optional<std::string> codec(int fn, const std::string& how, const std::stri
   return r;
 }
 
-// precision() (dir 0), lowBoundary() (-1), highBoundary() (1) with output precision p (-1 = default).
+constexpr int64_t kDefaultPrecision = INT64_MIN;
+
+// precision() (dir 0), lowBoundary() (-1), highBoundary() (1) with output precision p
+// (kDefaultPrecision: 8 digits for decimals, the finest for dates and times).
 std::optional<Item> boundary(const Item& it0, int dir, int64_t p) {
   auto s = to_system(it0);
   if (!s) return std::nullopt;
@@ -447,8 +450,7 @@ std::optional<Item> boundary(const Item& it0, int dir, int64_t p) {
     int p0 = dot == std::string::npos ? 0 : static_cast<int>(text.size() - dot - 1);
     if (dir == 0) return Item::integer(p0);
     double v = it.t == T::integer ? static_cast<double>(it.i) : it.d;
-    if (p < 0 && !(p == -1)) return std::nullopt;
-    int64_t P = p == -1 ? 8 : p;
+    int64_t P = p == kDefaultPrecision ? 8 : p;
     if (P < 0 || P > 28) return std::nullopt;
     double half = 0.5 * std::pow(10.0, -p0);
     double b = dir < 0 ? v - half : v + half;
@@ -475,7 +477,7 @@ std::optional<Item> boundary(const Item& it0, int dir, int64_t p) {
   for (char ch : t) if (std::isdigit(static_cast<unsigned char>(ch))) dig += ch;
   if (dir == 0) return Item::integer(static_cast<int64_t>(dig.size()));
   bool time = it.t == T::time;
-  int64_t P = p == -1 ? (time ? 9 : it.t == T::date ? 8 : 17) : p;
+  int64_t P = p == kDefaultPrecision ? (time ? 9 : it.t == T::date ? 8 : 17) : p;
   // an hour without minutes is taken as hh:00
   if (!time && dig.size() == 10) dig += "00";
   if (time && dig.size() == 2) dig += "00";
@@ -1108,7 +1110,7 @@ class Evaluator {
       case f_precision: case f_lowBoundary: case f_highBoundary: {
         const Item* it = single_item(in, n.name.c_str());
         if (!it) return {};
-        int64_t p = -1;
+        int64_t p = kDefaultPrecision;
         if (!n.args.empty()) {
           Coll a = arg(0);
           const Item* pi = single_item(a, n.name.c_str());
