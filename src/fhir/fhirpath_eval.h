@@ -10,7 +10,7 @@
 // fhirpath_values.cpp).
 //
 // Budgets (hostile expressions and hostile resources): an expression is at most kMaxExprChars
-// long and kMaxDepth deep; a collection holds at most kMaxItems items; one evaluation does at
+// long, and both its grammar nesting and its tree are at most kMaxDepth deep; a collection holds at most kMaxItems items; one evaluation does at
 // most kMaxSteps item operations (descendants(), repeat() and lambdas included); regular
 // expressions are at most kMaxRegexChars long and run on strings of at most kMaxRegexInput
 // characters (std::regex recurses per character).  Exceeding any budget is an evaluation error

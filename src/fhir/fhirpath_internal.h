@@ -5,7 +5,9 @@
 // into a Status at its boundary), and the value operations on items.
 #pragma once
 #include <memory>
+#include <cstdint>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -37,6 +39,7 @@ enum class K : uint8_t {
 struct Ast {
   K k = K::literal;
   int fn = -1;             // call: function id (fhirpath_eval.cpp)
+  int depth = 1;           // height of this subtree (bounded by kMaxDepth)
   std::string name;        // member, function, variable, operator
   std::string type_ns, type_name;  // is/as, and a type-specifier argument of ofType/is/as
   std::vector<std::unique_ptr<Ast>> a;     // target / operands
@@ -72,5 +75,16 @@ std::optional<Item> to_date(const Item& it, T kind);
 std::string format_decimal(double d);
 // Calendar-duration keyword ("year", "weeks", ...) -> UCUM-ish canonical unit ("year" ...) or "".
 std::string calendar_unit(const std::string& word);
+
+// ---- self-contained functions (fhirpath_functions.cpp) ----
+std::string dot_all(const std::string& pattern);
+// The compiled regex of a pattern, cached per thread; FpError when too long or malformed.
+const std::regex& make_regex(const std::string& pattern);
+// fn: "encode", "decode", "escape" or "unescape"; nullopt for an unknown scheme or bad input.
+std::optional<std::string> codec(const std::string& fn, const std::string& how, const std::string& s);
+constexpr int64_t kDefaultPrecision = INT64_MIN;
+// precision() (dir 0), lowBoundary() (-1), highBoundary() (1) with output precision p
+// (kDefaultPrecision: 8 digits for decimals, the finest for dates and times).
+std::optional<Item> boundary(const Item& it, int dir, int64_t p);
 
 }  // namespace ef::fhir::fp

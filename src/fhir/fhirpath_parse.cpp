@@ -3,6 +3,7 @@
 // implies; or xor; and; in contains; = ~ != !~; < > <= >=; |; is as; + - &; * / div mod;
 // unary + -; indexer and invocation.  Comments (// and /* */), `delimited` identifiers,
 // 'strings' with escapes, numbers, quantities (4 'mg', 3 days), @dates, @Ttimes.
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -197,6 +198,16 @@ class Parser {
     ~Guard() { d--; }
   };
 
+  // Attaches a child, keeping the tree's depth (evaluation recurses along it) within kMaxDepth:
+  // long chains (a.b.c..., 1+1+1...) are loops in the parser but depth in the tree.
+  static void adopt(Ast* parent, std::vector<std::unique_ptr<Ast>>* list, std::unique_ptr<Ast> child) {
+    if (child) {
+      parent->depth = std::max(parent->depth, child->depth + 1);
+      if (parent->depth > kMaxDepth) throw FpError(Err::too_large, "expression nested too deeply");
+    }
+    list->push_back(std::move(child));
+  }
+
   // Binary operator of a level (0 = implies ... 9 = multiplicative); "" if none.
   std::string op_at(int level) const {
     const Token& t = peek();
@@ -237,7 +248,7 @@ class Parser {
         auto n = std::make_unique<Ast>();
         n->k = op == "is" ? K::is_ : K::as_;
         type_spec(n.get());
-        n->a.push_back(std::move(lhs));
+        adopt(n.get(), &n->a, std::move(lhs));
         lhs = std::move(n);
         continue;
       }
@@ -245,8 +256,8 @@ class Parser {
       auto n = std::make_unique<Ast>();
       n->k = K::binop;
       n->name = op;
-      n->a.push_back(std::move(lhs));
-      n->a.push_back(std::move(rhs));
+      adopt(n.get(), &n->a, std::move(lhs));
+      adopt(n.get(), &n->a, std::move(rhs));
       lhs = std::move(n);
     }
   }
@@ -281,7 +292,7 @@ class Parser {
       }
       auto n = std::make_unique<Ast>();
       n->k = K::neg;
-      n->a.push_back(std::move(inner));
+      adopt(n.get(), &n->a, std::move(inner));
       return n;
     }
     return postfix();
@@ -299,8 +310,8 @@ class Parser {
         expect("]");
         auto n = std::make_unique<Ast>();
         n->k = K::indexer;
-        n->a.push_back(std::move(e));
-        n->a.push_back(std::move(idx));
+        adopt(n.get(), &n->a, std::move(e));
+        adopt(n.get(), &n->a, std::move(idx));
         e = std::move(n);
       } else {
         return e;
@@ -326,7 +337,7 @@ class Parser {
     bool quoted = t.t == Tok::qident;
     p_++;
     auto n = std::make_unique<Ast>();
-    if (target) n->a.push_back(std::move(target));
+    if (target) adopt(n.get(), &n->a, std::move(target));
     else n->a.push_back(nullptr);
     if (!quoted && is_op("(")) {
       p_++;
@@ -334,7 +345,7 @@ class Parser {
       n->name = name;
       if (!is_op(")")) {
         for (;;) {
-          n->args.push_back(expr(0));
+          adopt(n.get(), &n->args, expr(0));
           if (is_op(",")) { p_++; continue; }
           break;
         }

@@ -130,6 +130,16 @@ TEST_CASE("fhirpath_eval: budgets fail with an error, never a crash", "[fhirpath
   auto d = fp::Expression::compile(deep);
   REQUIRE_FALSE(d.ok());
   CHECK(d.status().code == Err::too_large);
+  // long chains are deep trees: bounded too
+  std::string chain = "1";
+  for (int i = 0; i < 1000; i++) chain += "+1";
+  auto ch = fp::Expression::compile(chain);
+  REQUIRE_FALSE(ch.ok());
+  CHECK(ch.status().code == Err::too_large);
+  std::string path = "Patient";
+  for (int i = 0; i < 1000; i++) path += ".name";
+  CHECK_FALSE(fp::Expression::compile(path).ok());
+  CHECK(run("1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1") == "integer:20");
   // expression length
   std::string longe = "1";
   for (int i = 0; i < 5000; i++) longe += " + 1";
