@@ -1064,7 +1064,7 @@ Item node(const json::Value& v, std::string_view tname) {
 }
 
 Item node(const json::Value& v, const model::TypeDef* t) {
-  return make_node(&v, nullptr, t, t ? t->name : std::string());
+  return make_node(&v, nullptr, t, t ? std::string_view(t->name) : std::string_view());
 }
 
 Result<Coll> evaluate(const Expression& e, const Coll& focus, const Env& env) {

@@ -103,6 +103,15 @@ TEST_CASE("fhirpath_eval: typed navigation over the R4 model", "[fhirpath_eval]"
   CHECK(run("Patient.name.given.matches('^J')") .find("ERROR") == 0);  // several items: an error
   CHECK(run("Patient.name.first().given.first().matches('^P')") == "boolean:true");
   CHECK(run("%resource.birthDate = @1974-12-25") == "boolean:true");
+  // a focus made from a TypeDef (as the validator does) keeps its type name alive
+  auto e = fp::Expression::compile("Patient.active and Patient.is(Patient)");
+  REQUIRE(e.ok());
+  fp::Env env;
+  env.resource = &pat();
+  auto r = fp::evaluate(*e, fp::Coll{fp::node(pat(), model::model().type("Patient"))}, env);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 1);
+  CHECK(fp::to_text((*r)[0]) == "true");
 }
 
 TEST_CASE("fhirpath_eval: errors", "[fhirpath_eval]") {
