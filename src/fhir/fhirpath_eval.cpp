@@ -289,8 +289,34 @@ bool contains_item(const Coll& c, const Item& x, Ctx& ctx) {
   return false;
 }
 
+// A key under which equal items (and only those) meet, for strings, codes, booleans and
+// integers; false for anything else (decimals, dates, quantities, complex nodes: compared
+// pairwise).
+bool hash_key(const Item& x, std::string* key) {
+  auto s = to_system(x);
+  if (!s) return false;
+  switch (s->t) {
+    case T::string: *key = "s" + s->s; return true;
+    case T::boolean: *key = s->b ? "b1" : "b0"; return true;
+    case T::integer: *key = "i" + std::to_string(s->i); return true;
+    default: return false;
+  }
+}
+
 Coll distinct(const Coll& in, Ctx& c) {
   Coll out;
+  // linear when every item has a key (isDistinct() over thousands of linkIds or codes: que-2,
+  // csd-1), pairwise otherwise
+  std::unordered_set<std::string> seen;
+  std::string key;
+  bool keyed = true;
+  for (const Item& x : in) {
+    c.charge();
+    if (!hash_key(x, &key)) { keyed = false; break; }
+    if (seen.insert(key).second) push(out, x);
+  }
+  if (keyed) return out;
+  out.clear();
   for (const Item& x : in) if (!contains_item(out, x, c)) push(out, x);
   return out;
 }
