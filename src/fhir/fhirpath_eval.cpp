@@ -432,16 +432,17 @@ class Evaluator {
   }
 
   Coll binop(const Ast& n, const Coll& focus) {
-    const std::string& op = n.name;
-    if (op == "and" || op == "or" || op == "xor" || op == "implies") {
-      int a = truth(eval(*n.a[0], focus), op.c_str());
-      if (op == "and" && a == 0) return bool_coll(0);
-      if (op == "or" && a == 1) return bool_coll(1);
-      if (op == "implies" && a == 0) return bool_coll(1);
-      int b = truth(eval(*n.a[1], focus), op.c_str());
-      if (op == "and") return bool_coll(b == 0 ? 0 : (a == 1 && b == 1) ? 1 : -1);
-      if (op == "or") return bool_coll(b == 1 ? 1 : (a == 0 && b == 0) ? 0 : -1);
-      if (op == "xor") return bool_coll(a < 0 || b < 0 ? -1 : (a != b ? 1 : 0));
+    const int op = n.fn;
+    const char* opname = n.name.c_str();
+    if (op == op_and || op == op_or || op == op_xor || op == op_implies) {
+      int a = truth(eval(*n.a[0], focus), opname);
+      if (op == op_and && a == 0) return bool_coll(0);
+      if (op == op_or && a == 1) return bool_coll(1);
+      if (op == op_implies && a == 0) return bool_coll(1);
+      int b = truth(eval(*n.a[1], focus), opname);
+      if (op == op_and) return bool_coll(b == 0 ? 0 : (a == 1 && b == 1) ? 1 : -1);
+      if (op == op_or) return bool_coll(b == 1 ? 1 : (a == 0 && b == 0) ? 0 : -1);
+      if (op == op_xor) return bool_coll(a < 0 || b < 0 ? -1 : (a != b ? 1 : 0));
       // implies: a is true or empty here
       if (b == 1) return bool_coll(1);
       if (a == 1) return bool_coll(b);
@@ -449,25 +450,25 @@ class Evaluator {
     }
     Coll l = eval(*n.a[0], focus);
     Coll r = eval(*n.a[1], focus);
-    if (op == "|") {
+    if (op == op_union) {
       Coll out = distinct(l, c_);
       for (const Item& x : r) if (!contains_item(out, x, c_)) push(out, x);
       return out;
     }
-    if (op == "=" || op == "!=") {
+    if (op == op_eq || op == op_ne) {
       if (l.empty() || r.empty()) return {};
-      if (l.size() != r.size()) return bool_coll(op == "=" ? 0 : 1);
+      if (l.size() != r.size()) return bool_coll(op == op_eq ? 0 : 1);
       c_.charge(l.size());
       bool unknown = false;
       for (size_t i = 0; i < l.size(); i++) {
         auto e = equal(l[i], r[i]);
         if (!e) unknown = true;
-        else if (!*e) return bool_coll(op == "=" ? 0 : 1);
+        else if (!*e) return bool_coll(op == op_eq ? 0 : 1);
       }
       if (unknown) return {};
-      return bool_coll(op == "=" ? 1 : 0);
+      return bool_coll(op == op_eq ? 1 : 0);
     }
-    if (op == "~" || op == "!~") {
+    if (op == op_equiv || op == op_nequiv) {
       bool eq;
       if (l.empty() && r.empty()) eq = true;
       else if (l.size() != r.size()) eq = false;
@@ -480,35 +481,35 @@ class Evaluator {
           if (!found) { eq = false; break; }
         }
       }
-      return bool_coll((op == "~") == eq ? 1 : 0);
+      return bool_coll((op == op_equiv) == eq ? 1 : 0);
     }
-    if (op == "<" || op == ">" || op == "<=" || op == ">=") {
-      const Item* a = single_item(l, op.c_str());
-      const Item* b = single_item(r, op.c_str());
+    if (op == op_lt || op == op_gt || op == op_le || op == op_ge) {
+      const Item* a = single_item(l, opname);
+      const Item* b = single_item(r, opname);
       if (!a || !b) return {};
       auto cmp = compare(*a, *b);
       if (!cmp) return {};
-      bool v = op == "<" ? *cmp < 0 : op == ">" ? *cmp > 0 : op == "<=" ? *cmp <= 0 : *cmp >= 0;
+      bool v = op == op_lt ? *cmp < 0 : op == op_gt ? *cmp > 0 : op == op_le ? *cmp <= 0 : *cmp >= 0;
       return bool_coll(v ? 1 : 0);
     }
-    if (op == "in" || op == "contains") {
-      const Coll& one = op == "in" ? l : r;
-      const Coll& many = op == "in" ? r : l;
-      const Item* x = single_item(one, op.c_str());
+    if (op == op_in || op == op_contains) {
+      const Coll& one = op == op_in ? l : r;
+      const Coll& many = op == op_in ? r : l;
+      const Item* x = single_item(one, opname);
       if (!x) return {};
       return bool_coll(contains_item(many, *x, c_) ? 1 : 0);
     }
-    if (op == "&") {
+    if (op == op_concat) {
       std::string a, b;
       if (const Item* x = single_item(l, "&")) a = to_text(*x);
       if (const Item* y = single_item(r, "&")) b = to_text(*y);
       return {Item::string(a + b)};
     }
     // arithmetic
-    const Item* a = single_item(l, op.c_str());
-    const Item* b = single_item(r, op.c_str());
+    const Item* a = single_item(l, opname);
+    const Item* b = single_item(r, opname);
     if (!a || !b) return {};
-    char o = op == "div" ? 'd' : op == "mod" ? 'm' : op[0];
+    char o = op == op_idiv ? 'd' : op == op_mod ? 'm' : op == op_plus ? '+' : op == op_minus ? '-' : op == op_mul ? '*' : '/';
     auto v = arith(o, *a, *b);
     if (!v) return {};
     return {*v};

@@ -48,6 +48,13 @@ struct Ast {
   Item lit;
 };
 
+// Binary operators (Ast::fn of a binop), resolved once by the parser.
+enum Op : int {
+  op_implies, op_or, op_xor, op_and, op_in, op_contains, op_eq, op_equiv, op_ne, op_nequiv, op_lt, op_gt,
+  op_le, op_ge, op_union, op_plus, op_minus, op_concat, op_mul, op_div, op_idiv, op_mod
+};
+int op_code(const std::string& op);
+
 // Function table (fhirpath_eval.cpp): id by name, and the allowed argument counts.
 int function_id(const std::string& name, size_t nargs, std::string* why);
 

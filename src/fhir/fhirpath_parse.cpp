@@ -256,6 +256,7 @@ class Parser {
       auto n = std::make_unique<Ast>();
       n->k = K::binop;
       n->name = op;
+      n->fn = op_code(op);
       adopt(n.get(), &n->a, std::move(lhs));
       adopt(n.get(), &n->a, std::move(rhs));
       lhs = std::move(n);
@@ -451,6 +452,17 @@ class Parser {
 };
 
 }  // namespace
+
+int op_code(const std::string& op) {
+  static const std::pair<const char*, Op> ops[] = {
+      {"implies", op_implies}, {"or", op_or}, {"xor", op_xor}, {"and", op_and}, {"in", op_in},
+      {"contains", op_contains}, {"=", op_eq}, {"~", op_equiv}, {"!=", op_ne}, {"!~", op_nequiv},
+      {"<", op_lt}, {">", op_gt}, {"<=", op_le}, {">=", op_ge}, {"|", op_union}, {"+", op_plus},
+      {"-", op_minus}, {"&", op_concat}, {"*", op_mul}, {"/", op_div}, {"div", op_idiv}, {"mod", op_mod}};
+  for (const auto& o : ops)
+    if (op == o.first) return o.second;
+  fail("unknown operator " + op);
+}
 
 Result<Expression> Expression::compile(std::string_view text) {
   if (text.size() > kMaxExprChars) return Status(Err::too_large, "FHIRPath expression longer than " + std::to_string(kMaxExprChars) + " characters");
