@@ -89,6 +89,13 @@ struct Ctx {
   void charge(uint64_t n = 1) {
     steps += n;
     if (steps > kMaxSteps) throw FpError(Err::too_large, "FHIRPath evaluation exceeded its budget of " + std::to_string(kMaxSteps) + " steps");
+    if (env.shared_steps) {
+      if (*env.shared_steps < n) {
+        *env.shared_steps = 0;
+        throw FpError(Err::too_large, "FHIRPath: the shared step budget is spent");
+      }
+      *env.shared_steps -= n;
+    }
   }
 };
 

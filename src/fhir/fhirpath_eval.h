@@ -96,6 +96,9 @@ struct Env {
   const json::Value* root_resource = nullptr;  // %rootResource (the outermost resource)
   std::map<std::string, Coll> vars;            // other %variables ("ucum", "sct", ... are built in)
   std::string now;                             // now() / today(), "" = the clock (ISO dateTime)
+  // A step budget shared by several evaluations (the invariants of one resource), decremented
+  // as they run; when it reaches 0 an evaluation fails with Err::too_large.  nullptr = none.
+  uint64_t* shared_steps = nullptr;
 };
 
 // A node item for a JSON value of FHIR type `type_name` (a resource: its resourceType).

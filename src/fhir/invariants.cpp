@@ -76,16 +76,19 @@ bool native(const model::Invariant& inv) {
 }
 
 Outcome check(const model::Invariant& inv, const json::Value& v, const model::TypeDef* t,
-              const json::Value* resource, const json::Value* root) {
+              const json::Value* resource, const json::Value* root, uint64_t* budget) {
   Entry* e = entry(inv);
   if (!e || !e->expr) return Outcome::skipped;
+  if (budget && *budget == 0) return Outcome::skipped;
   fp::Env env;
   env.resource = resource;
   env.root_resource = root;
+  env.shared_steps = budget;
   fp::Coll focus{fp::node(v, t)};
   auto r = fp::evaluate(*e->expr, focus, env);
   Result<int> b = r.ok() ? fp::as_boolean(*r) : Result<int>(r.status());
   if (!b.ok()) {
+    if (budget && *budget == 0) return Outcome::skipped;  // the resource's budget: said once by the caller
     table().runtime_errors.fetch_add(1, std::memory_order_relaxed);
     if (!e->logged->exchange(true))
       log::warn("validation.invariant", {{"key", inv.key}, {"problem", "run-time error; treated as passed"},

@@ -22,8 +22,18 @@ enum class Outcome { pass, fail, skipped };
 
 // Evaluates `inv` with `v` (of type `t`) as its context, %resource = resource and
 // %rootResource = root.  skipped: checked natively, not compiled, or a run-time error.
+// `budget` (optional): steps left for all the invariants of one resource, shared and
+// decremented (kResourceSteps to start); at 0 every further check is skipped.
 Outcome check(const model::Invariant& inv, const json::Value& v, const model::TypeDef* t,
-              const json::Value* resource, const json::Value* root);
+              const json::Value* resource, const json::Value* root, uint64_t* budget = nullptr);
+
+// FHIRPath steps the invariants may take: kResourceSteps for one resource (its contained
+// resources included; a Bundle entry is a resource of its own), kWalkSteps for everything one
+// validation evaluates (a Bundle and all its entries).  At ~130 ns a step that is ~0.13 s and
+// ~1 s of CPU.  For scale: a Synthea resource takes a few hundred steps, a StructureDefinition
+// of the R4 core up to a few hundred thousand, a 1 MB Questionnaire of 20,000 items ~3.5 million.
+constexpr uint64_t kResourceSteps = 1'000'000;
+constexpr uint64_t kWalkSteps = 8'000'000;
 
 // True when the validator handles this invariant itself (or deliberately not at all).
 bool native(const model::Invariant& inv);

@@ -43,6 +43,10 @@ struct Walker {
   // The resource being walked (%resource) and the outermost non-contained one (%rootResource).
   const json::Value* cur_res = nullptr;
   const json::Value* root_res = nullptr;
+  // FHIRPath steps left for the invariants of the current resource and of the whole walk.
+  uint64_t inv_steps = 0;
+  uint64_t inv_total = invariants::kWalkSteps;
+  bool inv_spent_said = false;
 
   size_t soft = 0;  // warnings and information recorded
   void add(const std::string& expr, std::string msg, const char* code = "structure", const char* sev = "error") {
@@ -84,7 +88,13 @@ struct Walker {
     const json::Value* save_root = root_res;
     cur_res = &v;
     if (!contained) root_res = &v;
+    uint64_t save_steps = inv_steps, start = 0;
+    if (!contained) inv_steps = start = std::min(invariants::kResourceSteps, inv_total);
     resource_body(*o, *t, contained);
+    if (!contained) {
+      inv_total -= std::min(inv_total, start - inv_steps);
+      inv_steps = save_steps;
+    }
     cur_res = save_res;
     root_res = save_root;
   }
@@ -97,7 +107,17 @@ struct Walker {
         if (invariants::native(*inv)) continue;
         // a backbone element's invariants are on its element and on its type: once
         if (element && std::find(t.invariants.begin(), t.invariants.end(), inv) != t.invariants.end()) continue;
-        if (invariants::check(*inv, v, &t, cur_res, root_res) != invariants::Outcome::fail) continue;
+        if (inv_steps == 0) {
+          if (!inv_spent_said) {
+            inv_spent_said = true;
+            here("FHIRPath invariants were not all evaluated from here on: their budget (" +
+                     std::to_string(invariants::kResourceSteps) + " steps per resource, " +
+                     std::to_string(invariants::kWalkSteps) + " per validation) is used up",
+                 "too-costly", "warning");
+          }
+          return;
+        }
+        if (invariants::check(*inv, v, &t, cur_res, root_res, &inv_steps) != invariants::Outcome::fail) continue;
         const char* sev = inv->severity == "error" ? "error" : "warning";
         here(inv->human + " (" + inv->key + ": " + inv->expression + ")", "invariant", sev);
       }
@@ -634,6 +654,7 @@ std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptio
   }
   w.path = type;
   w.cur_res = w.root_res = &res;
+  w.inv_steps = invariants::kResourceSteps;
   w.resource_body(*o, *t, false);
   return w.issues;
 }
