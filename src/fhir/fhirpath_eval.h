@@ -7,7 +7,7 @@
 // precision, Quantity with its unit), compilation of an expression into an immutable AST
 // (fhirpath_parse.cpp), and its evaluation over json::Value (fhirpath_eval.cpp; the value
 // operations: comparison, equality, date/time and quantity arithmetic, conversions, in
-// fhirpath_values.cpp).
+// fhirpath_values.cpp; regex cache, encode/decode/escape and boundaries in fhirpath_functions.cpp).
 //
 // Budgets (hostile expressions and hostile resources): an expression is at most kMaxExprChars
 // long, and both its grammar nesting and its tree are at most kMaxDepth deep; a collection holds at most kMaxItems items; one evaluation does at

@@ -1,8 +1,10 @@
 // fhir/fhirpath_internal.h — internals shared by the three files of the FHIRPath engine
-// (fhirpath_parse.cpp, fhirpath_eval.cpp, fhirpath_values.cpp); not for other code.
+// (fhirpath_parse.cpp, fhirpath_eval.cpp, fhirpath_values.cpp, fhirpath_functions.cpp); not for
+// other code.
 //
-// Owns: the AST node layout, the evaluation error type (thrown inside the engine and turned
-// into a Status at its boundary), and the value operations on items.
+// Owns: the AST node layout and operator codes, the evaluation error type (thrown inside the
+// engine and turned into a Status at its boundary), and the declarations of the value
+// operations and self-contained functions shared between the files.
 #pragma once
 #include <memory>
 #include <cstdint>
