@@ -32,6 +32,9 @@ KNOWN_INVALID = {
     "deviceusestatement-example.json": ("DeviceUseStatement.reasonReference[0].reference",
                                         "reasonReference to a Procedure; R4 allows Condition, Observation, "
                                         "DiagnosticReport, DocumentReference, Media"),
+    "codesystem-example.json": ("CodeSystem",
+                                "the code chol-mass is defined twice (csd-1: all the codes SHALL be unique), "
+                                "found by the FHIRPath invariants"),
     "medicationrequest0301.json": ("MedicationRequest.dispenseRequest.performer.reference",
                                    "dispenseRequest.performer references a Practitioner; R4 allows Organization only"),
 }

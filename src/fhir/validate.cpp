@@ -4,10 +4,12 @@
 // (no allocation per element unless an issue is reported).
 #include "fhir/validate.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <unordered_set>
 
+#include "fhir/invariants.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
 #include "fhir/type_model.h"
@@ -37,6 +39,14 @@ struct Walker {
   std::string path;
   // Ids of the contained resources of each enclosing (non-contained) resource, innermost last.
   std::vector<std::unordered_set<std::string>> containers;
+
+  // The resource being walked (%resource) and the outermost non-contained one (%rootResource).
+  const json::Value* cur_res = nullptr;
+  const json::Value* root_res = nullptr;
+  // FHIRPath steps left for the invariants of the current resource and of the whole walk.
+  uint64_t inv_steps = 0;
+  uint64_t inv_total = invariants::kWalkSteps;
+  bool inv_spent_said = false;
 
   size_t soft = 0;  // warnings and information recorded
   void add(const std::string& expr, std::string msg, const char* code = "structure", const char* sev = "error") {
@@ -74,7 +84,46 @@ struct Walker {
     const TypeDef* t = m.type(*rt);
     if (!t || t->kind != Kind::resource || t->abstract)
       return here("'" + *rt + "' is not a FHIR R4 resource type", "value");
+    const json::Value* save_res = cur_res;
+    const json::Value* save_root = root_res;
+    cur_res = &v;
+    if (!contained) root_res = &v;
+    uint64_t save_steps = inv_steps, start = 0;
+    if (!contained) inv_steps = start = std::min(invariants::kResourceSteps, inv_total);
     resource_body(*o, *t, contained);
+    if (!contained) {
+      inv_total -= std::min(inv_total, start - inv_steps);
+      inv_steps = save_steps;
+    }
+    cur_res = save_res;
+    root_res = save_root;
+  }
+
+  // The FHIRPath invariants of type t (and of element e, for one of its values) on `v`; those
+  // checked natively above are skipped (fhir/invariants.h).
+  void invariants(const json::Value& v, const TypeDef& t, const ElementDef* e) {
+    auto run = [&](const std::vector<const model::Invariant*>& list, bool element) {
+      for (const model::Invariant* inv : list) {
+        if (invariants::native(*inv)) continue;
+        // a backbone element's invariants are on its element and on its type: once
+        if (element && std::find(t.invariants.begin(), t.invariants.end(), inv) != t.invariants.end()) continue;
+        if (inv_steps == 0) {
+          if (!inv_spent_said) {
+            inv_spent_said = true;
+            here("FHIRPath invariants were not all evaluated from here on: their budget (" +
+                     std::to_string(invariants::kResourceSteps) + " steps per resource, " +
+                     std::to_string(invariants::kWalkSteps) + " per validation) is used up",
+                 "too-costly", "warning");
+          }
+          return;
+        }
+        if (invariants::check(*inv, v, &t, cur_res, root_res, &inv_steps) != invariants::Outcome::fail) continue;
+        const char* sev = inv->severity == "error" ? "error" : "warning";
+        here(inv->human + " (" + inv->key + ": " + inv->expression + ")", "invariant", sev);
+      }
+    };
+    run(t.invariants, false);
+    if (e) run(e->invariants, true);
   }
 
   void resource_body(const json::Object& o, const TypeDef& t, bool contained) {
@@ -87,6 +136,7 @@ struct Walker {
             if (const std::string* id = json::get_string(c, "id")) containers.back().insert(*id);
     }
     object(o, t);
+    if (cur_res) invariants(*cur_res, t, nullptr);
     if (own) {
       if (auto it = o.find("contained"); it != o.end()) contained_rules(o, it->second);
       containers.pop_back();
@@ -300,6 +350,11 @@ struct Walker {
     if (td->kind == Kind::primitive) {
       std::string why;
       if (!model::check_primitive(td->prim, v, &why)) return here(why, "value");
+      for (const model::Invariant* inv : e.invariants)  // mostly ele-1 alone, checked natively
+        if (!invariants::native(*inv)) {
+          invariants(v, *td, &e);
+          break;
+        }
       if (e.vs && e.vs->enumerated && td->prim == model::Prim::code && e.strength != model::Strength::example) {
         const std::string& s = v.get<std::string>();
         if (!e.vs->has_code(s)) {
@@ -322,6 +377,7 @@ struct Walker {
       return here("a " + td->name + " must be a JSON object, not " + what);
     }
     object(*o, *td);
+    invariants(v, *td, &e);
     const std::string& n = td->name;
     if (n == "Reference") reference(*o, tr);
     else if (n == "Extension") {
@@ -597,6 +653,8 @@ std::vector<Issue> validate_resource(const json::Value& res, const ValidateOptio
           "required");
   }
   w.path = type;
+  w.cur_res = w.root_res = &res;
+  w.inv_steps = invariants::kResourceSteps;
   w.resource_body(*o, *t, false);
   return w.issues;
 }

@@ -24,9 +24,10 @@
 //   - required bindings on code, Coding and CodeableConcept against the bundled enumerated
 //     value sets (the four open value sets of R4 are not checked);
 //   - a few invariants checked natively: ext-1, inv-1 (Parameters), the Bundle rules bdl-1,
-//     2, 3, 4, 5, 7, 8, 9, 10, 11, 12; every Bundle entry and Parameters resource is validated.
-// Not checked: profiles (meta.profile), extensible/preferred bindings (their value sets are not
-// bundled), other invariants (their FHIRPath is in the type model but not evaluated yet).
+//     2, 3, 4, 5, 7, 8, 9, 10, 11, 12; every Bundle entry and Parameters resource is validated;
+//   - every other invariant of the type model with the FHIRPath engine (fhir/invariants.h), at
+//     each instance of its type or element (code "invariant", the definition's severity).
+// Not checked: profiles (meta.profile), dom-6 (best practice), value sets that are not bundled.
 #pragma once
 #include <string>
 #include <vector>

@@ -146,7 +146,10 @@ def build_data(rng):
                          "performer": [{"actor": C.ref("Practitioner/" + rng.choice(PRACS))}],
                          "performedDateTime": _date(rng), "note": [{"text": marker(p)}]}, None))
         for i in range(3):
+            # clinicalStatus: ait-1 wants it unless the record is entered-in-error
             res.append(({"resourceType": "AllergyIntolerance", "id": "%sallergy-%d" % (pre, i),
+                         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                                        "code": "active"}]},
                          "code": _cc(rng.choice(CODES)), "patient": C.ref("Patient/" + p),
                          "recorder": C.ref("Practitioner/" + rng.choice(PRACS)), "note": [{"text": marker(p)}]}, None))
         for i in range(2):

@@ -283,6 +283,66 @@ class ValidationTest(unittest.TestCase):
         self.assertEqual(r.status, 422, r)
         self.assertIn("Patient.telecom[0].system", r.body.decode())
 
+    def test_fhirpath_invariants(self):
+        """Invariants of the definitions evaluated with the FHIRPath engine: the issue names the
+        key, has code "invariant", the definition's severity and the element's path; errors
+        refuse a write under strict, warnings do not; the same resources without the fault pass."""
+        def invariant_issues(path, res):
+            oo = self.s.request("POST", path, res).json()
+            return [i for i in oo["issue"] if i["code"] == "invariant"]
+
+        cases = [
+            # obs-6: dataAbsentReason only without a value
+            ("/Observation/$validate",
+             {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+              "valueQuantity": {"value": 1}, "dataAbsentReason": {"text": "lost"}},
+             "obs-6", "Observation", lambda r: r.pop("dataAbsentReason")),
+            # per-1: Period start <= end
+            ("/Patient/$validate",
+             {"resourceType": "Patient", "identifier": [{"value": "1", "period": {"start": "2020-02-01", "end": "2019-01-01"}}]},
+             "per-1", "Patient.identifier[0].period", lambda r: r["identifier"][0]["period"].update(end="2021-01-01")),
+            # pat-1: a contact needs details or an organization
+            ("/Patient/$validate",
+             {"resourceType": "Patient", "contact": [{"gender": "male"}]},
+             "pat-1", "Patient.contact[0]", lambda r: r["contact"][0].update(name={"family": "X"})),
+            # qty-3: a unit code needs a system
+            ("/Observation/$validate",
+             {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+              "valueQuantity": {"value": 1, "code": "mg"}},
+             "qty-3", "Observation.value.ofType(Quantity)",
+             lambda r: r["valueQuantity"].update(system="http://unitsofmeasure.org")),
+        ]
+        for path, res, key, expr, fix in cases:
+            issues = invariant_issues(path, res)
+            mine = [i for i in issues if key in i["diagnostics"]]
+            self.assertEqual(len(mine), 1, (key, issues))
+            self.assertEqual(mine[0]["severity"], "error", key)
+            self.assertEqual(mine[0]["expression"], [expr], key)
+            r = self.s.request("POST", "/" + res["resourceType"], res)
+            self.assertEqual(r.status, 422, (key, r))
+            self.assertIn(key, r.body.decode())
+            fix(res)
+            self.assertEqual([i for i in invariant_issues(path, res) if key in i["diagnostics"]], [], key)
+            self.assertEqual(self.s.request("POST", "/" + res["resourceType"], res).status, 201, key)
+        # nor-1 has severity warning: reported as a warning, the write goes through
+        no = {"resourceType": "NutritionOrder", "status": "active", "intent": "order",
+              "patient": {"reference": "Patient/x"}, "dateTime": "2020-01-01"}
+        issues = invariant_issues("/NutritionOrder/$validate", no)
+        nor = [i for i in issues if "nor-1" in i["diagnostics"]]
+        self.assertEqual(len(nor), 1, issues)
+        self.assertEqual(nor[0]["severity"], "warning")
+        self.assertEqual(nor[0]["expression"], ["NutritionOrder"])
+        self.assertEqual(self.s.request("POST", "/NutritionOrder", no).status, 201)
+        no["oralDiet"] = {"instruction": "soft food"}
+        self.assertEqual([i for i in invariant_issues("/NutritionOrder/$validate", no) if "nor-1" in i["diagnostics"]], [])
+        # an invariant inside a contained resource sees that resource as %resource: obs-6 there
+        p = {"resourceType": "Patient", "contained": [
+                {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"},
+                 "valueString": "v", "dataAbsentReason": {"text": "lost"}}],
+             "generalPractitioner": [{"reference": "#o"}]}
+        issues = invariant_issues("/Patient/$validate", p)
+        self.assertEqual([i["expression"] for i in issues if "obs-6" in i["diagnostics"]], [["Patient.contained[0]"]], issues)
+
     def test_summary_and_elements_on_history_and_everything(self):
         pat = {"resourceType": "Patient", "id": "sum1", "active": True, "gender": "male",
                "photo": [{"url": "http://x"}], "name": [{"family": "S"}]}

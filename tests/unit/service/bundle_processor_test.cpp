@@ -135,7 +135,7 @@ TEST_CASE("bundle: transaction resolves urn:uuid, absolute and conditional refer
   auto r = env.run(R"({"resourceType":"Bundle","type":"transaction","entry":[
     {"fullUrl":"urn:uuid:0b7e2b1c-0000-4000-8000-000000000002","request":{"method":"POST","url":"Observation"},
      "resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},
-       "contained":[{"resourceType":"Organization","id":"contained"}],
+       "contained":[{"resourceType":"Organization","id":"contained","name":"C"}],
        "subject":{"reference":"urn:uuid:0b7e2b1c-0000-4000-8000-000000000001"},
        "performer":[{"reference":"Organization?identifier=urn:sys|o1"},{"reference":"#contained"}],
        "hasMember":[{"reference":"http://edge.test/fhir/Observation/abs1"}],
