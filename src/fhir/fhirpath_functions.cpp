@@ -2,7 +2,7 @@
 // (see fhirpath_eval.h), apart from the evaluator: the per-thread cache of compiled regular
 // expressions (single-line mode: '.' matches newlines), encode()/decode() (base64, urlbase64,
 // hex), escape()/unescape() (html, json), and precision() / lowBoundary() / highBoundary() of
-// decimals, quantities, dates, date-times and times.
+// decimals, quantities, dates, date-times and times; and the function table (function_id).
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -220,6 +220,62 @@ std::optional<Item> boundary(const Item& it0, int dir, int64_t p) {
   if (P >= 17) r += "." + d.substr(14, 3);
   if (P >= 10) r += tz.empty() ? (dir < 0 ? "+14:00" : "-12:00") : tz;
   return Item::temporal(it.t, r);
+}
+
+// ---- the function table: names, ids and argument counts ----
+namespace {
+using namespace eval_detail;
+struct FnDef { const char* name; int id; int min, max; };
+const FnDef kFns[] = {
+    {"empty", f_empty, 0, 0}, {"exists", f_exists, 0, 1}, {"all", f_all, 1, 1}, {"allTrue", f_allTrue, 0, 0},
+    {"anyTrue", f_anyTrue, 0, 0}, {"allFalse", f_allFalse, 0, 0}, {"anyFalse", f_anyFalse, 0, 0},
+    {"subsetOf", f_subsetOf, 1, 1}, {"supersetOf", f_supersetOf, 1, 1}, {"count", f_count, 0, 0},
+    {"distinct", f_distinct, 0, 0}, {"isDistinct", f_isDistinct, 0, 0}, {"where", f_where, 1, 1},
+    {"select", f_select, 1, 1}, {"repeat", f_repeat, 1, 1}, {"ofType", f_ofType, 1, 1}, {"first", f_first, 0, 0},
+    {"last", f_last, 0, 0}, {"tail", f_tail, 0, 0}, {"skip", f_skip, 1, 1}, {"take", f_take, 1, 1},
+    {"single", f_single, 0, 0}, {"intersect", f_intersect, 1, 1}, {"exclude", f_exclude, 1, 1},
+    {"union", f_union, 1, 1}, {"combine", f_combine, 1, 1}, {"iif", f_iif, 2, 3},
+    {"toBoolean", f_toBoolean, 0, 0}, {"convertsToBoolean", f_convertsToBoolean, 0, 0},
+    {"toInteger", f_toInteger, 0, 0}, {"convertsToInteger", f_convertsToInteger, 0, 0},
+    {"toDecimal", f_toDecimal, 0, 0}, {"convertsToDecimal", f_convertsToDecimal, 0, 0},
+    {"toString", f_toString, 0, 0}, {"convertsToString", f_convertsToString, 0, 0}, {"toDate", f_toDate, 0, 0},
+    {"convertsToDate", f_convertsToDate, 0, 0}, {"toDateTime", f_toDateTime, 0, 0},
+    {"convertsToDateTime", f_convertsToDateTime, 0, 0}, {"toTime", f_toTime, 0, 0},
+    {"convertsToTime", f_convertsToTime, 0, 0}, {"toQuantity", f_toQuantity, 0, 1},
+    {"convertsToQuantity", f_convertsToQuantity, 0, 1}, {"indexOf", f_indexOf, 1, 1},
+    {"substring", f_substring, 1, 2}, {"startsWith", f_startsWith, 1, 1}, {"endsWith", f_endsWith, 1, 1},
+    {"contains", f_contains, 1, 1}, {"upper", f_upper, 0, 0}, {"lower", f_lower, 0, 0},
+    {"replace", f_replace, 2, 2}, {"matches", f_matches, 1, 1}, {"replaceMatches", f_replaceMatches, 2, 2},
+    {"length", f_length, 0, 0}, {"toChars", f_toChars, 0, 0}, {"split", f_split, 1, 1}, {"join", f_join, 0, 1},
+    {"trim", f_trim, 0, 0}, {"abs", f_abs, 0, 0}, {"ceiling", f_ceiling, 0, 0}, {"floor", f_floor, 0, 0},
+    {"exp", f_exp, 0, 0}, {"ln", f_ln, 0, 0}, {"log", f_log, 1, 1}, {"power", f_power, 1, 1},
+    {"round", f_round, 0, 1}, {"sqrt", f_sqrt, 0, 0}, {"truncate", f_truncate, 0, 0},
+    {"children", f_children, 0, 0}, {"descendants", f_descendants, 0, 0}, {"trace", f_trace, 1, 2},
+    {"now", f_now, 0, 0}, {"today", f_today, 0, 0}, {"timeOfDay", f_timeOfDay, 0, 0}, {"not", f_not, 0, 0},
+    {"is", f_is, 1, 1}, {"as", f_as, 1, 1}, {"hasValue", f_hasValue, 0, 0}, {"extension", f_extension, 1, 1},
+    {"memberOf", f_memberOf, 1, 1}, {"conformsTo", f_conformsTo, 1, 1}, {"htmlChecks", f_htmlChecks, 0, 0},
+    {"htmlchecks", f_htmlChecks, 0, 0}, {"resolve", f_resolve, 0, 0}, {"getValue", f_getValue, 0, 0},
+    {"aggregate", f_aggregate, 1, 2}, {"encode", f_encode, 1, 1}, {"decode", f_decode, 1, 1},
+    {"escape", f_escape, 1, 1}, {"unescape", f_unescape, 1, 1}, {"matchesFull", f_matchesFull, 1, 1},
+    {"sort", f_sort, 0, 8}, {"type", f_type, 0, 0}, {"precision", f_precision, 0, 0},
+    {"lowBoundary", f_lowBoundary, 0, 1}, {"highBoundary", f_highBoundary, 0, 1},
+    {"comparable", f_comparable, 1, 1},
+};
+
+
+}  // namespace
+
+int function_id(const std::string& name, size_t nargs, std::string* why) {
+  for (const FnDef& f : kFns) {
+    if (name != f.name) continue;
+    if (static_cast<int>(nargs) < f.min || static_cast<int>(nargs) > f.max) {
+      *why = name + "() takes " + std::to_string(f.min) + (f.max != f.min ? ".." + std::to_string(f.max) : "") + " arguments, not " + std::to_string(nargs);
+      return -1;
+    }
+    return f.id;
+  }
+  *why = "unknown function " + name + "()";
+  return -1;
 }
 
 }  // namespace ef::fhir::fp

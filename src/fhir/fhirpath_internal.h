@@ -96,4 +96,73 @@ constexpr int64_t kDefaultPrecision = INT64_MIN;
 // (kDefaultPrecision: 8 digits for decimals, the finest for dates and times).
 std::optional<Item> boundary(const Item& it, int dir, int64_t p);
 
+// ---- shared by the evaluator (fhirpath_eval.cpp), its navigation helpers
+// (fhirpath_navigate.cpp) and the function table (fhirpath_functions.cpp) ----
+namespace eval_detail {
+
+// The functions the engine knows (function_id maps a name to one of these).
+enum F : int {
+  f_empty, f_exists, f_all, f_allTrue, f_anyTrue, f_allFalse, f_anyFalse, f_subsetOf, f_supersetOf,
+  f_count, f_distinct, f_isDistinct, f_where, f_select, f_repeat, f_ofType, f_first, f_last, f_tail,
+  f_skip, f_take, f_single, f_intersect, f_exclude, f_union, f_combine, f_iif, f_toBoolean,
+  f_convertsToBoolean, f_toInteger, f_convertsToInteger, f_toDecimal, f_convertsToDecimal, f_toString,
+  f_convertsToString, f_toDate, f_convertsToDate, f_toDateTime, f_convertsToDateTime, f_toTime,
+  f_convertsToTime, f_toQuantity, f_convertsToQuantity, f_indexOf, f_substring, f_startsWith,
+  f_endsWith, f_contains, f_upper, f_lower, f_replace, f_matches, f_replaceMatches, f_length,
+  f_toChars, f_split, f_join, f_trim, f_abs, f_ceiling, f_floor, f_exp, f_ln, f_log, f_power, f_round,
+  f_sqrt, f_truncate, f_children, f_descendants, f_trace, f_now, f_today, f_timeOfDay, f_not, f_is,
+  f_as, f_hasValue, f_extension, f_memberOf, f_conformsTo, f_htmlChecks, f_resolve, f_getValue,
+  f_aggregate, f_encode, f_decode, f_escape, f_unescape, f_matchesFull, f_sort, f_type, f_precision,
+  f_lowBoundary, f_highBoundary, f_comparable
+};
+
+
+// The evaluation context: the environment, $this/$index/$total, %context, the step budget.
+struct Ctx {
+  const Env& env;
+  const Coll* this_coll = nullptr;  // $this as a collection
+  int64_t index = -1;
+  const Coll* total = nullptr;
+  const Coll* context = nullptr;  // %context
+  uint64_t steps = 0;
+  const json::Value* resource = nullptr;  // %resource, %rootResource (items made when used)
+  const json::Value* root = nullptr;
+
+  void charge(uint64_t n = 1) {
+    steps += n;
+    if (steps > kMaxSteps) throw FpError(Err::too_large, "FHIRPath evaluation exceeded its budget of " + std::to_string(kMaxSteps) + " steps");
+    if (env.shared_steps) {
+      if (*env.shared_steps < n) {
+        *env.shared_steps = 0;
+        throw FpError(Err::too_large, "FHIRPath: the shared step budget is spent");
+      }
+      *env.shared_steps -= n;
+    }
+  }
+};
+
+const model::TypeDef* type_by_name(std::string_view n);
+void push(Coll& out, Item it);
+std::string upper_first(const std::string& s);
+Item make_node(const json::Value* v, const json::Value* ext, const model::TypeDef* t, std::string_view tname);
+void add_json_member(const json::Value& obj, const std::string& jname, const model::TypeDef* t, std::string_view tname, Coll& out, Ctx& c);
+bool is_resource_node(const Item& it);
+void member(const Item& it, const std::string& name, Coll& out, Ctx& c, bool strict);
+void children_of(const Item& it, Coll& out, Ctx& c);
+bool is_system_type(const std::string& n);
+bool is_quantity_kind(std::string_view n);
+bool type_matches(const Item& it, const std::string& ns, const std::string& name);
+int truth(const Coll& c, const char* what);
+Coll bool_coll(int v);
+const Item* single_item(const Coll& c, const char* what);
+bool same(const Item& a, const Item& b);
+bool contains_item(const Coll& c, const Item& x, Ctx& ctx);
+bool hash_key(const Item& x, std::string* key);
+Coll distinct(const Coll& in, Ctx& c);
+std::string str_arg(const Coll& a, const char* fn);
+std::optional<std::string> input_string(const Coll& in, const char* fn);
+std::string now_text(const Env& env);
+
+}  // namespace eval_detail
+
 }  // namespace ef::fhir::fp
