@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """tools/fhir_xml_json.py — FHIR R4 XML -> FHIR JSON, driven by the type model of data/types.tsv.
 
-Shared by the test-data generators (tools/gen_fhirpath_tests.py; derived from the converter
-first written in tools/gen_fhir_patch_tests.py so that one can import it too).
+Shared by the test-data generators tools/gen_fhirpath_tests.py and tools/gen_fhir_patch_tests.py.
 
 The conversion follows the FHIR JSON rules (https://hl7.org/fhir/R4/json.html) with the R4 type
 model of data/types.tsv (tools/gen_types.py): an element is an array exactly when its definition
