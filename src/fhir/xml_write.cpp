@@ -328,6 +328,12 @@ class Writer {
     out.push_back('>');
     size_t open = out.size();
     members(ms, t, level + 1, attrs_id, attrs_url);
+    close(open, name, level);
+  }
+
+  // Ends the element whose start tag ended at `open`: "/>" when nothing was written inside
+  // it, else an indented end tag.
+  void close(size_t open, std::string_view name, size_t level) {
     if (out.size() == open) {
       out.back() = '/';
       out.push_back('>');
@@ -335,7 +341,7 @@ class Writer {
     }
     indent(level);
     out += "</";
-    out += name;
+    out.append(name.data(), name.size());
     out.push_back('>');
   }
 
@@ -499,15 +505,7 @@ class Writer {
       out.push_back('>');
       size_t open = out.size();
       for (const Member& m : ms) generic(m.key, m.v, level + 1);
-      if (out.size() == open) {
-        out.back() = '/';
-        out.push_back('>');
-        return;
-      }
-      indent(level);
-      out += "</";
-      out.append(name.data(), name.size());
-      out.push_back('>');
+      close(open, name, level);
       return;
     }
     attribute("value", v);

@@ -33,13 +33,7 @@ namespace ef::http {
 namespace {
 
 struct EverythingArgs {
-  std::vector<std::string> match_types;    // compartment types (incl. Patient)
-  std::vector<std::string> support_types;  // types allowed among included resources (empty + all_support)
-  bool all_support = true;
-  int64_t since_ms = -1;
-  std::string since_text;
-  int count = 50;
-  std::string cursor;
+  service::Service::EverythingQuery q;  // what the interaction layer runs (patient_id set by the caller)
   fhir::QueryParams link_params;  // recognised parameters for links
   std::vector<fhir::Issue> warnings;
 };
@@ -55,8 +49,8 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
     if (n == "_since") {
       auto r = timefmt::parse_fhir_time(v);
       if (!r) return Status(Err::invalid, "_since: '" + v + "' is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)", "_since");
-      a.since_ms = r->lo_ms;
-      a.since_text = v;
+      a.q.since_ms = r->lo_ms;
+      a.q.since_text = v;
       a.link_params.emplace_back(n, v);
     } else if (n == "_type") {
       have_types = true;
@@ -67,11 +61,11 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
     } else if (n == "_count") {
       if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
         return Status(Err::invalid, "_count: '" + v + "' is not a whole number", "_count");
-      a.count = std::min(std::stoi(v), 1000);
-      if (a.count < 1) return Status(Err::invalid, "_count must be at least 1", "_count");
-      a.link_params.emplace_back(n, std::to_string(a.count));
+      a.q.count = std::min(std::stoi(v), 1000);
+      if (a.q.count < 1) return Status(Err::invalid, "_count must be at least 1", "_count");
+      a.link_params.emplace_back(n, std::to_string(a.q.count));
     } else if (n == "_cursor") {
-      a.cursor = v;
+      a.q.cursor = v;
     } else if (n == "_format" || n == "_pretty" || n == "_summary" || n == "_elements") {
       // handled by the server; _summary/_elements: parse_subset in handle_everything
     } else {
@@ -88,17 +82,17 @@ Result<EverythingArgs> parse_args(Ctx& c, const fhir::QueryParams& params) {
     }
   }
   if (have_types) {
-    a.all_support = false;
+    a.q.all_support = false;
     for (const auto& t : types) {
       if (patient_compartment_type(t)) {
-        if (std::find(a.match_types.begin(), a.match_types.end(), t) == a.match_types.end()) a.match_types.push_back(t);
+        if (std::find(a.q.match_types.begin(), a.q.match_types.end(), t) == a.q.match_types.end()) a.q.match_types.push_back(t);
       } else {
-        a.support_types.push_back(t);
+        a.q.support_types.push_back(t);
       }
     }
   } else {
     for (const auto& t : reg.all_resource_types())
-      if (patient_compartment_type(t)) a.match_types.push_back(t);
+      if (patient_compartment_type(t)) a.q.match_types.push_back(t);
   }
   return a;
 }
@@ -116,16 +110,8 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
   auto subset = parse_subset(c);
   if (!subset) return send_error(c, subset.status());
   a.link_params.insert(a.link_params.end(), subset->link_params.begin(), subset->link_params.end());
-  service::Service::EverythingQuery q;
-  q.patient_id = patient_id;
-  q.match_types = a.match_types;
-  q.support_types = a.support_types;
-  q.all_support = a.all_support;
-  q.since_ms = a.since_ms;
-  q.since_text = a.since_text;
-  q.count = a.count;
-  q.cursor = a.cursor;
-  auto page = c.app.service->everything(*c.access, q);
+  a.q.patient_id = patient_id;
+  auto page = c.app.service->everything(*c.access, a.q);
   if (!page) return send_error(c, page.status());
 
   std::string path = c.app.base_url + "/Patient/" + (patient_id.empty() ? "" : patient_id + "/") + "$everything";
@@ -146,7 +132,7 @@ void handle_everything(Ctx& c, const std::string& patient_id) {
   const bool truncated = page->truncated;
   const int64_t total = page->total;
 
-  std::vector<fhir::BundleLink> links = paging_links(path, a.link_params, a.cursor, "", next_cursor);
+  std::vector<fhir::BundleLink> links = paging_links(path, a.link_params, a.q.cursor, "", next_cursor);
   if (truncated) {
     fhir::Issue i;
     i.severity = "warning";
