@@ -67,32 +67,35 @@ bool is_validate_input(const json::Value& body) {
 
 }  // namespace
 
+std::string system_validate_type(const Ctx& c) {
+  json::ParseOptions po;
+  po.max_depth = c.app.cfg.limits.max_json_depth > 0 ? size_t(c.app.cfg.limits.max_json_depth) : 64;
+  auto body = json::parse(c.req.body, po);
+  if (!body) return "";
+  std::string type = json::string_or(*body, "resourceType");
+  if (type == "Parameters" && is_validate_input(*body)) {
+    for (const auto& p : *json::get_array(*body, "parameter"))
+      if (json::string_or(p, "name") == "resource") type = json::string_or(*json::get(p, "resource"), "resourceType");
+  }
+  return fhir::is_validatable_type(type) ? type : "";
+}
+
 void handle_system_validate(Ctx& c) {
   if (c.req.method != "POST") return send_error(c, Status(Err::method_not_allowed, "$validate takes POST"));
   Status st = check_json_body(c);
   if (!st) return send_error(c, st);
-  json::ParseOptions po;
-  po.preserve_numbers = true;
-  po.max_depth = c.app.cfg.limits.max_json_depth > 0 ? size_t(c.app.cfg.limits.max_json_depth) : 64;
-  auto body = json::parse(c.req.body, po);
-  std::string type;
-  if (body) {
-    type = json::string_or(*body, "resourceType");
-    if (type == "Parameters" && is_validate_input(*body)) {
-      for (const auto& p : *json::get_array(*body, "parameter"))
-        if (json::string_or(p, "name") == "resource") type = json::string_or(*json::get(p, "resource"), "resourceType");
-    }
-  }
-  if (!body || type.empty() || !fhir::is_validatable_type(type))
+  std::string type = system_validate_type(c);
+  if (type.empty())
     return send_error(c, Status(Err::invalid,
                                 "POST /$validate takes a resource (or Parameters with a 'resource') whose resourceType "
                                 "is an R4 resource type; use [type]/$validate otherwise"));
-  // The route was admitted for $validate on no type: the caller must also be allowed on this one.
-  if (c.access) {
+  // The route was admitted on the type read from the body before an XML body became JSON (or
+  // on no type): the caller must be allowed on the type actually validated.
+  if (type != c.type) {
     st = c.access->require(auth::Interaction::validate, type);
     if (!st) return send_error(c, st);
+    c.type = type;
   }
-  c.type = type;
   handle_validate(c, type, "");
 }
 

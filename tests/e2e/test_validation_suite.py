@@ -30,7 +30,7 @@ import json
 import sys
 import unittest
 
-from harness import Server
+from harness import Server, make_key, mint_token, pinned_auth
 
 SUITE = "HealthSamurai/fhir262 tests/validation"
 BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
@@ -280,6 +280,96 @@ class ValidationSuiteTest(unittest.TestCase):
         self.assertEqual(len(names), len(cases), "case names must be unique")
         self.assertEqual(set(EXPECTED_DIFFERENCES) - names, set(), "an expected difference names no case")
         self.assertEqual(failures, [], msg + "\n" + "\n".join(failures))
+
+    def test_rejected_primitives_point_at_the_value(self):
+        # Ours, beyond the suite (which checks the expression for one value per type): every
+        # value it rejects gets exactly one error, at Parameters.parameter[0].value.ofType(T),
+        # with a code and a human diagnostics.
+        differ = {name for (_, name) in EXPECTED_DIFFERENCES}
+        bad = []
+        n = 0
+        for key, _, rejected, _ in PRIMITIVES:
+            want = "Parameters.parameter[0].value.ofType(%s)" % _type_of(key)
+            for v in rejected:
+                if "%s rejects %s" % (key, json.dumps(v)) in differ:
+                    continue
+                n += 1
+                body = _wrap({"resourceType": "Parameters", "parameter": [{"name": "x", key: v}]})
+                r = self.s.request("POST", "/Parameters/$validate", body)
+                errs = [i for i in outcome_issues(r.status, r.body) or [] if i["severity"] in ("error", "fatal")]
+                if r.status != 200 or [e for i in errs for e in i.get("expression", [])] != [want] or \
+                        not all(i.get("diagnostics") and i.get("code") in ("value", "structure", "invalid")
+                                for i in errs):
+                    bad.append((key, v, r.status, errs))
+        self.assertGreater(n, 130)
+        self.assertEqual(bad, [])
+
+    def test_expected_differences_follow_r4(self):
+        # The three values the suite wants refused are valid R4 (any number of fraction digits)...
+        for key, v in (("valueDateTime", "2017-01-01T00:00:00.0000000000Z"),
+                       ("valueInstant", "2017-01-01T00:00:00.0000000000Z"), ("valueTime", "12:00:00.0000000000")):
+            body = _wrap({"resourceType": "Parameters", "parameter": [{"name": "x", key: v}]})
+            r = self.s.request("POST", "/Parameters/$validate", body)
+            self.assertEqual(r.status, 200)
+            self.assertEqual([i for i in r.json()["issue"] if i["severity"] != "information"], [], (key, v))
+        # ... and stored as such under validation.on_write strict, digits kept.
+        obs = {"resourceType": "Observation", "status": "final", "code": {"text": "t"},
+               "effectiveDateTime": "2017-01-01T00:00:00.0000000000Z", "issued": "2017-01-01T00:00:00.0000000000Z",
+               "valueTime": "12:00:00.0000000000"}
+        r = self.s.request("POST", "/Observation", obs)
+        self.assertEqual(r.status, 201, r)
+        got = self.s.request("GET", "/Observation/" + r.json()["id"]).json()
+        self.assertEqual(got["valueTime"], "12:00:00.0000000000")
+        self.assertEqual(got["issued"], "2017-01-01T00:00:00.0000000000Z")
+
+
+class SystemValidateAuthzTest(unittest.TestCase):
+    """POST /$validate is admitted as $validate on no type and then decided on the posted
+    resource's type: every caller gets exactly what POST /[type]/$validate gives it."""
+    ISS, AUD = "https://issuer.example.org", "https://fhir.example.org"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server()
+        cls.priv, pub = make_key(cls.s.tmp)
+        cls.s.config["auth"] = pinned_auth(cls.ISS, cls.AUD, pub)
+        cls.s.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def test_same_decision_as_the_type_level_route(self):
+        callers = {
+            "contributor": dict(roles="FHIR Data Contributor"),
+            "reader": dict(roles="FHIR Data Reader"),
+            "writer": dict(roles="FHIR Data Writer"),
+            "contributor, Observation scopes": dict(roles="FHIR Data Contributor", scope="user/Observation.cruds"),
+            "scopes only, Observation": dict(scope="user/Observation.cruds"),
+        }
+        bodies = {"Patient": {"resourceType": "Patient", "gender": "mmale"},
+                  "Observation": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}}
+        seen = set()
+        for who, claims in callers.items():
+            tok = mint_token(self.priv, self.ISS, self.AUD, "sub-1", claims.get("roles"), claims.get("scope"))
+            for typ, res in bodies.items():
+                for body in (res, _wrap(res)):
+                    a = self.s.request("POST", "/%s/$validate" % typ, body, token=tok)
+                    b = self.s.request("POST", "/$validate", body, token=tok)
+                    codes = lambda r: [(i["severity"], i["code"], i.get("expression")) for i in r.json()["issue"]]
+                    self.assertEqual((a.status, codes(a)), (b.status, codes(b)), (who, typ, a.body, b.body))
+                    seen.add(b.status)
+        self.assertEqual(seen, {200, 403})  # both outcomes were exercised
+        # no token: 401 as everywhere; GET is not a system-level $validate
+        self.assertEqual(self.s.request("POST", "/$validate", bodies["Patient"]).status, 401)
+        tok = mint_token(self.priv, self.ISS, self.AUD, "sub-1", "FHIR Data Contributor", None)
+        self.assertEqual(self.s.request("GET", "/$validate", token=tok).status, 405)
+        # a body without a known resource type: 400 with an OperationOutcome
+        for body in ({"resourceType": "Nope"}, _wrap({"resourceType": "Nope"}), {"resourceType": 1}, "[1"):
+            r = self.s.request("POST", "/$validate", body, token=tok,
+                               headers={"Content-Type": "application/fhir+json"})
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertEqual(r.json()["resourceType"], "OperationOutcome")
 
 
 if __name__ == "__main__":
