@@ -65,7 +65,7 @@ const std::string& metadata_json(App& app) {
     f.transaction = f.batch = true;
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
-    f.system_operations = {"export", "meta"};
+    f.system_operations = {"export", "meta", "validate"};
     f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
     for (const auto& t : fhir::registry().all_resource_types())
       for (const char* op : {"validate", "meta", "meta-add", "meta-delete"}) f.type_operations.emplace_back(t, op);

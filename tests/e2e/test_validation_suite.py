@@ -361,6 +361,8 @@ class SystemValidateAuthzTest(unittest.TestCase):
                     self.assertEqual((a.status, codes(a)), (b.status, codes(b)), (who, typ, a.body, b.body))
                     seen.add(b.status)
         self.assertEqual(seen, {200, 403})  # both outcomes were exercised
+        ops = {o["name"]: o["definition"] for o in self.s.request("GET", "/metadata").json()["rest"][0]["operation"]}
+        self.assertEqual(ops.get("validate"), "http://hl7.org/fhir/OperationDefinition/Resource-validate")
         # no token: 401 as everywhere; GET is not a system-level $validate
         self.assertEqual(self.s.request("POST", "/$validate", bodies["Patient"]).status, 401)
         tok = mint_token(self.priv, self.ISS, self.AUD, "sub-1", "FHIR Data Contributor", None)
