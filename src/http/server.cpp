@@ -157,6 +157,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
   if (!app.policy) return true;
   c.own_access = std::make_unique<service::Access>(app.policy.get(), c.principal);
   c.access = c.own_access.get();
+  if (plan.resolve) plan.resolve(c);
   // The request's own interaction, decided up front for the 403 and its WWW-Authenticate
   // header.  What the caller may see or write is applied by the interaction layer (c.access),
   // on this route and on every other one (Bundle entries, conditions, includes, ...).
