@@ -9,7 +9,8 @@ tests/validation/ -- the files and the commits they were read at:
     simple-cases.ts                   2e9b7ea7a9bef18b4ee137297717d298ee432748
 (validate-patient/test.ts, 156b5302afbc71a32bfbe6ef5fd0485f351673b9, is the same four checks as
 simple-cases.ts -- the file under its earlier name -- and is counted once: 286 cases in all.)
-and their matchers (framework/matchers.ts, interfaces/rest.ts, impl/hapi/index.ts).  Only the facts
+The verdicts follow the suite's matchers (framework/matchers.ts 52091af7d04bfabab0ea99b85c0755fc10da636b)
+and requests its interfaces/rest.ts and impl/hapi/index.ts.  Only the facts
 are taken (which JSON input is valid or invalid FHIR R4, and where the issue points); this file is
 our own code.  Each upstream `it` is one case here, so the count below is comparable with theirs.
 
@@ -32,7 +33,6 @@ import unittest
 
 from harness import Server, make_key, mint_token, pinned_auth
 
-SUITE = "HealthSamurai/fhir262 tests/validation"
 BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
 OWN_PREFIX = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix"
 
