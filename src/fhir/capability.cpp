@@ -115,8 +115,9 @@ json::Value capability_statement(const Features& f) {
     for (const auto& op : f.system_operations) {
       json::Object o;
       o["name"] = json::Value(op);
-      o["definition"] = json::Value(op == "meta" ? std::string("http://hl7.org/fhir/OperationDefinition/Resource-meta")
-                                                 : "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + op);
+      o["definition"] = json::Value(op == "meta" || op == "validate"
+                                        ? "http://hl7.org/fhir/OperationDefinition/Resource-" + op
+                                        : "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/" + op);
       ops.push_back(json::Value(o));
     }
     rest["operation"] = json::Value(ops);

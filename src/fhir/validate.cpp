@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "fhir/core_extensions.h"
 #include "fhir/invariants.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
@@ -325,14 +326,22 @@ struct Walker {
     if (const json::Array* a = json::as_array(v)) {
       if (!e.repeats()) return here("_" + e.name + " is a single value, not an array");
       const json::Array* b = base ? json::as_array(*base) : nullptr;
-      if (base && (!b || b->size() != a->size()))
-        return here("_" + e.name + " must have as many entries as " + e.name);
+      // The arrays are aligned by index.  Entries of _x past the end of x may only be null:
+      // they describe no element (a trailing null, or all nulls, carries nothing).
+      size_t nb = b ? b->size() : 0;
+      bool extra_content = false;
+      for (size_t i = nb; i < a->size(); ++i)
+        if (!(*a)[i].is<picojson::null>()) extra_content = true;
+      if (base && (!b || b->size() > a->size() || extra_content))
+        return here("_" + e.name + " must have as many entries as " + e.name +
+                    " (entries past the end of " + e.name + " may only be null)");
       size_t at = path.size();
       for (size_t i = 0; i < a->size(); ++i) {
         path.resize(at);
         path += '[' + std::to_string(i) + ']';
         if ((*a)[i].is<picojson::null>()) {
-          if (!b || (*b)[i].is<picojson::null>()) here("null in _" + e.name + " and in " + e.name + " at the same index");
+          if (!b || (i < nb && (*b)[i].is<picojson::null>()))
+            here("null in _" + e.name + " and in " + e.name + " at the same index");
           continue;
         }
         one((*a)[i], b ? &(*b)[i] : nullptr);
@@ -386,6 +395,7 @@ struct Walker {
         if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) has_value = true;
       if (has_value == (o->count("extension") > 0))
         here("an extension must have either extensions or a value[x], not both (ext-1)", "invariant");
+      if (has_value) core_extension_value(*o);
     } else if (n == "Parameters.parameter") {
       int k = (o->count("resource") ? 1 : 0) + (o->count("part") ? 1 : 0);
       for (const auto& kv : *o)
@@ -399,6 +409,31 @@ struct Walker {
       } else if (e.strength == model::Strength::extensible || e.strength == model::Strength::preferred) {
         soft_binding(*o, n, e);
       }
+    }
+  }
+
+  // A core extension of fhir/core_extensions.h with a value[x] of another type than its
+  // definition allows.
+  void core_extension_value(const json::Object& o) {
+    auto u = o.find("url");
+    if (u == o.end() || !u->second.is<std::string>()) return;
+    const std::string* url = &u->second.get<std::string>();
+    const char* want = core_extension_value_type(*url);
+    if (!want) return;
+    for (const auto& kv : o) {
+      if (kv.first.size() <= 5 || kv.first.compare(0, 5, "value") != 0) continue;
+      std::string got = kv.first.substr(5);
+      std::string w = want;
+      if (!w.empty()) w[0] = char(std::toupper(static_cast<unsigned char>(w[0])));
+      if (got == w) continue;
+      PathMark pm(path);
+      std::string lower = got;
+      if (!lower.empty()) lower[0] = char(std::tolower(static_cast<unsigned char>(lower[0])));
+      const TypeDef* pt = m.type(lower);
+      path += ".value.ofType(";
+      path += pt && pt->kind == Kind::primitive ? lower : got;
+      path += ')';
+      here("the extension " + *url + " takes a value of type " + want + ", not " + kv.first, "structure");
     }
   }
 

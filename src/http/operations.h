@@ -32,6 +32,10 @@ void handle_export_job(Ctx& c);
 void handle_everything(Ctx& c, const std::string& patient_id);
 // validate.cpp: id "" = type level (the resource comes in the body).
 void handle_validate(Ctx& c, const std::string& type, const std::string& id);
+// POST /$validate: the type comes from the body (http/validate.cpp).  system_validate_type is
+// that type ("" when the body is not JSON naming a validatable type): the router decides on it.
+std::string system_validate_type(const Ctx& c);
+void handle_system_validate(Ctx& c);
 // The operation's parameters: the URL query, then (POST) an
 // application/x-www-form-urlencoded body's.  Other POST bodies are left to the operation.
 Result<fhir::QueryParams> operation_params(const Ctx& c);

@@ -126,6 +126,15 @@ Plan plan_route(Ctx& c) {
   // view, instance level as read / vread, $meta-add / $meta-delete as update.
   if (s.size() == 1 && s[0] == "$meta")
     return get || m == "POST" ? plan(I::search_system, [](Ctx& c) { handle_meta(c, "", "", ""); }) : bad_method();
+  // System-level $validate: decided on the posted resource's type, as [type]/$validate, read
+  // from the body once the caller is authenticated (an XML body becomes JSON only after
+  // admission: decided on no type then, and on its type by the handler).
+  if (s.size() == 1 && s[0] == "$validate") {
+    if (m != "POST") return bad_method();
+    Plan p = plan(I::validate, handle_system_validate);
+    p.resolve = [](Ctx& c) { c.type = system_validate_type(c); };
+    return p;
+  }
   const std::string type = s[0];
   // $validate takes every R4 resource type, also those never stored (Parameters).
   if (s.size() == 2 && s[1] == "$validate" && !fhir::is_resource_type(type) && fhir::is_validatable_type(type)) {

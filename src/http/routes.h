@@ -20,6 +20,10 @@ struct Plan {
   bool public_ = false;           // no token needed (metadata, health, discovery)
   bool audited = false;           // audited although public_ (console whoami authenticates itself)
   std::function<void(Ctx&)> run;  // the handler
+  // Run after authentication and before the authorization decision, only for an authenticated
+  // caller under a policy: may set c.type from the body (POST /$validate), so that an
+  // anonymous request never has its body parsed.
+  std::function<void(Ctx&)> resolve;
 };
 
 // The URL-decoded segments of a path ("/Patient/a%2Fb" -> Patient, a/b; empty segments

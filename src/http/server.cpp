@@ -65,7 +65,7 @@ const std::string& metadata_json(App& app) {
     f.transaction = f.batch = true;
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
-    f.system_operations = {"export", "meta"};
+    f.system_operations = {"export", "meta", "validate"};
     f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
     for (const auto& t : fhir::registry().all_resource_types())
       for (const char* op : {"validate", "meta", "meta-add", "meta-delete"}) f.type_operations.emplace_back(t, op);
@@ -157,6 +157,7 @@ bool Server::Impl::admit(Ctx& c, const Plan& plan) {
   if (!app.policy) return true;
   c.own_access = std::make_unique<service::Access>(app.policy.get(), c.principal);
   c.access = c.own_access.get();
+  if (plan.resolve) plan.resolve(c);
   // The request's own interaction, decided up front for the 403 and its WWW-Authenticate
   // header.  What the caller may see or write is applied by the interaction layer (c.access),
   // on this route and on every other one (Bundle entries, conditions, includes, ...).

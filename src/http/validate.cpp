@@ -2,6 +2,12 @@
 //   POST [type]/$validate            body: the resource, or Parameters{resource, mode, profile}
 //   POST [type]/[id]/$validate       the same; mode defaults to update (id must match)
 //   GET  [type]/[id]/$validate       validates the stored resource
+//   POST /$validate                  system level: the type is the posted resource's (or that of
+//                                    the Parameters' `resource`); decided as [type]/$validate
+// A Parameters body is the operation's input Parameters (resource, mode, profile) on every
+// type; on Parameters/$validate only when it has a `resource` parameter holding a resource and
+// no other parameter than resource, mode and profile -- any other Parameters posted there is the
+// resource to validate itself.
 // The checks are fhir/validate.h (the R4 type model; every resource type, also Parameters,
 // which server.cpp routes here although it is never stored).  The answer is an
 // OperationOutcome with 200 whenever the validation could be performed, valid or not
@@ -11,6 +17,7 @@
 #include "fhir/resource.h"
 #include "fhir/validate.h"
 #include "http/operations.h"
+#include "service/access.h"
 
 namespace ef::http {
 
@@ -40,7 +47,57 @@ Status check_mode(const std::string& mode, const std::string& id) {
   return Status(Err::invalid, "mode '" + mode + "' is not one of create, update, delete", "mode");
 }
 
+// Parameters shaped as the input of $validate: one or more `resource` parameters with a
+// resource, and nothing but resource, mode and profile.
+bool is_validate_input(const json::Value& body) {
+  const json::Array* ps = json::get_array(body, "parameter");
+  if (!ps) return false;
+  bool has_resource = false;
+  for (const auto& p : *ps) {
+    std::string name = json::string_or(p, "name");
+    if (name == "resource") {
+      if (!json::get(p, "resource")) return false;
+      has_resource = true;
+    } else if (name != "mode" && name != "profile") {
+      return false;
+    }
+  }
+  return has_resource;
+}
+
 }  // namespace
+
+std::string system_validate_type(const Ctx& c) {
+  json::ParseOptions po;
+  po.max_depth = c.app.cfg.limits.max_json_depth > 0 ? size_t(c.app.cfg.limits.max_json_depth) : 64;
+  auto body = json::parse(c.req.body, po);
+  if (!body) return "";
+  std::string type = json::string_or(*body, "resourceType");
+  if (type == "Parameters" && is_validate_input(*body)) {
+    for (const auto& p : *json::get_array(*body, "parameter"))
+      if (json::string_or(p, "name") == "resource") type = json::string_or(*json::get(p, "resource"), "resourceType");
+  }
+  return fhir::is_validatable_type(type) ? type : "";
+}
+
+void handle_system_validate(Ctx& c) {
+  if (c.req.method != "POST") return send_error(c, Status(Err::method_not_allowed, "$validate takes POST"));
+  Status st = check_json_body(c);
+  if (!st) return send_error(c, st);
+  std::string type = system_validate_type(c);
+  if (type.empty())
+    return send_error(c, Status(Err::invalid,
+                                "POST /$validate takes a resource (or Parameters with a 'resource') whose resourceType "
+                                "is an R4 resource type; use [type]/$validate otherwise"));
+  // The route was admitted on the type read from the body before an XML body became JSON (or
+  // on no type): the caller must be allowed on the type actually validated.
+  if (type != c.type) {
+    st = c.access->require(auth::Interaction::validate, type);
+    if (!st) return send_error(c, st);
+    c.type = type;
+  }
+  handle_validate(c, type, "");
+}
 
 void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
   const std::string& m = c.req.method;
@@ -108,7 +165,7 @@ void handle_validate(Ctx& c, const std::string& type, const std::string& id) {
     return send_issues(c, notes);
   }
   const json::Value* resource = &*body;
-  if (type != "Parameters" && json::string_or(*body, "resourceType") == "Parameters") {
+  if (json::string_or(*body, "resourceType") == "Parameters" && (type != "Parameters" || is_validate_input(*body))) {
     resource = nullptr;
     if (const json::Array* ps = json::get_array(*body, "parameter")) {
       for (const auto& p : *ps) {

@@ -443,10 +443,11 @@ class AuthzMatrixReads(MatrixCase):
     def test_validate_posted_resource(self):
         body = C.observation("new", "alpha", "laboratory", "x", "x")
         del body["id"]
-        for caller in C.CALLERS:
-            cell = "[validate POST Observation/$validate as %s]" % caller.name
+        # POST /$validate (system level) is decided on the posted resource's type: same cells.
+        for caller, path in [(c, p) for c in C.CALLERS for p in ("/Observation/$validate", "/$validate")]:
+            cell = "[validate POST %s as %s]" % (path[1:], caller.name)
             with self.subTest(cell=cell):
-                r = self.s.request("POST", "/Observation/$validate", body, token=self.tokens[caller.name])
+                r = self.s.request("POST", path, body, token=self.tokens[caller.name])
                 res = Result(r.status, C.body_json(r), r)
                 self.check_no_leak(cell, caller, res, "")
                 if caller.kind == "refused":

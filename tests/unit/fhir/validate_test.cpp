@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "fhir/core_extensions.h"
 #include "fhir/validate.h"
 
 using namespace ef;
@@ -185,7 +186,9 @@ TEST_CASE("validate: primitive extensions", "[validate]") {
   // repeating primitives: null where the extension carries the element
   CHECK(check(R"({"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,)" + ext + "]}]}").empty());
   CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a",null]}]})"), "Patient.name[0].given[1]"));
-  CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]})"),
+  // _given longer than given: only by nulls (they describe nothing; see the test further down)
+  CHECK(check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]})").empty());
+  CHECK(has(check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,)" + ext + "]}]}"),
             "Patient.name[0].given"));
   // an extension with both a value and extensions
   CHECK(has(check(R"({"resourceType":"Patient","extension":[{"url":"http://x","valueString":"a","extension":[{"url":"y","valueString":"b"}]}]})"),
@@ -233,4 +236,40 @@ TEST_CASE("validate: Parameters with resources and parts", "[validate]") {
             "Parameters.parameter[0].part[0].value.ofType(integer)"));
   CHECK(has(check(R"({"resourceType":"Parameters","parameter":[{"name":"p","valueString":"a","part":[{"name":"q"}]}]})"),
             "Parameters.parameter[0]"));  // inv-1
+}
+
+TEST_CASE("validate: repeating primitive extensions align by index; trailing nulls in _x carry nothing", "[validate]") {
+  // _given longer than given only by nulls: accepted
+  auto i = check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[{"id":"t"},null]}]})");
+  CHECK(i.empty());
+  i = check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,null]}]})");
+  CHECK(i.empty());
+  // an entry past the end of given that is not null describes no element: refused
+  i = check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[null,{"id":"t"}]}]})");
+  CHECK(has(i, "Patient.name[0].given"));
+  // given longer than _given: still refused, as before
+  i = check(R"({"resourceType":"Patient","name":[{"given":["a","b"],"_given":[{"id":"t"}]}]})");
+  CHECK(has(i, "Patient.name[0].given"));
+  // a null value needs an extension at its index, an id alone does not fill it
+  i = check(R"({"resourceType":"Patient","name":[{"given":[null,"t"],"_given":[{"id":"t"},null]}]})");
+  CHECK(has(i, "Patient.name[0].given[0]"));
+}
+
+TEST_CASE("validate: core extensions' value types", "[validate]") {
+  REQUIRE(fhir::core_extension_table_sorted());
+  CHECK(std::string(fhir::core_extension_value_type("http://hl7.org/fhir/StructureDefinition/patient-birthTime")) == "dateTime");
+  CHECK(fhir::core_extension_value_type("http://example.org/patient-birthTime") == nullptr);
+  CHECK(fhir::core_extension_value_type("http://hl7.org/fhir/StructureDefinition/no-such") == nullptr);
+  auto i = check(R"({"resourceType":"Patient","name":[{"given":["a"],"_given":[{"extension":[
+      {"url":"http://hl7.org/fhir/StructureDefinition/humanname-own-prefix","valueCode":"code"}]}]}]})");
+  CHECK(has(i, "Patient.name[0].given[0].extension[0].value.ofType(code)"));
+  i = check(R"({"resourceType":"Patient","name":[{"family":"x","_family":{"extension":[
+      {"url":"http://hl7.org/fhir/StructureDefinition/humanname-own-prefix","valueString":"van"}]}}]})");
+  CHECK(i.empty());
+  i = check(R"({"resourceType":"Patient","extension":[
+      {"url":"http://hl7.org/fhir/StructureDefinition/patient-religion","valueString":"x"}]})");
+  CHECK(has(i, "Patient.extension[0].value.ofType(string)"));
+  i = check(R"({"resourceType":"Patient","extension":[
+      {"url":"http://hl7.org/fhir/StructureDefinition/patient-religion","valueCodeableConcept":{"text":"x"}}]})");
+  CHECK(i.empty());
 }
