@@ -69,8 +69,30 @@ struct SyncConflictRow {
   std::string kind;        // conflict | rejected
   std::string expected_version;
   std::string upstream_version;
-  std::string resolution;  // overwritten | skipped | rejected
+  std::string resolution;  // overwritten | skipped | rejected | kept-local | kept-upstream | pending
+                           // (manual, until resolved) | resolved-local | resolved-upstream
   std::string detail;
+  std::string direction = "push";  // push | pull
+  std::optional<std::string> upstream_body;  // manual: the upstream version kept aside ("" = deleted)
+  int64_t resolved_at = 0;
+};
+
+// What sync_resource holds for one resource: the upstream version last seen and the edge
+// version the upstream has (local changes up to it are never pushed again).
+struct SyncResourceRow {
+  std::optional<std::string> upstream_version;  // nullopt: unknown or deleted upstream
+  int64_t local_version = 0;
+  std::string origin;  // push | pull
+};
+
+// One configured pull search (sync_pull).
+struct SyncPullRow {
+  std::string upstream, search;
+  int64_t cursor_ms = 0, history_since_ms = 0;
+  bool full_done = false;
+  int64_t last_attempt_at = 0, last_success_at = 0, last_error_at = 0;
+  std::string last_error;
+  int64_t consecutive_failures = 0, received_total = 0, deleted_total = 0, created_at = 0;
 };
 
 class SyncState {
@@ -85,6 +107,8 @@ class SyncState {
 
   // Up to `limit` changes with seq > after_seq in seq order; `types` empty = every type.
   Result<SyncPending> pending(int64_t after_seq, int limit, const std::vector<std::string>& types);
+  // The newest version of one resource as a change (nullopt: no such resource).
+  Result<std::optional<SyncChange>> latest_change(const std::string& type, const std::string& id);
   Result<SyncQueue> queue(int64_t after_seq, const std::vector<std::string>& types);
 
   // Upstream version last recorded for a resource (nullopt: none known).
@@ -102,6 +126,41 @@ class SyncState {
 
   // Newest first.
   Result<std::vector<SyncConflictRow>> conflicts(const std::string& upstream, int limit);
+  Result<std::optional<SyncConflictRow>> conflict(const std::string& upstream, int64_t seq);
+  // sync_conflict rows still waiting for `sync resolve` (resolution 'pending').
+  Result<int64_t> pending_count(const std::string& upstream);
+
+  // ---- per resource (own read transaction) ----
+  Result<std::optional<SyncResourceRow>> resource(const std::string& upstream, const std::string& type,
+                                                  const std::string& id);
+  Result<bool> has_pending(const std::string& upstream, const std::string& type, const std::string& id);
+
+  // ---- inside a caller-owned write transaction (the puller's page, `sync resolve`) ----
+  static Result<std::optional<SyncResourceRow>> resource(Conn& c, const std::string& upstream, const std::string& type,
+                                                         const std::string& id);
+  static Status put_resource(Conn& c, const std::string& upstream, const std::string& type, const std::string& id,
+                             const std::optional<std::string>& upstream_version, int64_t local_version,
+                             const std::string& origin, int64_t now_ms);
+  static Status add_conflict(Conn& c, const std::string& upstream, const SyncConflictRow& r, int64_t now_ms);
+  // The pending (manual) conflict of a resource, if any.
+  static Result<std::optional<SyncConflictRow>> pending_conflict(Conn& c, const std::string& upstream,
+                                                                 const std::string& type, const std::string& id);
+  // A conflict row about this upstream version of the resource exists already (one report each).
+  static Result<bool> conflict_recorded(Conn& c, const std::string& upstream, const std::string& type,
+                                        const std::string& id, const std::string& upstream_version);
+  static Status update_pending(Conn& c, int64_t seq, const std::string& upstream_version,
+                               const std::string& upstream_body, const std::string& detail);
+  static Status resolve(Conn& c, int64_t seq, const std::string& resolution, int64_t now_ms);
+
+  // ---- pull searches ----
+  Result<SyncPullRow> pull_ensure(const std::string& upstream, const std::string& search, int64_t now_ms);
+  Result<std::optional<SyncPullRow>> pull_get(const std::string& upstream, const std::string& search);
+  // Inside the page's transaction: cursor forward (never back), counters.
+  static Status pull_progress(Conn& c, const std::string& upstream, const std::string& search, int64_t cursor_ms,
+                              int64_t received, int64_t deleted);
+  // End of a run: success (history_since_ms / full_done forward) or the error.
+  Status pull_finish(const std::string& upstream, const std::string& search, bool ok, const std::string& error,
+                     int64_t history_since_ms, bool full_done, int64_t now_ms);
   // Count of sync_conflict rows of `kind` ("" = all).
   Result<int64_t> conflict_count(const std::string& upstream, const std::string& kind);
 
