@@ -578,6 +578,9 @@ Result<SyncStatus> read_status(store::Database& db, const SyncConfig& cfg, const
   auto j = state.conflict_count(cfg.upstream, "rejected");
   if (!j) return j.status();
   s.rejected = *j;
+  auto pc = state.pending_count(cfg.upstream);
+  if (!pc) return pc.status();
+  s.pending = *pc;
   fill_health(s, clock.now_ms());
   return s;
 }
@@ -638,6 +641,7 @@ json::Value SyncStatus::to_json() const {
   num("pushed_total", pushed_total);
   num("conflicts", conflicts);
   num("rejected", rejected);
+  num("conflicts_pending", pending);
   when("next_attempt", next_attempt_ms);
   o["token_configured"] = json::Value(token_configured);
   if (token_configured) {

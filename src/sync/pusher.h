@@ -66,6 +66,7 @@ struct SyncStatus {
   int64_t pushed_total = 0;
   int64_t conflicts = 0;           // sync_conflict rows of kind "conflict"
   int64_t rejected = 0;            // ... of kind "rejected"
+  int64_t pending = 0;             // manual conflicts waiting for `sync resolve`
   int64_t next_attempt_ms = 0;     // 0 when not scheduled (no thread)
   bool token_configured = false;
   bool has_token = false;
