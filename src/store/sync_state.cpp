@@ -203,13 +203,16 @@ Result<std::optional<SyncChange>> SyncState::latest_change(const std::string& ty
   return out;
 }
 
-Result<SyncQueue> SyncState::queue(int64_t after_seq, const std::vector<std::string>& types) {
+Result<SyncQueue> SyncState::queue(const std::string& upstream, int64_t after_seq, const std::vector<std::string>& types) {
   SyncQueue out;
   Status st = db_.read([&](Conn& c) -> Status {
-    Stmt& q = c.prepare("SELECT COUNT(*), COALESCE(MIN(seq), 0) FROM resource_version WHERE seq>?1" +
-                        type_filter(types, 2));
-    q.bind(1, after_seq);
-    bind_types(q, types, 2);
+    // Versions the upstream already has (pulled, or acknowledged out of order) are not queued.
+    Stmt& q = c.prepare(
+        "SELECT COUNT(*), COALESCE(MIN(seq), 0) FROM resource_version rv WHERE seq>?1" + type_filter(types, 3) +
+        " AND NOT EXISTS (SELECT 1 FROM sync_resource s WHERE s.upstream=?2 AND s.type=rv.type AND s.id=rv.id "
+        "AND s.local_version>=rv.version)");
+    q.bind(1, after_seq).bind(2, upstream);
+    bind_types(q, types, 3);
     int64_t first = 0;
     if (q.step()) {
       out.length = q.int64(0);

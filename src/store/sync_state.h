@@ -109,7 +109,9 @@ class SyncState {
   Result<SyncPending> pending(int64_t after_seq, int limit, const std::vector<std::string>& types);
   // The newest version of one resource as a change (nullopt: no such resource).
   Result<std::optional<SyncChange>> latest_change(const std::string& type, const std::string& id);
-  Result<SyncQueue> queue(int64_t after_seq, const std::vector<std::string>& types);
+  // Changes after after_seq the upstream does not have yet (versions recorded in sync_resource
+  // as held upstream — pulled ones — are not counted).
+  Result<SyncQueue> queue(const std::string& upstream, int64_t after_seq, const std::vector<std::string>& types);
 
   // Upstream version last recorded for a resource (nullopt: none known).
   Result<std::optional<std::string>> upstream_version(const std::string& upstream, const std::string& type,

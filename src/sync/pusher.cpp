@@ -567,7 +567,7 @@ Result<SyncStatus> read_status(store::Database& db, const SyncConfig& cfg, const
   s.last_error_ms = r.last_error_at;
   s.consecutive_failures = r.consecutive_failures;
   s.pushed_total = r.pushed_total;
-  auto q = state.queue(r.pushed_seq, cfg.types);
+  auto q = state.queue(cfg.upstream, r.pushed_seq, cfg.types);
   if (!q) return q.status();
   s.queue_length = q->length;
   s.oldest_unsent_ms = q->oldest_unsent_ms;
