@@ -447,10 +447,11 @@ Result<std::optional<SyncConflictRow>> SyncState::pending_conflict(Conn& c, cons
 }
 
 Result<bool> SyncState::conflict_recorded(Conn& c, const std::string& upstream, const std::string& type,
-                                          const std::string& id, const std::string& upstream_version) {
+                                          const std::string& id, const std::string& upstream_version,
+                                          const std::string& kind) {
   Stmt& q = c.prepare("SELECT 1 FROM sync_conflict WHERE upstream=? AND type=? AND id=? AND upstream_version=? "
-                      "AND kind='conflict' LIMIT 1");
-  q.bind(1, upstream).bind(2, type).bind(3, id).bind(4, upstream_version);
+                      "AND kind=? LIMIT 1");
+  q.bind(1, upstream).bind(2, type).bind(3, id).bind(4, upstream_version).bind(5, kind);
   bool found = q.step();
   Status s = q.status();
   q.reset();

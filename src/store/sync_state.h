@@ -147,9 +147,11 @@ class SyncState {
   // The pending (manual) conflict of a resource, if any.
   static Result<std::optional<SyncConflictRow>> pending_conflict(Conn& c, const std::string& upstream,
                                                                  const std::string& type, const std::string& id);
-  // A conflict row about this upstream version of the resource exists already (one report each).
+  // A row of `kind` (conflict | rejected) about this upstream version of the resource exists
+  // already (one report each).
   static Result<bool> conflict_recorded(Conn& c, const std::string& upstream, const std::string& type,
-                                        const std::string& id, const std::string& upstream_version);
+                                        const std::string& id, const std::string& upstream_version,
+                                        const std::string& kind = "conflict");
   static Status update_pending(Conn& c, int64_t seq, const std::string& upstream_version,
                                const std::string& upstream_body, const std::string& detail);
   static Status resolve(Conn& c, int64_t seq, const std::string& resolution, int64_t now_ms);

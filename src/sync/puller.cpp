@@ -209,8 +209,9 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
           k.upstream_version = e.version;
           k.resolution = "rejected";
           k.detail = "the upstream version " + e.version + " was refused by the local write check: " + w.status().message;
-          auto seen = store::SyncState::conflict_recorded(c, up, e.type, e.id, e.version);
+          auto seen = store::SyncState::conflict_recorded(c, up, e.type, e.id, e.version, "rejected");
           if (!seen) return seen.status();
+          if (*seen) continue;  // reported when first met (the overlap re-reads it)
           Status s = store::SyncState::add_conflict(c, up, k, now);
           if (!s) return s;
           rep.rejected++;

@@ -13,6 +13,8 @@ bearer tokens from a REAL OpenID provider (tests/oidc/provider.js, client creden
   5. the same resource changed on both sides: edge-wins, upstream-wins, skip-and-report and manual
      (with `sync conflicts`, /metrics and `sync resolve --keep local|upstream`) each give their
      documented outcome, and no local version is lost (the edge's history keeps it)
+  6. an upstream resource the edge's validation.on_write strict refuses is recorded as a refused
+     change (direction pull) and passed over; the rest of the page arrives
 
 Needs node + npm (tests/oidc); fails without them (never skipped)."""
 import base64
@@ -55,7 +57,9 @@ def patient(pid, family, org=ORG, extra=None):
 class PullE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.upstream = Server(config={})
+        # The upstream stores what it is sent with warnings only (validation.on_write warn), so it can
+        # hold a resource the edge's strict write check refuses (test 6).
+        cls.upstream = Server(config={"validation": {"on_write": "warn"}})
         cls.provider = Provider(cls.upstream.tmp)
         cls.provider.start()
         with open(cls.provider.keys) as f:
@@ -316,6 +320,22 @@ class PullE2E(unittest.TestCase):
         self.assertEqual(self.up_family("cm"), "Edge2")
         self.assertEqual(self.edge_family(edge, "Patient/cm"), "Edge2")
         self.assertEqual(self.status(edge)["conflicts_pending"], 0)
+
+    def test_6_invalid_upstream_resource_is_refused_and_passed_over(self):
+        self.up("PUT", "/Patient/v1", patient("v1", "Valid1", org="Organization/val"))
+        self.up("PUT", "/Patient/v2", patient("v2", "Bad", org="Organization/val", extra={"gender": "robot"}))
+        self.up("PUT", "/Patient/v3", patient("v3", "Valid3", org="Organization/val"))
+        edge = self.make_edge("Patient?organization=Organization/val")
+        wait_for(lambda: self.edge_family(edge, "Patient/v3") == "Valid3", 15, "the valid resources to arrive")
+        self.assertEqual(self.edge_family(edge, "Patient/v1"), "Valid1")
+        self.assertEqual(edge.request("GET", "/Patient/v2").status, 404)
+        c = wait_for(lambda: [k for k in self.conflicts(edge) if k["kind"] == "rejected"], 10, "the refusal to be recorded")
+        self.assertEqual(len(c), 1, c)
+        self.assertEqual(c[0]["resource"], "Patient/v2")
+        self.assertEqual(c[0]["direction"], "pull")
+        self.assertIn("gender", c[0]["detail"])
+        time.sleep(2.5)  # later runs re-read it in the overlap window: still one report
+        self.assertEqual(len([k for k in self.conflicts(edge) if k["kind"] == "rejected"]), 1)
 
 
 if __name__ == "__main__":
