@@ -517,6 +517,15 @@ Status SyncState::pull_progress(Conn& c, const std::string& upstream, const std:
   return u.run();
 }
 
+Status SyncState::pull_history_start(const std::string& upstream, const std::string& search,
+                                     int64_t history_since_ms) {
+  return db_.write([&](Conn& c) -> Status {
+    Stmt& u = c.prepare("UPDATE sync_pull SET history_since_ms=?3 WHERE upstream=?1 AND search=?2 AND history_since_ms=0");
+    u.bind(1, upstream).bind(2, search).bind(3, history_since_ms);
+    return u.run();
+  });
+}
+
 Status SyncState::pull_finish(const std::string& upstream, const std::string& search, bool ok,
                               const std::string& error, int64_t history_since_ms, bool full_done, int64_t now_ms) {
   return db_.write([&](Conn& c) -> Status {

@@ -1,9 +1,13 @@
-// store/sync_state.h — the SQL of edge-to-cloud sync (issue 9).  The outbox is not a table
+// store/sync_state.h — the SQL of two-way sync (issues 9, 22).  The outbox is not a table
 // of its own: it is resource_version read in seq order (the global commit order) after the
-// per-upstream progress mark sync_state.pushed_seq.  This file owns the rows that make the
-// push resumable and auditable: sync_state (start mark, progress, last success/error),
-// sync_resource (the upstream version last seen per resource, for If-Match) and
-// sync_conflict (every conflict and refused change).  Progress, acknowledgements and
+// per-upstream progress mark sync_state.pushed_seq.  This file owns the rows that make
+// push and pull resumable and auditable: sync_state (start mark, progress, last
+// success/error), sync_resource (per resource: the upstream version last seen, for If-Match
+// and pull de-duplication, and the local version the upstream has, origin push or pull: the
+// pusher never sends versions up to it), sync_conflict (every conflict and refused change of
+// both directions; a manual one keeps the upstream version until resolved) and sync_pull
+// (per pull search: cursor, deletion horizon, run record).  The pull's page writes run inside
+// the caller's transaction (the Conn-taking statics), next to the Repository's writes.  Progress, acknowledgements and
 // conflicts of one push are written in ONE transaction (commit()), after the upstream
 // acknowledged, so a crash loses nothing and at worst replays an idempotent batch.
 // No FHIR or HTTP knowledge here; sync/ decides, this file reads and writes rows.
@@ -162,6 +166,9 @@ class SyncState {
   // Inside the page's transaction: cursor forward (never back), counters.
   static Status pull_progress(Conn& c, const std::string& upstream, const std::string& search, int64_t cursor_ms,
                               int64_t received, int64_t deleted);
+  // The first run's deletion horizon (where the upstream's history stood before the full
+  // download), kept at once so a failed or partial first run does not move it later.
+  Status pull_history_start(const std::string& upstream, const std::string& search, int64_t history_since_ms);
   // End of a run: success (history_since_ms / full_done forward) or the error.
   Status pull_finish(const std::string& upstream, const std::string& search, bool ok, const std::string& error,
                      int64_t history_since_ms, bool full_done, int64_t now_ms);

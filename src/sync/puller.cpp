@@ -299,6 +299,21 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
   return Status();
 }
 
+Status Puller::apply_search_page_split(Run& r, const PulledPage& page) {
+  Status st = apply_search_page(r, page);
+  if (st || st.code != Err::too_large || page.entries.size() < 2) return st;
+  // The page held the writer longer than limits.max_write_ms (a slow disk, a busy machine):
+  // nothing of it was written; its halves are applied one after the other, in order.
+  log::warn("sync.pull_page_split", {{"search", r.q.search}, {"entries", int64_t(page.entries.size())}});
+  size_t mid = page.entries.size() / 2;
+  PulledPage a, b;
+  a.entries.assign(page.entries.begin(), page.entries.begin() + long(mid));
+  b.entries.assign(page.entries.begin() + long(mid), page.entries.end());
+  st = apply_search_page_split(r, a);
+  if (!st) return st;
+  return apply_search_page_split(r, b);
+}
+
 Status Puller::apply_history_page(Run& r, const PulledPage& page) {
   const std::string& up = cfg_.upstream;
   PullReport rep;
@@ -415,6 +430,8 @@ Result<PullReport> Puller::pull_once(size_t qi) {
     auto hp = parse_history_page(h.body, q.type);
     if (!hp) return fail(hp.status());
     history_since = hp->entries.empty() ? 1 : std::max<int64_t>(1, hp->entries[0].last_updated);
+    Status hs = state_.pull_history_start(cfg_.upstream, q.search, history_since);
+    if (!hs) return fail(hs);
   }
   std::string path = search_path(q, r.cursor_ms, cfg_.pull_overlap_seconds, cfg_.pull_page_size);
   for (;;) {
@@ -428,7 +445,7 @@ Result<PullReport> Puller::pull_once(size_t qi) {
     auto page = parse_search_page(resp.body, q.type);
     if (!page) return fail(page.status());
     r.report.pages++;
-    Status st = apply_search_page(r, *page);
+    Status st = apply_search_page_split(r, *page);
     if (!st) return fail(st);
     if (page->next.empty()) break;
     auto next = next_link_path(page->next, http_->endpoint());

@@ -5,7 +5,8 @@
 //   1. GET Type?<query>&_sort=_lastUpdated&_count=N[&_lastUpdated=ge(cursor - overlap)],
 //      following `next` links only on the upstream's origin and base path (pull_logic.h),
 //      at most pull_max_pages_per_run pages of at most pull_max_page_bytes each;
-//   2. each page is applied in ONE local write transaction through the Repository (so the
+//   2. each page is applied in ONE local write transaction (halved when it would hold the
+//      writer past limits.max_write_ms) through the Repository (so the
 //      write check, versioning, indexing and history are the normal ones) together with the
 //      cursor (the newest upstream meta.lastUpdated of the page: pages come sorted by it) and
 //      the per-resource mapping in sync_resource (upstream version + the local version that
@@ -98,6 +99,7 @@ class Puller {
   HttpResponse call(const std::string& path, Status* err);
   Result<bool> history_supported(const std::string& type);
   Status apply_search_page(Run& r, const PulledPage& page);
+  Status apply_search_page_split(Run& r, const PulledPage& page);  // halves on Err::too_large
   Status apply_history_page(Run& r, const PulledPage& page);
   void run();
 
