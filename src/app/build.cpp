@@ -211,7 +211,7 @@ Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
       auto puller = std::make_shared<sync::Puller>(*app.db, *app.repo, sections.sync, *app.clock);
       st = puller->init();
       if (!st) return Status(st.code, "sync: " + st.message);
-      st = sync::register_pull_metrics(http::metrics(), puller);
+      st = sync::register_pull_metrics(http::metrics(), puller, *app.clock);
       if (!st) {
         *exit_code = 1;
         return Status(st.code, "sync: " + st.message);

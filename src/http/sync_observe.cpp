@@ -73,9 +73,9 @@ json::Value pull_health_check(const PullQueryStatus& q, int64_t now_ms) {
   return json::Value(k);
 }
 
-Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller) {
+Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller, const Clock& c) {
   Puller* p = puller.get();
-  const Clock* clock = &SystemClock::instance();
+  const Clock* clock = &c;
   struct Def {
     const char* name;
     const char* help;

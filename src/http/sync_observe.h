@@ -31,6 +31,6 @@ namespace ef::sync {
 json::Value health_check(const SyncStatus& s, int64_t now_ms);
 Status register_metrics(http::Metrics& m, std::shared_ptr<Pusher> pusher, const Clock& clock);
 json::Value pull_health_check(const PullQueryStatus& q, int64_t now_ms);
-Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller);
+Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller, const Clock& clock);
 
 }  // namespace ef::sync
