@@ -20,6 +20,7 @@
 #include "store/audit.h"
 #include "store/export_jobs.h"
 #include "store/key_cache.h"
+#include "sync/puller.h"
 #include "sync/pusher.h"
 #include "util/log.h"
 #include "version.h"
@@ -206,6 +207,18 @@ Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
     }
     pusher->start();
     app.sync = pusher;
+    if (!sections.sync.pull.empty()) {
+      auto puller = std::make_shared<sync::Puller>(*app.db, *app.repo, sections.sync, *app.clock);
+      st = puller->init();
+      if (!st) return Status(st.code, "sync: " + st.message);
+      st = sync::register_pull_metrics(http::metrics(), puller, *app.clock);
+      if (!st) {
+        *exit_code = 1;
+        return Status(st.code, "sync: " + st.message);
+      }
+      puller->start();
+      app.pull = puller;
+    }
   }
   if (!app.db->path().empty() && app.db->path() != ":memory:")
     app.exports = std::make_unique<service::ExportEngine>(*app.db, *app.resources, *app.clock, app.base_url,
@@ -229,6 +242,7 @@ Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
 
 void stop_server(http::App& app) {
   if (app.exports) app.exports->stop();
+  if (app.pull) app.pull->stop();
   if (app.sync) app.sync->stop();
   if (app.audit) app.audit->stop();
   if (app.refresher) app.refresher->stop();

@@ -1,15 +1,20 @@
-// cli/sync.cpp — `edgefhir sync status|now|conflicts` (issue 9):
-//   status     queue length, oldest unsent change, last success, last error, upstream,
-//              conflicts (--json for a machine-readable object)
-//   now        push synchronously until the queue is empty or an error (exit 0 only when
-//              everything was acknowledged)
-//   conflicts  the recorded conflicts and refused changes, newest first (--limit N)
+// cli/sync.cpp — `edgefhir sync status|now|conflicts|resolve` (issues 9, 22):
+//   status     both directions: queue length, oldest unsent change, last success, last error,
+//              upstream, conflicts; per pull search the last successful run, the cursor,
+//              resources received and the last error (--json for a machine-readable object)
+//   now        pull every configured search (sync.pull), then push until the queue is empty
+//              or an error (exit 0 only when everything was acknowledged)
+//   conflicts  the recorded conflicts and refused changes of both directions, newest first
+//              (--limit N); manual ones waiting for a decision say so
+//   resolve    `resolve ID --keep local|upstream` decides a pending (manual) conflict
 // All take --config FILE and --database PATH.  The work is sync/'s (Pusher) and store/'s
 // (sync_state); this file parses arguments and prints.
 #include "app/build.h"
 #include "cli/commands.h"
 #include "store/db.h"
 #include "store/sync_state.h"
+#include "http/app.h"
+#include "sync/puller.h"
 #include "sync/pusher.h"
 #include "sync/sync_config.h"
 #include "util/clock.h"
@@ -22,12 +27,17 @@ using namespace ef::sync;
 namespace {
 
 const char* kHelp =
-    "usage: edgefhir sync <status|now|conflicts> [--config FILE] [--database PATH] [options]\n\n"
-    "Edge-to-cloud sync: local changes are pushed to the upstream FHIR server named by the\n"
-    "\"sync\" section of the configuration (see README: Sync).\n"
-    "  status      queue length, oldest unsent change, last success and error, conflicts\n"
-    "  now         push until the queue is empty or an error (exit 1 on error)\n"
+    "usage: edgefhir sync <status|now|conflicts|resolve ID --keep local|upstream> [--config FILE]\n"
+    "                     [--database PATH] [options]\n\n"
+    "Two-way sync with the upstream FHIR server named by the \"sync\" section of the\n"
+    "configuration (see README: Sync): local changes are pushed, the searches of sync.pull\n"
+    "are pulled.\n"
+    "  status      both directions: push queue, last success and error, conflicts; per pull\n"
+    "              search the last successful run, cursor, resources received, errors\n"
+    "  now         pull every search, then push until the queue is empty (exit 1 on error)\n"
     "  conflicts   recorded conflicts and refused changes, newest first\n"
+    "  resolve     decide a pending manual conflict: --keep local (pushed over the upstream's\n"
+    "              version) or --keep upstream (written as a new local version)\n"
     "options:\n"
     "  --json      machine-readable output (status, now, conflicts)\n"
     "  --limit N   conflicts to show (default 20)\n";
@@ -60,11 +70,35 @@ void print_status(const SyncStatus& s, int64_t now, std::ostream& out) {
   out << "conflicts:      " << s.conflicts << " conflict" << (s.conflicts == 1 ? "" : "s") << ", " << s.rejected
       << " refused change" << (s.rejected == 1 ? "" : "s") << (s.conflicts + s.rejected ? " (edgefhir sync conflicts)" : "")
       << "\n";
+  if (s.pending)
+    out << "pending:        " << s.pending << " manual conflict" << (s.pending == 1 ? "" : "s")
+        << " waiting for `edgefhir sync resolve ID --keep local|upstream`\n";
   out << "health:         " << s.health << (s.health_reason.empty() ? "" : ": " + s.health_reason) << "\n";
+}
+
+void print_pull(const std::vector<PullQueryStatus>& v, int64_t now, std::ostream& out) {
+  if (v.empty()) {
+    out << "pull:           nothing (no sync.pull searches configured)\n";
+    return;
+  }
+  for (const PullQueryStatus& q : v) {
+    out << "pull:           " << q.search << " every " << q.interval_seconds << " s\n";
+    out << "  last success: " << when(q.last_success_ms, now)
+        << (q.full_done ? "" : q.last_success_ms ? " (first full download not finished yet)" : "") << "\n";
+    out << "  cursor:       " << (q.cursor_ms ? timefmt::format_instant(q.cursor_ms) : std::string("none yet")) << "\n";
+    out << "  received:     " << q.received_total << " version" << (q.received_total == 1 ? "" : "s") << ", "
+        << q.deleted_total << " deletion" << (q.deleted_total == 1 ? "" : "s") << "\n";
+    out << "  last error:   "
+        << (q.last_error.empty() ? std::string("none") : when(q.last_error_ms, now) + ": " + q.last_error) << "\n";
+    if (q.health != "pass") out << "  health:       " << q.health << ": " << q.health_reason << "\n";
+  }
 }
 
 json::Value conflict_json(const store::SyncConflictRow& r) {
   json::Object o;
+  o["id"] = json::make_number(r.seq);
+  o["direction"] = json::Value(r.direction);
+  if (r.resolved_at) o["resolved_at"] = json::Value(timefmt::format_instant(r.resolved_at));
   o["at"] = json::Value(timefmt::format_instant(r.at));
   o["resource"] = json::Value(r.type + "/" + r.id);
   o["local_version"] = json::make_number(r.local_version);
@@ -93,8 +127,21 @@ int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
   std::string cmd = args[0];
   bool as_json = false;
   int limit = 20;
-  for (size_t i = 1; i < args.size(); ++i) {
+  int64_t resolve_id = 0;
+  std::string keep;
+  size_t first = 1;
+  if (cmd == "resolve") {
+    if (args.size() < 2 || args[1].empty() || args[1].size() > 18 ||
+        args[1].find_first_not_of("0123456789") != std::string::npos) {
+      err << "edgefhir sync resolve: needs the conflict's ID (edgefhir sync conflicts)\n" << kHelp;
+      return 2;
+    }
+    resolve_id = std::stoll(args[1]);
+    first = 2;
+  }
+  for (size_t i = first; i < args.size(); ++i) {
     if (args[i] == "--json") as_json = true;
+    else if (args[i] == "--keep" && cmd == "resolve" && i + 1 < args.size()) keep = args[++i];
     else if (args[i] == "--limit" && i + 1 < args.size()) {
       try {
         limit = std::stoi(args[++i]);
@@ -110,7 +157,11 @@ int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
       return 2;
     }
   }
-  if (cmd != "status" && cmd != "now" && cmd != "conflicts") {
+  if (cmd == "resolve" && keep != "local" && keep != "upstream") {
+    err << "edgefhir sync resolve: --keep local or --keep upstream is required\n";
+    return 2;
+  }
+  if (cmd != "status" && cmd != "now" && cmd != "conflicts" && cmd != "resolve") {
     err << "edgefhir sync: unknown subcommand '" << cmd << "'\n" << kHelp;
     return 2;
   }
@@ -130,11 +181,12 @@ int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
     return 2;
   }
   log::set_quiet(true);  // the CLI reports on stdout/stderr itself
-  auto db = store::Database::open(cfg->database, app::db_options(*cfg));
-  if (!db) {
-    err << "edgefhir: " << db.status().message << "\n";
+  auto app = app::open_app(*cfg);  // the database, and the repository that pull and resolve write through
+  if (!app) {
+    err << "edgefhir: " << app.status().message << "\n";
     return 1;
   }
+  std::unique_ptr<store::Database>* db = &(*app)->db;
   const Clock& clock = SystemClock::instance();
   int64_t now = clock.now_ms();
 
@@ -153,13 +205,41 @@ int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
     }
     if (rows->empty()) out << "no conflicts or refused changes recorded for " << sc->upstream << "\n";
     for (const auto& r : *rows)
-      out << timefmt::format_instant(r.at) << "  " << r.type << "/" << r.id << " v" << r.local_version << " (seq "
-          << r.change_seq << ")  " << r.kind << ", " << r.resolution << ": " << r.detail << "\n";
+      out << "#" << r.seq << "  " << timefmt::format_instant(r.at) << "  " << r.direction << "  " << r.type << "/"
+          << r.id << " v" << r.local_version << " (seq " << r.change_seq << ")  " << r.kind << ", " << r.resolution
+          << ": " << r.detail << "\n";
+    return 0;
+  }
+
+  if (cmd == "resolve") {
+    Pusher p(**db, *sc, clock);
+    st = p.init();
+    if (st) st = sync::resolve_conflict(**db, *(*app)->repo, p, *sc, resolve_id, keep == "local", clock);
+    if (!st) {
+      err << "edgefhir sync resolve: " << st.message << "\n";
+      return 1;
+    }
+    out << "conflict " << resolve_id << " resolved: "
+        << (keep == "local" ? "the local version was pushed to the upstream\n"
+                            : "the upstream version is now the local one\n");
     return 0;
   }
 
   int rc = 0;
   std::string mode_used;
+  if (cmd == "now" && !sc->pull.empty() && sc->enabled) {
+    Puller pl(**db, *(*app)->repo, *sc, clock);
+    st = pl.init();
+    auto r = st ? pl.pull_all() : Result<PullReport>(st);
+    if (!r) {
+      err << "edgefhir sync now: pull: " << r.status().message << "\n";
+      rc = 1;
+    } else if (!as_json) {
+      out << "pulled " << r->pages << " page" << (r->pages == 1 ? "" : "s") << ": " << r->received << " received, "
+          << r->unchanged << " already held, " << r->deleted << " deleted, " << r->conflicts << " conflict"
+          << (r->conflicts == 1 ? "" : "s") << ", " << r->rejected << " refused\n";
+    }
+  }
   if (cmd == "now") {
     if (!sc->enabled) {
       err << "edgefhir sync: sync is disabled in the configuration (\"enabled\": false)\n";
@@ -193,8 +273,21 @@ int sync_main(std::vector<std::string> args, std::ostream& out, std::ostream& er
     return 1;
   }
   if (!mode_used.empty()) s->mode = mode_used;
-  if (as_json) out << json::write(s->to_json(), true) << "\n";
-  else print_status(*s, now, out);
+  auto pulls = read_pull_status(**db, *sc, clock);
+  if (!pulls) {
+    err << "edgefhir: " << pulls.status().message << "\n";
+    return 1;
+  }
+  if (as_json) {
+    json::Value j = s->to_json();
+    json::Array pa;
+    for (const auto& q : *pulls) pa.push_back(q.to_json());
+    if (json::Object* o = json::as_object_mut(j)) (*o)["pull"] = json::Value(pa);
+    out << json::write(j, true) << "\n";
+  } else {
+    print_status(*s, now, out);
+    print_pull(*pulls, now, out);
+  }
   if (cmd == "now" && rc == 0 && s->queue_length > 0) rc = 1;  // e.g. written meanwhile; say so
   return rc;
 }

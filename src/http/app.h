@@ -6,7 +6,7 @@
 // Ownership and shutdown order.  App owns every piece; ~App() releases them in this stated
 // order (each piece before what it points into):
 //   1. exports    the export engine's worker stops (a running job stays queued)
-//   2. sync       the pusher's thread stops
+//   2. sync       the puller's and the pusher's threads stop
 //   3. audit      the audit writer flushes and stops
 //   4. validator, refresher (its threads stop), key store, key cache rows, auth config
 //   5. policy, service, repository, resources, and last the database (closed).
@@ -37,6 +37,7 @@ class Validator;
 }
 namespace ef::sync {
 class Pusher;
+class Puller;
 }
 
 namespace ef::http {
@@ -81,6 +82,8 @@ struct App {
   auth::Validator* validator = nullptr;
   // Store-and-forward to an upstream FHIR server (sync/pusher.h); null when not configured.
   std::shared_ptr<sync::Pusher> sync;
+  // The pull side (sync/puller.h, config sync.pull); null when nothing is pulled.
+  std::shared_ptr<sync::Puller> pull;
   // Config `cors` (http/cors.h); null or disabled = no CORS headers, preflights get 405.
   std::shared_ptr<const CorsConfig> cors;
   // Config `console.enabled` (http/console.h): the web console at /console/.
@@ -93,6 +96,7 @@ struct App {
   App& operator=(const App&) = delete;
   ~App() {
     exports.reset();
+    pull.reset();
     sync.reset();
     audit.reset();
     authenticate = nullptr;

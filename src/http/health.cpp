@@ -2,6 +2,7 @@
 // application/health+json shape (status pass | warn | fail, with checks).
 //   database: a read and a write transaction succeed
 //   sync:queue: the store-and-forward queue (http/sync_observe.h; warn above max_queue)
+//   sync:pull:  one entry per pull search (warn when it has not succeeded for pull_max_age_seconds)
 //   keys:<issuer>: the issuer has trusted keys (pass), serves cached keys because its
 //     provider is unreachable (warn), or has none so every token fails (fail)
 // Also GET /metrics (the Prometheus exposition of http/metrics.h).
@@ -50,6 +51,15 @@ void handle_health(Ctx& c) {
     if (st == "fail") ok = false;
     if (st == "warn") warn = true;
     checks["sync:queue"] = json::Value(json::Array{e});
+  }
+  if (c.app.pull) {
+    json::Array pulls;
+    for (const sync::PullQueryStatus& q : c.app.pull->status()) {
+      json::Value e = sync::pull_health_check(q, c.app.clock->now_ms());
+      if (json::string_or(e, "status") == "warn") warn = true;
+      pulls.push_back(e);
+    }
+    checks["sync:pull"] = json::Value(pulls);
   }
   json::Object o;
   o["status"] = json::Value(std::string(!ok ? "fail" : warn ? "warn" : "pass"));

@@ -47,10 +47,75 @@ Status register_metrics(http::Metrics& m, std::shared_ptr<Pusher> pusher, const 
        [](const SyncStatus& s) { return double(s.conflicts); }},
       {"edgefhir_sync_rejected_total", "Changes the upstream refused (recorded, passed over).", true,
        [](const SyncStatus& s) { return double(s.rejected); }},
+      {"edgefhir_sync_conflicts_pending", "Manual conflicts waiting for `edgefhir sync resolve`.", false,
+       [](const SyncStatus& s) { return double(s.pending); }},
   };
   for (const Def& d : defs) {
     auto get = d.get;
     std::function<double()> fn = [p, get, keep = pusher] { return get(p->status()); };
+    Status st = d.counter ? m.add_counter(d.name, d.help, fn) : m.add_gauge(d.name, d.help, fn);
+    if (!st) return st;
+  }
+  return Status();
+}
+
+json::Value pull_health_check(const PullQueryStatus& q, int64_t now_ms) {
+  json::Object k;
+  k["componentType"] = json::Value(std::string("component"));
+  k["componentId"] = json::Value(q.search);
+  k["status"] = json::Value(q.health);
+  k["observedValue"] = json::make_number(q.received_total);
+  k["observedUnit"] = json::Value(std::string("resources received"));
+  k["time"] = json::Value(timefmt::format_instant(q.last_success_ms ? q.last_success_ms : now_ms));
+  std::string out = q.health_reason;
+  if (out.empty() && !q.last_error.empty() && q.consecutive_failures > 0) out = "last pull failed: " + q.last_error;
+  if (!out.empty()) k["output"] = json::Value(out);
+  return json::Value(k);
+}
+
+Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller, const Clock& c) {
+  Puller* p = puller.get();
+  const Clock* clock = &c;
+  struct Def {
+    const char* name;
+    const char* help;
+    bool counter;
+    std::function<double(const std::vector<PullQueryStatus>&)> get;
+  };
+  const Def defs[] = {
+      {"edgefhir_sync_pull_received_total", "Upstream resource versions written locally by sync pull.", true,
+       [](const std::vector<PullQueryStatus>& v) {
+         double n = 0;
+         for (const auto& q : v) n += double(q.received_total);
+         return n;
+       }},
+      {"edgefhir_sync_pull_deleted_total", "Upstream deletions applied locally by sync pull.", true,
+       [](const std::vector<PullQueryStatus>& v) {
+         double n = 0;
+         for (const auto& q : v) n += double(q.deleted_total);
+         return n;
+       }},
+      {"edgefhir_sync_pull_failing", "Pull searches whose last run failed.", false,
+       [](const std::vector<PullQueryStatus>& v) {
+         double n = 0;
+         for (const auto& q : v) n += q.consecutive_failures > 0 ? 1 : 0;
+         return n;
+       }},
+      {"edgefhir_sync_pull_oldest_success_age_seconds",
+       "Age of the stalest pull search's last success (since it was configured when never).", false,
+       [clock](const std::vector<PullQueryStatus>& v) {
+         double worst = 0;
+         int64_t now = clock->now_ms();
+         for (const auto& q : v) {
+           int64_t since = q.last_success_ms ? q.last_success_ms : q.created_ms;
+           if (since > 0) worst = std::max(worst, double(now - since) / 1000.0);
+         }
+         return worst;
+       }},
+  };
+  for (const Def& d : defs) {
+    auto get = d.get;
+    std::function<double()> fn = [p, get, keep = puller] { return get(p->status()); };
     Status st = d.counter ? m.add_counter(d.name, d.help, fn) : m.add_gauge(d.name, d.help, fn);
     if (!st) return st;
   }

@@ -212,6 +212,37 @@ CREATE INDEX export_job_status ON export_job(status, created_ms);
 DELETE FROM idx_token WHERE pid IN (SELECT pid FROM search_param WHERE code='_id');
 DELETE FROM idx_date WHERE pid IN (SELECT pid FROM search_param WHERE code='_lastUpdated');
 )SQL"},
+      {10, "two-way sync: pull cursors, origin of upstream versions, conflicts of both directions",
+       R"SQL(
+-- Who recorded the upstream version of a resource: 'push' (our PUT acknowledged) or 'pull'
+-- (downloaded).  Either way local_version is the edge version the upstream has: the pusher
+-- skips changes up to it (no echo), the puller skips upstream versions it already holds.
+ALTER TABLE sync_resource ADD COLUMN origin TEXT NOT NULL DEFAULT 'push';
+-- 'push' (a PUT/DELETE met a 412/409) or 'pull' (a download met a local unpushed change);
+-- upstream_body keeps the upstream version of a 'manual' conflict ('' = deleted upstream)
+-- until `edgefhir sync resolve` (resolution 'pending' until then).
+ALTER TABLE sync_conflict ADD COLUMN direction TEXT NOT NULL DEFAULT 'push';
+ALTER TABLE sync_conflict ADD COLUMN upstream_body TEXT;
+ALTER TABLE sync_conflict ADD COLUMN resolved_at INTEGER;
+CREATE INDEX sync_conflict_res ON sync_conflict(upstream, type, id);
+-- One row per (upstream, configured pull search): the incremental cursor and the run record.
+CREATE TABLE sync_pull(
+  upstream             TEXT NOT NULL,
+  search               TEXT NOT NULL,             -- "Type?params" as configured
+  cursor_ms            INTEGER NOT NULL DEFAULT 0, -- newest upstream meta.lastUpdated applied (0: none yet)
+  history_since_ms     INTEGER NOT NULL DEFAULT 0, -- upstream _history read up to here (deletions)
+  full_done            INTEGER NOT NULL DEFAULT 0, -- the first full download completed
+  last_attempt_at      INTEGER NOT NULL DEFAULT 0,
+  last_success_at      INTEGER NOT NULL DEFAULT 0,
+  last_error           TEXT NOT NULL DEFAULT '',
+  last_error_at        INTEGER NOT NULL DEFAULT 0,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  received_total       INTEGER NOT NULL DEFAULT 0, -- upstream versions written locally
+  deleted_total        INTEGER NOT NULL DEFAULT 0, -- upstream deletions applied
+  created_at           INTEGER NOT NULL,
+  PRIMARY KEY(upstream, search)
+);
+)SQL"},
   };
   return k;
 }

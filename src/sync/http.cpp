@@ -50,17 +50,20 @@ HttpClient::~HttpClient() = default;
 void HttpClient::abort() { client_.abort(); }
 
 HttpResponse HttpClient::send(const std::string& method, const std::string& path, const Headers& headers,
-                              const std::string& body, const std::string& content_type) {
+                              const std::string& body, const std::string& content_type, size_t max_bytes) {
   net::Request req;
   req.method = method;
   req.path = path.empty() ? (ep_.base_path.empty() ? "/" : ep_.base_path) : ep_.base_path + path;
   req.headers = headers;
   req.body = body;
   req.content_type = content_type;
+  req.max_bytes = max_bytes;
+  if (max_bytes) req.deadline = true;
   net::Response r = client_.send(req);
   HttpResponse out;
   out.status = r.status;
   out.error = std::move(r.error);
+  out.too_large = r.too_large;
   out.body = std::move(r.body);
   out.etag = r.header("etag");
   out.location = r.header("location");

@@ -37,6 +37,7 @@ struct HttpResponse {
   std::string error;  // transport failure, operator-readable
   std::string body;
   std::string etag, location, content_type, www_authenticate, retry_after;
+  bool too_large = false;
 };
 
 using Headers = net::Headers;
@@ -46,8 +47,9 @@ class HttpClient {
   HttpClient(Endpoint ep, std::string ca_file, int timeout_seconds);
   ~HttpClient();
   // `path` is appended to the endpoint's base_path ("/Patient/1"; "" = the base itself).
+  // `max_bytes` > 0 caps the response body (a larger one is an error, status 0, too_large).
   HttpResponse send(const std::string& method, const std::string& path, const Headers& headers,
-                    const std::string& body = {}, const std::string& content_type = {});
+                    const std::string& body = {}, const std::string& content_type = {}, size_t max_bytes = 0);
   // Aborts an in-flight request from another thread (shutdown).
   void abort();
   const Endpoint& endpoint() const { return ep_; }

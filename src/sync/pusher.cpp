@@ -284,10 +284,17 @@ Status Pusher::resolve_conflict(Batch& b, size_t i, int status) {
                        (gone ? std::string("deleted it") : "version " + (theirs.empty() ? "?" : theirs)) +
                        (e.if_match.empty() ? std::string(", no version was expected")
                                            : ", the edge expected version " + e.if_match);
-  if (cfg_.conflict_policy == ConflictPolicy::skip_and_report) {
-    b.record(i, "conflict", "skipped", up, detail, now);
+  if (cfg_.conflict_policy != ConflictPolicy::edge_wins) {
+    const char* res = cfg_.conflict_policy == ConflictPolicy::skip_and_report ? "skipped"
+                      : cfg_.conflict_policy == ConflictPolicy::upstream_wins ? "kept-upstream"
+                                                                               : "pending";
+    b.record(i, "conflict", res, up, detail, now);
+    if (cfg_.conflict_policy == ConflictPolicy::manual) b.conflicts.back().upstream_body = gone ? std::string() : g.body;
+    if (cfg_.conflict_policy == ConflictPolicy::upstream_wins)
+      b.conflicts.back().detail += "; the upstream version is kept (the next pull brings it here)";
+    b.conflicts.back().direction = "push";
     b.done[i] = true;
-    log::warn("sync.conflict", {{"resource", e.type + "/" + e.id}, {"resolution", "skipped"}, {"detail", detail}});
+    log::warn("sync.conflict", {{"resource", e.type + "/" + e.id}, {"resolution", res}, {"detail", detail}});
     return Status();
   }
   HttpResponse r = call(e.is_delete ? "DELETE" : "PUT", e.path(), e.body, "", &err);
@@ -435,10 +442,28 @@ Result<PushReport> Pusher::push_once() {
     }
     return b.report;
   }
-  for (Entry& e : b.entries) {
-    auto v = state_.upstream_version(cfg_.upstream, e.type, e.id);
-    if (!v) return v.status();
-    if (*v) e.if_match = **v;
+  {
+    std::vector<Entry> keep;
+    for (Entry& e : b.entries) {
+      auto v = state_.resource(cfg_.upstream, e.type, e.id);
+      if (!v) return v.status();
+      if (*v && (*v)->local_version >= e.local_version) continue;  // the upstream has it (pulled, or acknowledged)
+      auto pend = state_.has_pending(cfg_.upstream, e.type, e.id);
+      if (!pend) return pend.status();
+      if (*pend) continue;  // held by a manual conflict until `sync resolve`
+      if (*v && (*v)->upstream_version) e.if_match = *(*v)->upstream_version;
+      keep.push_back(std::move(e));
+    }
+    b.entries = std::move(keep);
+    b.done.assign(b.entries.size(), false);
+    b.report.entries = int(b.entries.size());
+    if (b.entries.empty()) {
+      b.report.pushed_seq = std::max(pushed, pending->covered_seq);
+      b.report.mode = to_string(mode_);
+      Status st = state_.commit(cfg_.upstream, pending->covered_seq, {}, {}, clock_.now_ms());
+      if (!st) return st;
+      return b.report;
+    }
   }
   retry_after_ms_ = 0;
   Status st = resolve_mode();
@@ -460,6 +485,30 @@ Result<PushReport> Pusher::push_once() {
   Status w = state_.commit(cfg_.upstream, mark, b.acks, b.conflicts, now);
   if (!w) return w;
   return b.report;
+}
+
+Status Pusher::push_resource(const std::string& type, const std::string& id, const std::string& if_match) {
+  std::lock_guard<std::mutex> push_lock(push_mu_);
+  if (!http_) return Status(Err::invalid, "sync.upstream is not a usable URL");
+  auto row = state_.ensure(cfg_.upstream, clock_.now_ms());
+  if (!row) return row.status();
+  auto last = state_.latest_change(type, id);
+  if (!last) return last.status();
+  if (!*last) return Status(Err::not_found, type + "/" + id + " has no local version");
+  Batch b;
+  b.entries = coalesce({**last});
+  b.entries[0].if_match = if_match;
+  b.done.assign(1, false);
+  retry_after_ms_ = 0;
+  Status st = send_single(b, 0);
+  int64_t now = clock_.now_ms();
+  Status w = state_.commit(cfg_.upstream, 0, b.acks, b.conflicts, now);
+  if (!st) return st;
+  if (!w) return w;
+  if (b.acks.empty())
+    return Status(Err::conflict, "the upstream did not accept " + type + "/" + id +
+                                     (b.conflicts.empty() ? std::string() : ": " + b.conflicts.back().detail));
+  return Status();
 }
 
 Result<PushReport> Pusher::push_until_empty(int max_batches) {
@@ -518,7 +567,7 @@ Result<SyncStatus> read_status(store::Database& db, const SyncConfig& cfg, const
   s.last_error_ms = r.last_error_at;
   s.consecutive_failures = r.consecutive_failures;
   s.pushed_total = r.pushed_total;
-  auto q = state.queue(r.pushed_seq, cfg.types);
+  auto q = state.queue(cfg.upstream, r.pushed_seq, cfg.types);
   if (!q) return q.status();
   s.queue_length = q->length;
   s.oldest_unsent_ms = q->oldest_unsent_ms;
@@ -529,6 +578,9 @@ Result<SyncStatus> read_status(store::Database& db, const SyncConfig& cfg, const
   auto j = state.conflict_count(cfg.upstream, "rejected");
   if (!j) return j.status();
   s.rejected = *j;
+  auto pc = state.pending_count(cfg.upstream);
+  if (!pc) return pc.status();
+  s.pending = *pc;
   fill_health(s, clock.now_ms());
   return s;
 }
@@ -589,6 +641,7 @@ json::Value SyncStatus::to_json() const {
   num("pushed_total", pushed_total);
   num("conflicts", conflicts);
   num("rejected", rejected);
+  num("conflicts_pending", pending);
   when("next_attempt", next_attempt_ms);
   o["token_configured"] = json::Value(token_configured);
   if (token_configured) {

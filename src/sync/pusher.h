@@ -14,7 +14,12 @@
 // Conflicts (412/409 on the precondition): the current upstream resource is read; if it
 // already equals what we send (our own earlier push whose acknowledgement was lost) it is
 // simply acknowledged.  Otherwise a conflict is recorded and the policy applies:
-// edge-wins re-sends without the precondition; skip-and-report leaves upstream as it is.
+// edge-wins re-sends without the precondition; skip-and-report leaves upstream as it is;
+// upstream-wins leaves it too (the next pull writes the upstream version locally); manual
+// keeps the upstream version aside in the conflict row until `sync resolve`.
+// Changes the upstream already has are not sent (no echo): a change whose local version is
+// not newer than sync_resource.local_version (written by the puller for downloaded versions,
+// and by acknowledgements), and changes of a resource with a pending manual conflict.
 // Changes the upstream refuses outright (400/404/422 ...) are recorded as "rejected" and
 // passed over, so one bad resource cannot stop the queue; transport errors, 401/403,
 // 408/429 and 5xx stop the push and are retried with exponential backoff and jitter
@@ -61,6 +66,7 @@ struct SyncStatus {
   int64_t pushed_total = 0;
   int64_t conflicts = 0;           // sync_conflict rows of kind "conflict"
   int64_t rejected = 0;            // ... of kind "rejected"
+  int64_t pending = 0;             // manual conflicts waiting for `sync resolve`
   int64_t next_attempt_ms = 0;     // 0 when not scheduled (no thread)
   bool token_configured = false;
   bool has_token = false;
@@ -102,6 +108,10 @@ class Pusher {
   void wake(bool force = false);
 
   Result<PushReport> push_once();
+  // Sends the current local version of one resource now with If-Match `if_match` ("" = none)
+  // and records the acknowledgement (`sync resolve --keep local`); a refusal or a new conflict
+  // is an error and nothing is marked.
+  Status push_resource(const std::string& type, const std::string& id, const std::string& if_match);
   // `sync now`: until the queue is empty, an error, or max_batches batches.
   Result<PushReport> push_until_empty(int max_batches = 1 << 30);
 

@@ -4,11 +4,19 @@
 #include <set>
 
 #include "fhir/resource_types.h"
+#include "fhir/search_query.h"
 #include "sync/http.h"
 
 namespace ef::sync {
 
-const char* to_string(ConflictPolicy p) { return p == ConflictPolicy::edge_wins ? "edge-wins" : "skip-and-report"; }
+const char* to_string(ConflictPolicy p) {
+  switch (p) {
+    case ConflictPolicy::skip_and_report: return "skip-and-report";
+    case ConflictPolicy::upstream_wins: return "upstream-wins";
+    case ConflictPolicy::manual: return "manual";
+    default: return "edge-wins";
+  }
+}
 const char* to_string(BundleMode m) {
   switch (m) {
     case BundleMode::transaction: return "transaction";
@@ -94,7 +102,8 @@ Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string&
       "enabled", "upstream", "token_url", "client_id", "client_auth", "client_secret_file", "client_key_file",
       "client_key_id", "client_key_alg", "scope", "resource", "interval_seconds", "batch_size", "types",
       "conflict_policy", "max_queue", "bundle", "ca_file", "timeout_seconds", "backoff_initial_seconds",
-      "backoff_max_seconds", "$comment", "comment"};
+      "backoff_max_seconds", "pull", "pull_page_size", "pull_max_page_bytes", "pull_max_pages_per_run",
+      "pull_overlap_seconds", "pull_max_age_seconds", "$comment", "comment"};
   for (const auto& kv : *json::as_object(*sync)) {
     if (!known.count(kv.first)) {
       std::string list;
@@ -138,7 +147,41 @@ Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string&
   k.num("backoff_initial_seconds", c.backoff_initial_seconds, 1, 3600);
   k.num("backoff_max_seconds", c.backoff_max_seconds, 1, 86400);
   k.choice<ConflictPolicy>("conflict_policy", c.conflict_policy,
-                           {{"edge-wins", ConflictPolicy::edge_wins}, {"skip-and-report", ConflictPolicy::skip_and_report}});
+                           {{"edge-wins", ConflictPolicy::edge_wins},
+                            {"upstream-wins", ConflictPolicy::upstream_wins},
+                            {"skip-and-report", ConflictPolicy::skip_and_report},
+                            {"manual", ConflictPolicy::manual}});
+  k.num("pull_page_size", c.pull_page_size, 1, 1000);
+  k.num("pull_max_page_bytes", c.pull_max_page_bytes, 4096, int64_t(1) << 30);
+  k.num("pull_max_pages_per_run", c.pull_max_pages_per_run, 1, 1000000);
+  k.num("pull_overlap_seconds", c.pull_overlap_seconds, 0, 86400);
+  k.num("pull_max_age_seconds", c.pull_max_age_seconds, 1, int64_t(1e9));
+  if (const json::Value* p = k.val("pull")) {
+    const json::Array* a = json::as_array(*p);
+    if (!a) k.fail("pull", "must be an array of {\"search\": \"Type?params\", \"interval_seconds\": N}");
+    else if (a->size() > 100) k.fail("pull", "at most 100 searches");
+    for (size_t i = 0; a && i < a->size() && k.st.ok(); ++i) {
+      std::string key = "pull[" + std::to_string(i) + "]";
+      const json::Value& q = (*a)[i];
+      if (!json::is_object(q)) { k.fail(key, "must be an object with \"search\""); break; }
+      for (const auto& kv : *json::as_object(q))
+        if (kv.first != "search" && kv.first != "interval_seconds" && kv.first != "comment" && kv.first != "$comment")
+          k.fail(key + "." + kv.first, "unknown key (known: search, interval_seconds)");
+      Checker sub{q, where, {}};
+      PullQuery pq;
+      const json::Value* sv = json::get(q, "search");
+      const std::string* s = sv ? json::as_string(*sv) : nullptr;
+      if (!s || s->empty()) { k.fail(key + ".search", "is required: \"Type\" or \"Type?param=value&...\""); break; }
+      pq.search = *s;
+      sub.num("interval_seconds", pq.interval_seconds, 1, 86400);
+      if (!sub.st.ok()) { k.fail(key + ".interval_seconds", "must be a whole number from 1 to 86400"); break; }
+      Status ps = parse_pull_search(pq);
+      if (!ps) { k.fail(key + ".search", ps.message); break; }
+      for (const PullQuery& other : c.pull)
+        if (other.type == pq.type && other.query == pq.query) k.fail(key + ".search", "repeats an earlier search");
+      c.pull.push_back(std::move(pq));
+    }
+  }
   k.choice<BundleMode>("bundle", c.bundle,
                        {{"auto", BundleMode::auto_detect},
                         {"transaction", BundleMode::transaction},
@@ -182,6 +225,58 @@ Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string&
   c.client_key_file = resolve(base_dir, c.client_key_file);
   c.ca_file = resolve(base_dir, c.ca_file);
   return c;
+}
+
+namespace {
+bool unreserved(unsigned char ch) {
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+         ch == '_' || ch == '~' || ch == ':' || ch == ',' || ch == '$' || ch == '|';
+}
+}  // namespace
+
+std::string query_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (unreserved(ch)) out.push_back(char(ch));
+    else {
+      out.push_back('%');
+      out.push_back(hex[ch >> 4]);
+      out.push_back(hex[ch & 15]);
+    }
+  }
+  return out;
+}
+
+Status parse_pull_search(PullQuery& q) {
+  const std::string& s = q.search;
+  if (s.size() > 2000) return Status(Err::invalid, "is longer than 2000 characters");
+  size_t qm = s.find('?');
+  std::string type = s.substr(0, qm);
+  if (!fhir::is_resource_type(type))
+    return Status(Err::invalid, "'" + type + "' is not a FHIR R4 resource type (expected \"Type?param=value\")");
+  std::string qs = qm == std::string::npos ? std::string() : s.substr(qm + 1);
+  auto params = fhir::parse_query_string(qs, false);
+  if (!params) return Status(Err::invalid, params.status().message);
+  static const std::set<std::string> managed = {"_count", "_sort", "_cursor", "_include", "_revinclude", "_summary",
+                                                "_elements", "_total", "_lastUpdated", "_format", "_contained",
+                                                "_containedType", "_pretty"};
+  std::string out;
+  for (const auto& kv : *params) {
+    std::string name = kv.first.substr(0, kv.first.find(':'));
+    if (managed.count(name))
+      return Status(Err::invalid, "parameter '" + kv.first +
+                                      "' is not allowed in a pull search (the puller sets paging, sort and the "
+                                      "_lastUpdated cursor, and stores only whole matched resources)");
+    out += (out.empty() ? "" : "&") + query_encode(kv.first) + "=" + query_encode(kv.second);
+  }
+  fhir::SearchParseOptions o;
+  o.strict = true;
+  auto sq = fhir::parse_search(type, *params, o);
+  if (!sq) return Status(Err::invalid, sq.status().message);
+  q.type = type;
+  q.query = out;
+  return Status();
 }
 
 Result<SyncConfig> sync_config_of(const ServerConfig& cfg) {

@@ -9,11 +9,18 @@
 //    "client_key_file": null, "client_key_id": null, "client_key_alg": null,  // for private_key_jwt
 //    "scope": "https://fhir.example.org/.default", "resource": null,
 //    "interval_seconds": 10, "batch_size": 100, "types": null,
-//    "conflict_policy": "edge-wins",          // | "skip-and-report"
+//    "conflict_policy": "edge-wins",          // | "upstream-wins" | "skip-and-report" | "manual"
 //    "max_queue": 100000,                     // queue length above which /health warns
 //    "bundle": "auto",                        // | "transaction" | "batch" | "none" (one request per change)
 //    "ca_file": null, "timeout_seconds": 30,
-//    "backoff_initial_seconds": 1, "backoff_max_seconds": 300}
+//    "backoff_initial_seconds": 1, "backoff_max_seconds": 300,
+//    "pull": [{"search": "Patient?organization=Organization/clinic-1", "interval_seconds": 60}],
+//    "pull_page_size": 500, "pull_max_page_bytes": 33554432, "pull_max_pages_per_run": 1000,
+//    "pull_overlap_seconds": 10, "pull_max_age_seconds": 3600}
+// A pull search is checked like a strict local search of its type (unknown parameters refused);
+// _count, _sort, _cursor, _include, _revinclude, _summary, _elements, _total, _lastUpdated and
+// _format are refused: the puller sets paging and the cursor itself, and a subsetted or
+// included resource must never be stored as if it were the whole upstream resource.
 // Errors name the key: "config FILE: key 'sync.batch_size': must be a whole number from 1 to 10000".
 // Relative file paths are resolved against base_dir when given (else the working directory).
 #pragma once
@@ -27,9 +34,17 @@
 
 namespace ef::sync {
 
-enum class ConflictPolicy { edge_wins, skip_and_report };
+enum class ConflictPolicy { edge_wins, skip_and_report, upstream_wins, manual };
 enum class BundleMode { auto_detect, transaction, batch, none };
 enum class ClientAuth { secret_basic, secret_post, private_key_jwt };
+
+// One mirrored upstream search (sync.pull[i]).
+struct PullQuery {
+  std::string search;  // as configured: "Patient?organization=Organization/clinic-1"
+  std::string type;    // "Patient"
+  std::string query;   // "organization=Organization%2Fclinic-1" (re-encoded), "" = every resource
+  int interval_seconds = 60;
+};
 
 struct SyncConfig {
   bool enabled = false;  // true when the section is present and not "enabled": false
@@ -51,6 +66,12 @@ struct SyncConfig {
   int timeout_seconds = 30;
   int backoff_initial_seconds = 1;
   int backoff_max_seconds = 300;
+  std::vector<PullQuery> pull;      // empty = push only
+  int pull_page_size = 500;         // _count of each upstream page (max 1000)
+  int64_t pull_max_page_bytes = 32 << 20;  // larger upstream pages are refused (the run fails)
+  int pull_max_pages_per_run = 1000;       // a run stops there; the next continues from the cursor
+  int pull_overlap_seconds = 10;    // incremental searches start this long before the cursor
+  int64_t pull_max_age_seconds = 3600;  // /health warns when a pull has not succeeded for longer
 
   bool uses_token() const { return !token_url.empty(); }
 };
@@ -63,6 +84,12 @@ const char* to_string(ClientAuth a);
 // messages ("config FILE").
 Result<SyncConfig> parse_sync_config(const json::Value* sync, const std::string& where,
                                      const std::string& base_dir = {});
+
+// Checks q.search (see the top of this file) and fills q.type and q.query; the message is
+// the problem only (the caller names the key).
+Status parse_pull_search(PullQuery& q);
+// Percent-encoding of a query-string name or value (keeps FHIR's , : | $ readable).
+std::string query_encode(const std::string& s);
 
 // The "sync" section of a loaded configuration (disabled when absent).
 Result<SyncConfig> sync_config_of(const ServerConfig& cfg);

@@ -70,7 +70,7 @@ TEST_CASE("sync CLI: usage and configuration errors", "[sync]") {
   CHECK(run({}).rc == 2);
   Run h = run({"--help"});
   CHECK(h.rc == 0);
-  CHECK(h.out.find("sync <status|now|conflicts>") != std::string::npos);
+  CHECK(h.out.find("sync <status|now|conflicts|resolve ID --keep local|upstream>") != std::string::npos);
   CHECK(run({"frobnicate"}).err.find("unknown subcommand 'frobnicate'") != std::string::npos);
   std::string none = write_config("none", edge.path, "");
   Run r = run({"status", "--config", none});

@@ -62,8 +62,9 @@ TEST_CASE("sync config: errors name the key and the problem", "[sync]") {
   CHECK(error_of(R"({"upstream":"https://a","batch_size":0})").find("'sync.batch_size': must be a whole number from 1") !=
         std::string::npos);
   CHECK(error_of(R"({"upstream":"https://a","interval_seconds":1.5})").find("'sync.interval_seconds'") != std::string::npos);
-  CHECK(error_of(R"({"upstream":"https://a","conflict_policy":"upstream-wins"})")
-            .find("'sync.conflict_policy': must be one of \"edge-wins\", \"skip-and-report\"") != std::string::npos);
+  CHECK(error_of(R"({"upstream":"https://a","conflict_policy":"cloud-wins"})")
+            .find("'sync.conflict_policy': must be one of \"edge-wins\", \"upstream-wins\", \"skip-and-report\", "
+                  "\"manual\"") != std::string::npos);
   CHECK(error_of(R"({"upstream":"https://a","types":["Patient","Pateint"]})")
             .find("'sync.types[1]': 'Pateint' is not a FHIR R4 resource type") != std::string::npos);
   CHECK(error_of(R"({"upstream":"https://a","types":[]})").find("'sync.types'") != std::string::npos);

@@ -9,6 +9,7 @@
 #include "auth/signer.h"
 #include "store/sync_state.h"
 #include "http/sync_observe.h"
+#include "sync/puller.h"
 #include "sync/pusher.h"
 #include "sync_test_util.h"
 #include "../testing.h"
@@ -284,6 +285,8 @@ TEST_CASE("conflicts: each policy in each sending mode", "[sync]") {
       {"edge-wins", "transaction", "overwritten", true},    {"edge-wins", "batch", "overwritten", true},
       {"edge-wins", "none", "overwritten", true},           {"skip-and-report", "transaction", "skipped", false},
       {"skip-and-report", "batch", "skipped", false},       {"skip-and-report", "none", "skipped", false},
+      {"upstream-wins", "transaction", "kept-upstream", false}, {"upstream-wins", "none", "kept-upstream", false},
+      {"manual", "transaction", "pending", false},          {"manual", "none", "pending", false},
   };
   for (const Row& row : rows) {
     DYNAMIC_SECTION(row.policy << " / " << row.bundle) {
@@ -332,12 +335,29 @@ TEST_CASE("conflicts: each policy in each sending mode", "[sync]") {
         REQUIRE(r2.ok());
         CHECK(r2->conflicts == 0);
         CHECK(up.get("Patient/a").version == 4);
-      } else {
-        // A delete that conflicts is skipped as well.
+      } else if (std::string(row.policy) != "manual") {
+        // A delete that conflicts is passed over as well (upstream-wins: the next pull brings
+        // the upstream version here).
         edge.del("Patient", "a");
         REQUIRE(p.push_until_empty().ok());
         CHECK_FALSE(up.get("Patient/a").deleted);
         CHECK(p.status().conflicts == 2);
+      } else {
+        // manual: the upstream version is kept aside, the resource is held until resolved.
+        REQUIRE(c.upstream_body);
+        CHECK(c.upstream_body->find("\"active\":false") != std::string::npos);
+        CHECK(p.status().pending == 1);
+        edge.del("Patient", "a");
+        REQUIRE(p.push_until_empty().ok());
+        CHECK_FALSE(up.get("Patient/a").deleted);
+        CHECK(p.status().conflicts == 1);  // held, not a second conflict
+        // Resolved for the local side: the delete is sent with If-Match of the kept upstream version.
+        REQUIRE(sync::resolve_conflict(*edge.db, *edge.repo, p, p.config(), c.seq, true, SystemClock::instance()).ok());
+        CHECK(up.get("Patient/a").deleted);
+        auto after = sync::read_status(*edge.db, p.config(), SystemClock::instance());  // not the 1-s cache
+        REQUIRE(after.ok());
+        CHECK(after->pending == 0);
+        CHECK_FALSE(sync::resolve_conflict(*edge.db, *edge.repo, p, p.config(), c.seq, true, SystemClock::instance()).ok());
       }
     }
   }
