@@ -3,6 +3,8 @@
 // Bundle or a direct HTTP request (execute()): assign() decides the id a POST/PUT/PATCH writes
 // (resolving conditions and ifNoneExist), write() / remove() / get() run it, with the caller's
 // Access applied to targets and proposed content (check_target(), check_content()).
+// prepare_create() / write_prepared_create(): a plain create (Service::execute) with the same
+// checks made before it queues for the writer, so that the writer only stores it.
 #include "service/bundle_processor.h"
 
 #include <algorithm>

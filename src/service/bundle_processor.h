@@ -32,7 +32,7 @@
 // Access::check_write allows.
 //
 // Files: bundle_parse.cpp (parse, parse_url, reference rewriting), bundle_entry.cpp (one entry:
-// execute, assign, write, remove, get), bundle_processor.cpp (transaction, batch, process),
+// execute, assign, write, remove, get; prepare_create for a plain create), bundle_processor.cpp (transaction, batch, process),
 // bundle_import.cpp (prepare_import, commit_prepared); bundle_internal.h is what they share.
 #pragma once
 #include <cstdint>
