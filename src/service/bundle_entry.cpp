@@ -409,6 +409,10 @@ bool BundleProcessor::prepare_create(EntryRequest& e, const BundleOptions& opt, 
   if (e.method != "POST" || !e.if_none_exist.empty() || opt.ids_from_urn || !json::is_object(e.resource) ||
       e.type.empty() || fhir::resource_type_of(e.resource) != e.type)
     return false;
+  // Meta's id and extension come before versionId in definition order: the writer could not
+  // restamp lastUpdated in place (Repository::Prepared::stamp_at).
+  if (const json::Value* meta = json::get(e.resource, "meta"))
+    if (json::get(*meta, "id") || json::get(*meta, "extension")) return false;
   const Access& a = *opt.access;
   if (!a.require(Interaction::create, e.type)) return false;
   // What write() does for a POST with no Bundle around it (refs empty): a conditional

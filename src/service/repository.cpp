@@ -109,10 +109,12 @@ Result<WriteResult> Repository::write_prepared_create(store::Conn& c, Prepared& 
   int64_t now = clock_.now_ms();
   if (now != p.now_ms) {
     std::string ts = timefmt::format_instant(now);
-    if (p.stamp_at == std::string::npos || ts.size() != kInstantChars || p.stamp_at + ts.size() > p.body.size())
-      return Status(Err::internal, "a prepared create cannot be restamped");
-    p.body.replace(p.stamp_at, ts.size(), ts);
-    p.now_ms = now;
+    // (A body whose meta does not start with versionId and lastUpdated keeps the time it was
+    // prepared at: BundleProcessor::prepare_create sends those creates the general way.)
+    if (p.stamp_at != std::string::npos && ts.size() == kInstantChars && p.stamp_at + ts.size() <= p.body.size()) {
+      p.body.replace(p.stamp_at, ts.size(), ts);
+      p.now_ms = now;
+    }
   }
   auto w = write_prepared(c, p, "POST");
   if (!w) return w;

@@ -170,6 +170,18 @@ TEST_CASE("prepared create: creates that need the database or fail a check take 
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code == Err::unprocessable);
   }
+  SECTION("meta with an extension (the writer could not restamp it in place)") {
+    service::EntryRequest e = env.post(
+        R"({"resourceType":"Observation","meta":{"extension":[{"url":"http://x.test/e","valueString":"v"}]},)"
+        R"("status":"final","code":{"text":"x"}})");
+    CHECK_FALSE(bp.prepare_create(e, env.opt, &p));
+    env.clock.set_ms(7000);
+    auto r = env.svc->execute(e, env.opt);
+    REQUIRE(r.ok());
+    CHECK(r->outcome == Outcome::created);
+    CHECK(r->last_updated == 7000);
+    CHECK(r->body.find("\"lastUpdated\":\"1970-01-01T00:00:07.000Z\"") != std::string::npos);
+  }
   SECTION("import mode") {
     service::EntryRequest e = env.post(kObs);
     env.opt.ids_from_urn = true;
