@@ -13,7 +13,12 @@ power.  Per durability:
      together with how much grouping there was, and the server's CPU per create (/proc) at
      16 clients: on a loaded machine the clients are CPU-bound before the writer is, and
      this shows what grouping saves whatever the load.
+  4. optionally (--baseline-bin PATH, e.g. a build of f14055a, the commit issue 20 measured,
+     before group commit existed): a third server from that binary, with the same durability
+     and no `writer` settings, in the same alternated 16-client rounds; its ratio is printed
+     separately and labelled, next to (never instead of) the same-build on/off ratio.
 Env: BENCH_WRITES_SECONDS (5), BENCH_WRITES_ROUNDS (3), BENCH_WRITES_CONNECTIONS (16)."""
+import argparse
 import http.client
 import json
 import os
@@ -34,6 +39,22 @@ CONNS = os.environ.get("BENCH_WRITES_CONNECTIONS", "16")
 SINGLE_N = int(os.environ.get("BENCH_WRITES_SINGLE_N", "1000"))
 SCRIPT = os.path.join(ROOT, "tools", "bench", "post_observation.lua")
 TARGETS = {"process": 3.0, "power": 4.0}
+
+
+class BinEdge(bench.Edge):
+    """bench.Edge started from another binary (--baseline-bin)."""
+
+    def __init__(self, binary, config):
+        super().__init__(config)
+        self.binary = binary
+
+    def start(self):
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([self.binary, "serve", "--config", self.cfg_path], cwd=ROOT,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bench.wait_http(self.port)
+        self.start_s = time.perf_counter() - t0
+        return self
 
 
 def wrk(port, threads, conns):
@@ -104,20 +125,22 @@ def write_metrics(port):
     return groups, reqs, (commit_s / commits * 1000 if commits else 0), top
 
 
-def side_by_side(durability):
+def side_by_side(durability, baseline_bin=None):
     servers = {}
     for mode in ("off", "on"):
         servers[mode] = bench.Edge({"durability": durability, "writer": {"group_commit": mode == "on"}}).start()
+    if baseline_bin:
+        servers["base"] = BinEdge(baseline_bin, {"durability": durability}).start()
     try:
-        res = {"off": [], "on": []}
+        res = {m: [] for m in servers}
         single = {"off": [], "on": []}
         for _ in range(ROUNDS):
-            for mode in ("off", "on"):
+            for mode in servers:
                 cpu0 = servers[mode].cpu_s()
                 r = wrk(servers[mode].port, 2, CONNS)
                 r["cpu_us"] = (servers[mode].cpu_s() - cpu0) / max(1, r["rps"] * float(SECONDS)) * 1e6
                 res[mode].append(r)
-        one = single_client(servers)
+        one = single_client({m: servers[m] for m in ("off", "on")})
         for mode in ("off", "on"):
             single[mode].append(one[mode])
         stats = {mode: write_metrics(servers[mode].port) for mode in ("off", "on")}
@@ -131,14 +154,18 @@ def med(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
-def main():
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="bench section writes")
+    ap.add_argument("--baseline-bin", help="also measure this binary (e.g. a build of f14055a) as a second baseline")
+    args = ap.parse_args(argv)
+    base = os.path.abspath(args.baseline_bin) if args.baseline_bin else None
     print("== writes: concurrent small creates, group commit on vs off ==")
     print("load average before: %s" % open("/proc/loadavg").read().strip())
     print("POST /Observation (tools/bench/post_observation.lua, Prefer: return=minimal), auth off, "
           "both servers side by side, off/on alternated %d times, %ss each, medians:" % (ROUNDS, SECONDS))
     summary = {}
     for durability in ("process", "power"):
-        res, single, stats = side_by_side(durability)
+        res, single, stats = side_by_side(durability, base)
         print("durability %s:" % durability)
         for mode in ("off", "on"):
             r = res[mode]
@@ -161,6 +188,15 @@ def main():
               "1-client p50 on/off %.2f (target <= ~1.1: %s)" %
               (ratio, t, "met" if ratio >= t else "NOT met", p99[0], p99[1], "met" if p99[0] < p99[1] else "NOT met",
                lat[0] / lat[1], "met" if lat[0] <= lat[1] * 1.1 else "NOT met"))
+        if base:
+            b = res["base"]
+            bratio = med(res["on"], "rps") / med(b, "rps")
+            print("  baseline binary %s (same durability, its defaults): %s clients %.0f creates/s (runs: %s)  "
+                  "p99 %.2f ms  server CPU %.0f us/create; this build's group commit on / baseline binary: %.2fx "
+                  "(a second baseline; the same-build ratio above is the primary figure)" %
+                  (base, CONNS, med(b, "rps"), ", ".join("%.0f" % x["rps"] for x in b), med(b, "p99"), med(b, "cpu_us"),
+                   bratio))
+            summary.setdefault("baseline_bin", {})[durability] = bratio
         print("  load average after: %s" % open("/proc/loadavg").read().strip())
         summary[durability] = {"ratio": ratio, "p99_on": p99[0], "p99_off": p99[1], "single_ratio": lat[0] / lat[1]}
     return summary

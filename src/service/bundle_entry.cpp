@@ -3,6 +3,8 @@
 // Bundle or a direct HTTP request (execute()): assign() decides the id a POST/PUT/PATCH writes
 // (resolving conditions and ifNoneExist), write() / remove() / get() run it, with the caller's
 // Access applied to targets and proposed content (check_target(), check_content()).
+// prepare_create() / write_prepared_create(): a plain create (Service::execute) with the same
+// checks made before it queues for the writer, so that the writer only stores it.
 #include "service/bundle_processor.h"
 
 #include <algorithm>
@@ -401,6 +403,40 @@ Result<EntryResult> BundleProcessor::get(store::Conn& c, EntryRequest& e, const 
   }
   if (r.outcome == Outcome::read) r.body = std::move(v.body);
   return r;
+}
+
+bool BundleProcessor::prepare_create(EntryRequest& e, const BundleOptions& opt, Repository::Prepared* out) const {
+  if (e.method != "POST" || !e.if_none_exist.empty() || opt.ids_from_urn || !json::is_object(e.resource) ||
+      e.type.empty() || fhir::resource_type_of(e.resource) != e.type)
+    return false;
+  // Meta's id and extension come before versionId in definition order: the writer could not
+  // restamp lastUpdated in place (Repository::Prepared::stamp_at).
+  if (const json::Value* meta = json::get(e.resource, "meta"))
+    if (json::get(*meta, "id") || json::get(*meta, "extension")) return false;
+  const Access& a = *opt.access;
+  if (!a.require(Interaction::create, e.type)) return false;
+  // What write() does for a POST with no Bundle around it (refs empty): a conditional
+  // reference needs the database; a urn placeholder is an error the general path reports.
+  if (bundle_detail::has_conditional_reference(e.resource)) return false;
+  // With no Bundle around it nothing is rewritten (refs empty): the walk only refuses urn
+  // placeholders, and every check below leaves e.resource as it was for the general path.
+  json::Value& res = e.resource;
+  std::map<std::string, std::string> none, cache;
+  if (!bundle_detail::rewrite_known_references(res, none, &cache)) return false;
+  std::string target = Repository::new_id();
+  if (!check_content(a, Interaction::create, res, target, true)) return false;
+  // Repository::create's checks (type and id, validation.on_write).
+  if (!fhir::check_type_and_id(res, e.type, "", false)) return false;
+  if (!repo_.check(res, nullptr)) return false;
+  *out = repo_.prepare_create(e.type, target, std::move(e.resource), repo_.clock().now_ms());
+  e.resource = json::Value();
+  return true;
+}
+
+Result<EntryResult> BundleProcessor::write_prepared_create(store::Conn& c, Repository::Prepared& p) {
+  auto w = repo_.write_prepared_create(c, p);
+  if (!w) return w.status();
+  return from_write(*w);
 }
 
 Result<EntryResult> BundleProcessor::execute(store::Conn& c, EntryRequest& e, const BundleOptions& opt,

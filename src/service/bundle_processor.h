@@ -32,7 +32,7 @@
 // Access::check_write allows.
 //
 // Files: bundle_parse.cpp (parse, parse_url, reference rewriting), bundle_entry.cpp (one entry:
-// execute, assign, write, remove, get), bundle_processor.cpp (transaction, batch, process),
+// execute, assign, write, remove, get; prepare_create for a plain create), bundle_processor.cpp (transaction, batch, process),
 // bundle_import.cpp (prepare_import, commit_prepared); bundle_internal.h is what they share.
 #pragma once
 #include <cstdint>
@@ -157,6 +157,17 @@ class BundleProcessor {
   bool prepare_import(std::vector<EntryRequest>& entries, const BundleOptions& opt, int64_t now_ms,
                       std::vector<PreparedEntry>* out) const;
   Result<BundleResult> commit_prepared(store::Conn& c, std::vector<PreparedEntry> entries);
+
+  // A plain create -- POST, no ifNoneExist, not an import (ids_from_urn), no conditional
+  // reference or urn placeholder in the resource -- needs the database only to store it: with
+  // everything else (authorization, content check, validation.on_write, a new id, stamping,
+  // serialising, index rows) done here on the request's thread before it queues for the
+  // writer, the writer only runs its SQL (Service::execute).  Returns true with *out filled
+  // (e.resource moved into it); false, e unchanged, when the create is not plain or any check
+  // refuses it: the general path (execute()) then runs it and reports the refusal exactly.
+  bool prepare_create(EntryRequest& e, const BundleOptions& opt, Repository::Prepared* out) const;
+  // Stores what prepare_create made, inside the caller's write transaction (Outcome::created).
+  Result<EntryResult> write_prepared_create(store::Conn& c, Repository::Prepared& p);
 
   // One interaction (conditional or not) inside the caller's write transaction.  `refs` maps
   // fullUrls to "Type/id" for reference rewriting (may be empty).

@@ -7,8 +7,12 @@
 #include "fhir/fhirpath_patch.h"
 #include "fhir/json_patch.h"
 #include "fhir/resource.h"
+#include "util/time.h"
 
 namespace ef::service {
+
+// format_instant's width ("2026-12-03T11:40:44.345Z"): a restamp replaces exactly these bytes.
+static constexpr size_t kInstantChars = 24;
 
 std::string Repository::new_id() {
   thread_local std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32)};
@@ -71,6 +75,16 @@ Repository::Prepared Repository::prepare(std::string type, std::string id, json:
   Prepared p;
   fhir::stamp(resource, id, version, now_ms);
   p.body = fhir::write_in_definition_order(resource);  // element order of the R4 definitions
+  {
+    // The stamp's place, for write_prepared_create: the top-level meta follows resourceType
+    // and id, and starts with versionId and lastUpdated (definition order).
+    std::string ts = timefmt::format_instant(now_ms);
+    std::string head = "{\"resourceType\":" + json::write(json::Value(type)) + ",\"id\":" + json::write(json::Value(id)) +
+                       ",\"meta\":{\"versionId\":\"" + std::to_string(version) + "\",\"lastUpdated\":\"";
+    if (ts.size() == kInstantChars && p.body.compare(0, head.size(), head) == 0 &&
+        p.body.compare(head.size(), ts.size() + 1, ts + "\"") == 0)
+      p.stamp_at = head.size();
+  }
   if (indexer_) indexer_(resource, &p.rows);
   p.type = std::move(type);
   p.id = std::move(id);
@@ -89,6 +103,23 @@ Result<WriteResult> Repository::write_prepared(store::Conn& c, const Prepared& p
   w.last_updated = p.now_ms;
   w.created = true;
   return w;  // body left empty: the caller has it
+}
+
+Result<WriteResult> Repository::write_prepared_create(store::Conn& c, Prepared& p) {
+  int64_t now = clock_.now_ms();
+  if (now != p.now_ms) {
+    std::string ts = timefmt::format_instant(now);
+    // (A body whose meta does not start with versionId and lastUpdated keeps the time it was
+    // prepared at: BundleProcessor::prepare_create sends those creates the general way.)
+    if (p.stamp_at != std::string::npos && ts.size() == kInstantChars && p.stamp_at + ts.size() <= p.body.size()) {
+      p.body.replace(p.stamp_at, ts.size(), ts);
+      p.now_ms = now;
+    }
+  }
+  auto w = write_prepared(c, p, "POST");
+  if (!w) return w;
+  w->body = std::move(p.body);
+  return w;
 }
 
 Result<WriteResult> Repository::create(store::Conn& c, json::Value resource, const std::string& id) {

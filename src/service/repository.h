@@ -80,6 +80,10 @@ class Repository {
     int64_t version = 1;
     int64_t now_ms = 0;
     IndexRows rows;
+    // Where meta.lastUpdated's 24-character instant sits in body (the body starts
+    // {"resourceType":..,"id":..,"meta":{"versionId":..,"lastUpdated":"..."), so that
+    // write_prepared_create can restamp it; npos when the body does not start that way.
+    size_t stamp_at = std::string::npos;
   };
   Prepared prepare_create(std::string type, std::string id, json::Value resource, int64_t now_ms) const {
     return prepare(std::move(type), std::move(id), std::move(resource), 1, now_ms);
@@ -87,6 +91,12 @@ class Repository {
   // Stores it inside the caller's transaction.  Only when type/id has no current row at all
   // (the caller checked with Resources::current); otherwise use update() on the parsed body.
   Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
+  // A plain create prepared before it queued for the writer (Service::execute, with
+  // BundleProcessor::prepare_create): inside the caller's transaction, meta.lastUpdated (body and
+  // row) is restamped with the clock now, so that lastUpdated follows commit order exactly as
+  // when the whole create runs in the writer; then stored as write_prepared(.., "POST").
+  // WriteResult::body is the stored body (moved out of p).
+  Result<WriteResult> write_prepared_create(store::Conn& c, Prepared& p);
 
   void set_check(WriteCheck check) { check_ = std::move(check); }
   // The write check alone (the import's prepared path calls it before preparing).

@@ -66,6 +66,18 @@ Result<SearchResult> Service::search(const Access& a, auth::Interaction i, const
 Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) {
   BundleProcessor bp(repo_, resolver());
   Result<EntryResult> out = Status(Err::internal, "not run");
+  Repository::Prepared p;
+  if (bp.prepare_create(e, opt, &p)) {
+    // A plain create: prepared on this thread, the writer (possibly another request's thread,
+    // store/db.h group commit) only stores it.
+    Status st = db_.write([&](store::Conn& c) -> Status {
+      out = bp.write_prepared_create(c, p);
+      return out.ok() ? Status() : out.status();
+    });
+    if (!out.ok()) return out;
+    if (!st) return st;
+    return out;
+  }
   auto run = [&](store::Conn& c) -> Status {
     out = bp.execute(c, e, opt);
     return out.ok() ? Status() : out.status();  // a failure rolls the write back

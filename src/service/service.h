@@ -8,7 +8,11 @@
 //   compartment, _search)         paging, _include/_revinclude, chains and _has are right
 //   create / update / patch /     one EntryRequest through BundleProcessor::execute inside one
 //   delete and their conditional  write transaction: the same code as a Bundle entry, so a
-//   forms                         direct request and an entry cannot be judged differently
+//   forms                         direct request and an entry cannot be judged differently;
+//                                 a plain create is first offered to
+//                                 BundleProcessor::prepare_create (the same checks, run before
+//                                 it queues for the writer; the writer only stores it), and
+//                                 takes the general path whenever that declines
 //   transaction / batch           BundleProcessor::process
 //   $everything                   service/everything.cpp
 //   $meta                         instance / version: read / vread, then the version's meta;
