@@ -24,8 +24,10 @@
 #include <utility>
 #include <vector>
 
+#include "fhir/search_query.h"
 #include "fhir/terminology.h"
 #include "service/access.h"
+#include "store/db.h"
 
 namespace ef::service {
 
@@ -49,6 +51,9 @@ struct TermRequest {
 class Terminology {
  public:
   explicit Terminology(Service& svc, fhir::term::Limits lim = {});
+  ~Terminology();
+  Terminology(const Terminology&) = delete;
+  Terminology& operator=(const Terminology&) = delete;
 
   Result<json::Value> expand(const Access& a, const TermRequest& r);
   Result<json::Value> validate_code(const Access& a, const std::string& type, const TermRequest& r);
@@ -57,11 +62,18 @@ class Terminology {
   Result<json::Value> translate(const Access& a, const TermRequest& r);
 
   // The (system, code) pairs of a value set (by canonical URL or "ValueSet/id"), for :in / :not-in.
-  Result<std::vector<std::pair<std::string, std::string>>> value_set_codes(const Access& a, const std::string& ref);
+  // conn: the caller's read transaction when called from inside a search (else nullptr).
+  Result<std::vector<std::pair<std::string, std::string>>> value_set_codes(const Access& a, const std::string& ref,
+                                                                          store::Conn* conn);
   // The code itself and every descendant (below) or ancestor (above) in `system`, which the
   // server must hold as a code system with a hierarchy.
   Result<std::vector<std::string>> related_codes(const Access& a, const std::string& system, const std::string& code,
-                                                 bool below);
+                                                 bool below, store::Conn* conn);
+  // Fills SearchValue::code_set of every token :in / :not-in / :above / :below criterion of
+  // q (also in chains and _has), through the process's Terminology (set by the Service);
+  // refuses the search (400) when a value set or code system cannot be resolved.
+  static Status resolve_code_sets(store::Conn& c, const Access& a, fhir::SearchQuery* q);
+  static bool needs_code_sets(const fhir::SearchQuery& q);
 
   // A required binding check for the validator: is `system`/`code` ("" system: any) in the
   // stored value set `url`?  nullopt when no stored value set has that URL (the bundled
@@ -77,9 +89,10 @@ class Terminology {
   static bool is_terminology_type(const std::string& type);
 
  private:
-  Result<std::shared_ptr<const json::Value>> value_set_def(const Access& a, const TermRequest& r);
+  Result<std::shared_ptr<const json::Value>> value_set_def(const Access& a, const TermRequest& r, store::Conn* conn);
   Result<std::shared_ptr<const fhir::term::Expansion>> expansion(const Access& a, const TermRequest& r,
-                                                                 std::shared_ptr<const json::Value>* def);
+                                                                 std::shared_ptr<const json::Value>* def,
+                                                                 store::Conn* conn);
   Service& svc_;
   fhir::term::Limits lim_;
   fhir::term::ExpansionCache cache_;
