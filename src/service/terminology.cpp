@@ -126,6 +126,13 @@ std::string visibility(const Access& a) {
 
 }  // namespace
 
+std::optional<bool> Terminology::stored_binding(const std::string& url, const std::string& system,
+                                               const std::string& code) {
+  Terminology* t = g_instance.load();
+  if (!t) return std::nullopt;
+  return t->stored_binding_has(url, system, code);
+}
+
 void Terminology::bump_generation() { g_generation.fetch_add(1); }
 uint64_t Terminology::generation() { return g_generation.load(); }
 bool Terminology::is_terminology_type(const std::string& t) {
@@ -436,8 +443,20 @@ std::optional<bool> Terminology::stored_binding_has(const std::string& url, cons
   TermRequest r;
   r.url = url;
   if (size_t bar = r.url.find('|'); bar != std::string::npos) r.version = r.url.substr(bar + 1), r.url.resize(bar);
-  // Only stored value sets: the bundled ones are checked by the validator itself.
-  if (!find_stored(svc_, nullptr, a, "ValueSet", r.url, r.version)) return std::nullopt;
+  // Only stored value sets: the bundled ones are checked by the validator itself.  "No stored
+  // value set of this URL" is remembered for the current generation (a write of a ValueSet
+  // bumps it), so a write does not search for the same absent value set again and again.
+  uint64_t gen = generation();
+  {
+    std::lock_guard<std::mutex> g(absent_mu_);
+    if (absent_gen_ != gen) absent_.clear(), absent_gen_ = gen;
+    if (absent_.count(url)) return std::nullopt;
+  }
+  if (!find_stored(svc_, nullptr, a, "ValueSet", r.url, r.version)) {
+    std::lock_guard<std::mutex> g(absent_mu_);
+    if (absent_gen_ == gen && absent_.size() < 10000) absent_.insert(url);
+    return std::nullopt;
+  }
   auto e = expansion(a, r, nullptr, nullptr);
   if (!e) return std::nullopt;
   return system.empty() ? (*e)->find_code(code) != nullptr : (*e)->find(system, code) != nullptr;

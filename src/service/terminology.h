@@ -19,8 +19,10 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -83,6 +85,10 @@ class Terminology {
   const fhir::term::Limits& limits() const { return lim_; }
   fhir::term::ExpansionCache& cache() { return cache_; }
 
+  // stored_binding_has of the process's Terminology (nullopt when there is none): the
+  // validator's hook (fhir::set_stored_binding_lookup).
+  static std::optional<bool> stored_binding(const std::string& url, const std::string& system, const std::string& code);
+
   static void bump_generation();
   static uint64_t generation();
   // True for CodeSystem, ValueSet, ConceptMap.
@@ -96,6 +102,9 @@ class Terminology {
   Service& svc_;
   fhir::term::Limits lim_;
   fhir::term::ExpansionCache cache_;
+  std::mutex absent_mu_;
+  uint64_t absent_gen_ = 0;
+  std::unordered_set<std::string> absent_;  // URLs with no stored ValueSet (stored_binding_has)
 };
 
 }  // namespace ef::service
