@@ -9,6 +9,7 @@
 //   ConceptMap/$translate, ConceptMap/[id]/$translate    https://hl7.org/fhir/R4/conceptmap-operation-translate.html
 // This file parses the parameters into a service::TermRequest and formats the answer; the
 // work and the authorization of stored content are service/terminology.h.
+#include "auth/policy.h"
 #include "http/operations.h"
 #include "http/terminology.h"
 #include "service/terminology.h"
@@ -134,6 +135,11 @@ void handle_terminology(Ctx& c, const std::string& type, const std::string& id, 
   const std::string& m = c.req.method;
   if (m != "GET" && m != "HEAD" && m != "POST")
     return send_error(c, Status(Err::method_not_allowed, op + " takes GET or POST"));
+  // Bundled content needs no permission, but a caller whose claims do not parse (a malformed
+  // scope, an unreadable fhirUser) is refused here as everywhere: fail closed.
+  if (const auth::Principal* who = c.access->principal())
+    if (std::string why = auth::Policy::unreadable_claims(*who); !why.empty())
+      return send_error(c, Status(Err::forbidden, "forbidden: " + op + " requires readable claims; " + why));
   TermRequest r;
   r.id = id;
   auto params = operation_params(c);
