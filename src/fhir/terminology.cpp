@@ -38,6 +38,47 @@ std::string prop_text(const Property& p) {
   return {};
 }
 
+// std::regex backtracks: a quantified group that itself holds a quantifier or an alternation
+// ("(a+)+", "(a|aa)*") or a backreference can take exponential time even on short input.
+// Such patterns are refused, so every accepted one runs in polynomial time on the bounded
+// (Limits::max_regex_input) codes it is matched against.  Returns "" or why it is refused.
+std::string unsafe_regex(const std::string& re) {
+  struct Group {
+    bool inner = false;  // holds a quantifier or '|'
+  };
+  std::vector<Group> st;
+  auto quant = [](char ch) { return ch == '*' || ch == '+' || ch == '?' || ch == '{'; };
+  for (size_t i = 0; i < re.size(); ++i) {
+    char ch = re[i];
+    if (ch == '\\') {
+      if (i + 1 < re.size() && re[i + 1] >= '1' && re[i + 1] <= '9') return "backreferences are not supported";
+      ++i;
+      continue;
+    }
+    if (ch == '[') {  // a class: skip to its end
+      size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') j += re[j] == '\\' ? 2 : 1;
+      i = j;
+      continue;
+    }
+    if (ch == '(') {
+      st.push_back({});
+    } else if (ch == ')') {
+      if (st.empty()) return "";  // std::regex reports it
+      bool inner = st.back().inner;
+      st.pop_back();
+      bool quantified = i + 1 < re.size() && quant(re[i + 1]);
+      if (quantified && inner) return "a repeated group may not contain a quantifier or '|' (nested repetition)";
+      if (!st.empty() && (inner || quantified)) st.back().inner = true;
+    } else if ((quant(ch) || ch == '|') && !st.empty()) {
+      st.back().inner = true;
+    }
+  }
+  return "";
+}
+
 std::vector<Designation> parse_designations(const json::Value& c) {
   std::vector<Designation> out;
   if (const json::Array* ds = json::get_array(c, "designation"))
@@ -378,6 +419,8 @@ struct Expander {
     if (op == "regex") {
       if (value.size() > lim.max_regex)
         return Status(Err::too_large, "regex filter longer than " + std::to_string(lim.max_regex) + " characters");
+      if (std::string why = unsafe_regex(value); !why.empty())
+        return not_available("regex filter '" + value + "' is not supported: " + why);
       std::regex re;
       try {
         re = std::regex(value, std::regex::ECMAScript | std::regex::nosubs);

@@ -136,6 +136,14 @@ TEST_CASE("terminology: compose filters, excludes, imports over a stored code sy
   CHECK(e.status().code == Err::invalid);
   e = run(inc(R"({"property":"code","op":"regex","value":")" + std::string(300, 'a') + R"("})"));
   CHECK(e.status().code == Err::too_large);
+  // patterns that can backtrack exponentially are refused before std::regex sees them
+  for (const char* bad : {"(a+)+b", "(A|A1)*x", "((A)*)*", "(A)\\\\1"}) {
+    e = run(inc(R"({"property":"code","op":"regex","value":")" + std::string(bad) + R"("})"));
+    CHECK(e.status().issue_code == "not-supported");
+  }
+  e = run(inc(R"({"property":"code","op":"regex","value":"(A1)+x?|[(+]*B"})"));
+  REQUIRE(e.ok());
+  CHECK(codes(**e) == std::vector<std::string>{"A1", "A1x", "B"});
 }
 
 TEST_CASE("terminology: systems not held, cycles, depth and size budgets are refused", "[fhir][term]") {
