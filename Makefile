@@ -35,7 +35,7 @@ LIB_SRC  := $(filter-out $(SKIP),$(shell find src -name '*.cpp' ! -path src/main
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(filter-out $(SKIP),$(shell find tests/unit -name '*.cpp' | sort))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
-GEN_DATA := data/search-parameters.tsv data/compartment-patient.tsv data/types.tsv
+GEN_DATA := data/search-parameters.tsv data/compartment-patient.tsv data/types.tsv data/terminology.tsv
 
 # Embedded data (issue 6): data/*.tsv -> $(BUILD)/gen/embedded_data.cpp (tools/embed.py), compiled
 # into the library so the binary needs no data files at run time.

@@ -18,6 +18,7 @@ FUNCS = {
     "search-parameters.tsv": "embedded_search_parameters",
     "compartment-patient.tsv": "embedded_compartment_patient",
     "types.tsv": "embedded_types",
+    "terminology.tsv": "embedded_terminology",
 }
 
 

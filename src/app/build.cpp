@@ -17,6 +17,7 @@
 #include "auth/validator.h"
 #include "http/metrics.h"
 #include "http/sync_observe.h"
+#include "service/terminology.h"
 #include "store/audit.h"
 #include "store/export_jobs.h"
 #include "store/key_cache.h"
@@ -97,6 +98,8 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
       return fhir::check_on_write(r, mode, kept);
     });
   app->service = std::make_unique<service::Service>(*app->db, *app->repo, app->base_url);
+  // Required bindings to value sets that are not bundled: checked against stored ValueSets.
+  fhir::set_stored_binding_lookup(service::Terminology::stored_binding);
   return app;
 }
 Status setup_auth(http::App& app) {

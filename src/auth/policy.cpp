@@ -360,6 +360,15 @@ unsigned Policy::role_permissions(const std::vector<std::string>& roles) const {
   return bits;
 }
 
+std::string Policy::unreadable_claims(const Principal& who) {
+  if (!who.claim_problem.empty()) return who.claim_problem;
+  const ScopeSet ss = parse_scopes(who.scopes);
+  if (!ss.invalid.empty()) return "the token carries the malformed SMART scope '" + ss.invalid[0] + "' (" + ss.invalid_why[0] + ")";
+  if (!ss.clinical.empty() && !who.fhir_user.empty() && !parse_fhir_user(who.fhir_user, nullptr, nullptr))
+    return "the token's fhirUser is not a reference of the form [base/]Type/id";
+  return {};
+}
+
 Decision Policy::decide(const Principal& who, const Request& req) const {
   Decision d;
   if (req.interaction == Interaction::capabilities) {

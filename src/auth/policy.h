@@ -173,6 +173,11 @@ class Policy {
   Policy();  // the defaults
 
   Decision decide(const Principal& who, const Request& req) const;
+  // "" when the caller's claims can be read; else why not (a scope claim of the wrong type, a
+  // malformed SMART scope, an unparsable fhirUser next to clinical scopes): the checks decide()
+  // fails closed on, for routes that need no permission but an authenticated caller (the
+  // bundled terminology content, issue 21).
+  static std::string unreadable_claims(const Principal& who);
 
   // Union of the permissions the principal's roles grant.
   unsigned role_permissions(const std::vector<std::string>& roles) const;

@@ -12,5 +12,6 @@ namespace ef::fhir {
 std::string_view embedded_search_parameters();    // data/search-parameters.tsv, exact bytes
 std::string_view embedded_compartment_patient();  // data/compartment-patient.tsv, exact bytes
 std::string_view embedded_types();                // data/types.tsv (tools/gen_types.py), exact bytes
+std::string_view embedded_terminology();          // data/terminology.tsv (tools/gen_terminology.py), exact bytes
 
 }  // namespace ef::fhir

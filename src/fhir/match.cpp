@@ -18,6 +18,8 @@ bool token_value(const SearchValue& v, const IndexRow& r) {
 bool value_matches(const Criterion& cr, const SearchValue& v, const IndexRow& r) {
   switch (cr.param->type) {
     case ParamType::token:
+      // :in / :not-in / :above / :below need terminology: never matched here (fail closed)
+      if (needs_code_set(ParamType::token, cr.modifier)) return false;
       return token_value(v, r);
     case ParamType::string:
       if (cr.modifier == Modifier::exact) return r.exact == v.text;

@@ -165,6 +165,11 @@ struct Parser {
 
   Status token_value(const std::string& name, Modifier m, const std::string& raw, const std::string& esc,
                      SearchValue* v) const {
+    if (m == Modifier::in || m == Modifier::not_in) {
+      v->url = unescape(esc);
+      if (v->url.empty()) return bad(name, raw, "is empty (expected a ValueSet canonical URL or ValueSet/id)");
+      return Status();
+    }
     if (m == Modifier::text) {
       v->text = normalize_string(unescape(esc));
       if (v->text.empty()) return bad(name, raw, "is empty");
@@ -190,6 +195,8 @@ struct Parser {
       return bad(name, raw, "is not a valid token (expected [system|]code)");
     }
     if (!v->has_system && v->code.empty()) return bad(name, raw, "is empty");
+    if ((m == Modifier::above || m == Modifier::below) && (v->system.empty() || v->code.empty()))
+      return bad(name, raw, "needs a system and a code for :above / :below (system|code)");
     return Status();
   }
 
@@ -315,7 +322,8 @@ struct Parser {
     static const std::pair<const char*, Modifier> k[] = {
         {"missing", Modifier::missing}, {"exact", Modifier::exact}, {"contains", Modifier::contains},
         {"text", Modifier::text},       {"not", Modifier::not_},    {"above", Modifier::above},
-        {"below", Modifier::below},     {"of-type", Modifier::of_type}, {"identifier", Modifier::identifier}};
+        {"below", Modifier::below},     {"of-type", Modifier::of_type}, {"identifier", Modifier::identifier},
+        {"in", Modifier::in},           {"not-in", Modifier::not_in}};
     for (const auto& p : k)
       if (m == p.first) {
         *out = p.second;
@@ -481,7 +489,10 @@ struct Parser {
         bool allowed = m == Modifier::missing;
         switch (p->type) {
           case T::string: allowed = allowed || m == Modifier::exact || m == Modifier::contains; break;
-          case T::token: allowed = allowed || m == Modifier::not_ || m == Modifier::text || m == Modifier::of_type; break;
+          case T::token:
+            allowed = allowed || m == Modifier::not_ || m == Modifier::text || m == Modifier::of_type ||
+                      m == Modifier::in || m == Modifier::not_in || m == Modifier::above || m == Modifier::below;
+            break;
           case T::reference: allowed = allowed || m == Modifier::type || m == Modifier::identifier; break;
           case T::uri: allowed = allowed || m == Modifier::above || m == Modifier::below; break;
           default: break;

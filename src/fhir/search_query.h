@@ -59,7 +59,13 @@ void set_search_budget(const SearchBudget& b);
 Result<QueryParams> parse_query_string(std::string_view qs, bool form);
 
 enum class Prefix { eq, ne, gt, lt, ge, le, sa, eb, ap };
-enum class Modifier { none, missing, exact, contains, text, not_, above, below, of_type, identifier, type };
+enum class Modifier { none, missing, exact, contains, text, not_, above, below, of_type, identifier, type, in, not_in };
+// Token :in / :not-in (value: a ValueSet canonical URL or ValueSet/id, in SearchValue::url) and
+// :above / :below (system|code of a hierarchical code system) need terminology: the
+// interaction layer (service/terminology.h) fills SearchValue::code_set before the store runs.
+inline bool needs_code_set(ParamType t, Modifier m) {
+  return t == ParamType::token && (m == Modifier::in || m == Modifier::not_in || m == Modifier::above || m == Modifier::below);
+}
 
 const char* prefix_name(Prefix p);
 
@@ -83,6 +89,10 @@ struct SearchValue {
   std::string ref_type, ref_id, url;
   // composite: one value per component, in definition order
   std::vector<SearchValue> parts;
+  // token :in / :not-in / :above / :below: the (system, code) pairs the value stands for, as a
+  // JSON array of [system, code] arrays (one SQL parameter); set by the interaction layer.
+  std::string code_set;
+  bool code_set_resolved = false;
 };
 
 struct Criterion {

@@ -18,6 +18,12 @@
 
 namespace ef::fhir {
 
+namespace {
+StoredBindingLookup g_stored_lookup;
+}  // namespace
+
+void set_stored_binding_lookup(StoredBindingLookup f) { g_stored_lookup = std::move(f); }
+
 using model::ElementDef;
 using model::Kind;
 using model::TypeDef;
@@ -364,6 +370,11 @@ struct Walker {
           invariants(v, *td, &e);
           break;
         }
+      if (td->prim == model::Prim::code && stored_required(e)) {
+        const std::string& s = v.get<std::string>();
+        if (auto in = g_stored_lookup(e.value_set, "", s); in && !*in)
+          here("'" + s + "' is not in the required value set " + e.value_set + " (stored)", "code-invalid");
+      }
       if (e.vs && e.vs->enumerated && td->prim == model::Prim::code && e.strength != model::Strength::example) {
         const std::string& s = v.get<std::string>();
         if (!e.vs->has_code(s)) {
@@ -402,6 +413,7 @@ struct Walker {
         if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) ++k;
       if (k > 1) here("a parameter must have one and only one of value, resource or part (inv-1)", "invariant");
     }
+    if (stored_required(e) && (n == "Coding" || n == "CodeableConcept")) stored_binding(*o, n, e);
     if (e.vs && e.vs->enumerated) {
       if (e.strength == model::Strength::required) {
         if (n == "Coding") coding_binding(*o, e);
@@ -435,6 +447,35 @@ struct Walker {
       path += ')';
       here("the extension " + *url + " takes a value of type " + want + ", not " + kv.first, "structure");
     }
+
+  // A required binding the bundled content cannot check: a stored ValueSet may (issue 21).
+  static bool stored_required(const ElementDef& e) {
+    return g_stored_lookup && e.strength == model::Strength::required && !e.value_set.empty() &&
+           !(e.vs && e.vs->enumerated);
+  }
+
+  void stored_binding(const json::Object& o, const std::string& type, const ElementDef& e) {
+    std::vector<const json::Object*> codings;
+    if (type == "Coding") codings.push_back(&o);
+    else if (auto it = o.find("coding"); it != o.end())
+      if (const json::Array* a = json::as_array(it->second))
+        for (const auto& c : *a)
+          if (const json::Object* co = json::as_object(c)) codings.push_back(co);
+    bool any = false, ok = false;
+    for (const json::Object* c : codings) {
+      auto code = c->find("code");
+      if (code == c->end() || !json::is_string(code->second)) continue;
+      auto sys = c->find("system");
+      std::string system = sys != c->end() && json::is_string(sys->second) ? sys->second.get<std::string>() : "";
+      auto in = g_stored_lookup(e.value_set, system, code->second.get<std::string>());
+      if (!in) return;  // no stored value set of that URL: not checked
+      any = true;
+      ok = ok || *in;
+    }
+    if (any && !ok)
+      here(std::string(type == "Coding" ? "the code is" : "none of the codings is") + " in the required value set " +
+               e.value_set + " (stored)",
+           "code-invalid");
   }
 
   static std::string strength_name(const ElementDef& e) {

@@ -27,8 +27,14 @@
 //     2, 3, 4, 5, 7, 8, 9, 10, 11, 12; every Bundle entry and Parameters resource is validated;
 //   - every other invariant of the type model with the FHIRPath engine (fhir/invariants.h), at
 //     each instance of its type or element (code "invariant", the definition's severity).
-// Not checked: profiles (meta.profile), dom-6 (best practice), value sets that are not bundled.
+//   - required bindings whose value set is not a bundled enumerated one against a STORED
+//     ValueSet of that URL, through the hook set_stored_binding_lookup (the interaction layer
+//     installs it: service/terminology.h; issue 21);
+// Not checked: profiles (meta.profile), dom-6 (best practice), value sets neither bundled
+// (enumerated) nor stored.
 #pragma once
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +56,12 @@ std::vector<Issue> validate_resource(const json::Value& resource, const Validate
 
 // A concrete R4 resource type of the type model (also those the server never stores: Parameters).
 bool is_validatable_type(const std::string& type);
+
+// Is system|code ("" system: any) in the stored ValueSet `url`?  nullopt: no such stored value
+// set (or it cannot be expanded): not checked.  Set once at start-up (before serving).
+using StoredBindingLookup =
+    std::function<std::optional<bool>(const std::string& url, const std::string& system, const std::string& code)>;
+void set_stored_binding_lookup(StoredBindingLookup f);
 
 // True when any issue has severity error or fatal.
 bool has_errors(const std::vector<Issue>& issues);

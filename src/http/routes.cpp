@@ -12,6 +12,7 @@
 #include "http/meta.h"
 #include "http/operations.h"
 #include "http/search.h"
+#include "http/terminology.h"
 
 namespace ef::http {
 
@@ -159,6 +160,16 @@ Plan plan_route(Ctx& c) {
     return m == "POST" ? plan(I::search_type, [type](Ctx& c) { handle_search(c, type); }) : bad_method();
   if (s.size() == 2 && s[1] == "$meta")
     return get || m == "POST" ? plan(I::search_type, [type](Ctx& c) { handle_meta(c, type, "", ""); }) : bad_method();
+  // Terminology operations (http/terminology.h): any authenticated caller may use the bundled
+  // content (decided as capabilities, behind a token); stored definitions are used only when
+  // the caller may search their type (service/terminology.h).
+  if (s.size() == 2 && is_terminology_operation(type, s[1])) {
+    std::string op = s[1];
+    Plan p = plan(I::capabilities, [type, op](Ctx& c) { handle_terminology(c, type, "", op); });
+    p.label = "terminology";
+    p.audited = true;
+    return p;
+  }
   if (s.size() == 2 && !s[1].empty() && s[1][0] == '$') {
     std::string op = s[1];
     return plan(operation_interaction(op), [type, op](Ctx& c) { handle_type_operation(c, type, op); });
@@ -185,6 +196,13 @@ Plan plan_route(Ctx& c) {
   if (s.size() == 5 && s[2] == "_history" && (s[4] == "$meta-add" || s[4] == "$meta-delete"))
     return error_plan(Status(Err::method_not_allowed, s[4] + " on a historical version is not supported: stored versions "
                                                       "never change here (use it on the current version)"));
+  // Instance level: the definition is read as a read interaction would.
+  if (s.size() == 3 && is_terminology_operation(type, s[2])) {
+    std::string op = s[2];
+    Plan p = plan(I::read, [type, id, op](Ctx& c) { handle_terminology(c, type, id, op); });
+    p.label = "terminology";
+    return p;
+  }
   if (s.size() == 3 && !s[2].empty() && s[2][0] == '$') {
     std::string op = s[2];
     return plan(operation_interaction(op), [type, id, op](Ctx& c) { handle_instance_operation(c, type, id, op); });

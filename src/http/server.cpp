@@ -66,7 +66,9 @@ const std::string& metadata_json(App& app) {
     f.conditional_create = f.conditional_update = f.conditional_delete = f.conditional_patch = true;
     f.search_params = [](const std::string& type) { return fhir::search_param_statements(type); };
     f.system_operations = {"export", "meta", "validate"};
-    f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"}};
+    f.type_operations = {{"Patient", "everything"}, {"Patient", "export"}, {"Group", "export"},
+                         {"ValueSet", "expand"}, {"ValueSet", "validate-code"}, {"CodeSystem", "lookup"},
+                         {"CodeSystem", "subsumes"}, {"CodeSystem", "validate-code"}, {"ConceptMap", "translate"}};
     for (const auto& t : fhir::registry().all_resource_types())
       for (const char* op : {"validate", "meta", "meta-add", "meta-delete"}) f.type_operations.emplace_back(t, op);
     if (f.auth_required) f.security = auth::capability_security(app.cfg.auth);

@@ -1,5 +1,6 @@
 // service/import.cpp — see import.h.
 #include "service/import.h"
+#include "service/terminology.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -502,6 +503,9 @@ Importer::Importer(store::Database& db, Repository& repo, BundleProcessor bp, co
 
 Importer::~Importer() = default;
 
-void Importer::run(const std::vector<std::string>& files) { impl_->run(files); }
+void Importer::run(const std::vector<std::string>& files) {
+  impl_->run(files);
+  Terminology::bump_generation();  // imported CodeSystems / ValueSets invalidate cached expansions
+}
 
 }  // namespace ef::service

@@ -2,8 +2,10 @@
 #include "service/reads.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "fhir/resource.h"
+#include "service/terminology.h"
 #include "util/time.h"
 
 namespace ef::service {
@@ -211,14 +213,22 @@ Result<SearchResult> search(store::Conn& c, const Access& a, Interaction i, cons
   }
   // Every resource is judged by the search permission on its own type.
   ro.view = a.view(Interaction::search_type);
+  // Token :in / :not-in / :above / :below: the code sets from the terminology engine, bound
+  // as one parameter each (service/terminology.h).
+  std::optional<fhir::SearchQuery> resolved;
+  if (Terminology::needs_code_sets(q)) {
+    resolved = q;
+    if (Status st = Terminology::resolve_code_sets(c, a, &*resolved); !st) return st;
+  }
+  const fhir::SearchQuery& rq = resolved ? *resolved : q;
   SearchResult out;
-  if (q.summary == fhir::Summary::count || q.count == 0) {
-    auto n = store::count_search(c, q, ro.view);
+  if (rq.summary == fhir::Summary::count || rq.count == 0) {
+    auto n = store::count_search(c, rq, ro.view);
     if (!n) return n.status();
     out.count = *n;
     return out;
   }
-  auto page = store::run_search(c, q, ro);
+  auto page = store::run_search(c, rq, ro);
   if (!page) return page.status();
   out.page = std::move(*page);
   return out;

@@ -3,12 +3,38 @@
 
 #include "fhir/fhirpath_patch.h"
 #include "fhir/resource.h"
+#include "service/terminology.h"
 #include "store/search.h"
 
 namespace ef::service {
 
 Service::Service(store::Database& db, Repository& repo, std::string base_url)
-    : db_(db), repo_(repo), base_url_(std::move(base_url)) {}
+    : db_(db), repo_(repo), base_url_(std::move(base_url)), term_(std::make_unique<Terminology>(*this)) {}
+
+Service::~Service() = default;
+
+namespace {
+
+// The type a Bundle entry or request URL names ("ValueSet/1", "ValueSet?url=x" -> ValueSet).
+std::string url_type(const std::string& url) {
+  size_t e = url.find_first_of("/?");
+  return url.substr(0, e == std::string::npos ? url.size() : e);
+}
+
+// A write to CodeSystem, ValueSet or ConceptMap invalidates cached expansions (issue 21).
+bool bundle_touches_terminology(const json::Value& bundle) {
+  const json::Array* es = json::get_array(bundle, "entry");
+  if (!es) return false;
+  for (const auto& e : *es) {
+    if (const json::Value* r = json::get(e, "resource"))
+      if (Terminology::is_terminology_type(json::string_or(*r, "resourceType"))) return true;
+    if (const json::Value* q = json::get(e, "request"))
+      if (Terminology::is_terminology_type(url_type(json::string_or(*q, "url")))) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 MatchResolver Service::resolver() const {
   std::string base = base_url_;
@@ -82,7 +108,10 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
     out = bp.execute(c, e, opt);
     return out.ok() ? Status() : out.status();  // a failure rolls the write back
   };
-  Status st = (e.method == "GET" || e.method == "HEAD") ? db_.read(run) : db_.write(run);
+  bool get = e.method == "GET" || e.method == "HEAD";
+  Status st = get ? db_.read(run) : db_.write(run);
+  if (!get && (Terminology::is_terminology_type(e.type) || Terminology::is_terminology_type(url_type(e.url))))
+    Terminology::bump_generation();  // after the commit (service/terminology.h)
   if (!out.ok()) return out;
   if (!st) return st;  // the commit itself failed
   return out;
@@ -115,7 +144,10 @@ Result<store::MetaCodes> Service::meta_summary(const Access& a, const std::strin
 
 Result<BundleResult> Service::bundle(json::Value bundle, const BundleOptions& opt) {
   BundleProcessor bp(repo_, resolver());
-  return bp.process(std::move(bundle), opt);
+  bool term = bundle_touches_terminology(bundle);
+  auto out = bp.process(std::move(bundle), opt);
+  if (term) Terminology::bump_generation();  // after the commit (service/terminology.h)
+  return out;
 }
 
 }  // namespace ef::service

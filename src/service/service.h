@@ -19,6 +19,8 @@
 //                                 type / system: store::meta_codes inside the caller's search
 //                                 view (codes used only outside it are never seen)
 //   $meta-add / $meta-delete      a PATCH EntryRequest with meta_op (the write path of patch)
+//   terminology operations        service/terminology.h (terminology()); a committed write of a
+//                                 CodeSystem, ValueSet or ConceptMap bumps its cache generation
 //
 // The Service is built once at start-up and shared by all threads (it holds no per-request
 // state; the Access is per request).
@@ -36,9 +38,12 @@
 
 namespace ef::service {
 
+class Terminology;
+
 class Service {
  public:
   Service(store::Database& db, Repository& repo, std::string base_url);
+  ~Service();
 
   Result<store::Version> read(const Access& a, const std::string& type, const std::string& id);
   Result<store::Version> vread(const Access& a, const std::string& type, const std::string& id, int64_t version);
@@ -78,11 +83,15 @@ class Service {
   BundleProcessor processor() { return BundleProcessor(repo_, resolver()); }
   Repository& repository() { return repo_; }
   const std::string& base_url() const { return base_url_; }
+  // $expand, $validate-code, $lookup, $subsumes, $translate and the code sets of the token
+  // modifiers :in / :not-in / :above / :below (service/terminology.h).
+  Terminology& terminology() { return *term_; }
 
  private:
   store::Database& db_;
   Repository& repo_;
   std::string base_url_;
+  std::unique_ptr<Terminology> term_;
 };
 
 }  // namespace ef::service

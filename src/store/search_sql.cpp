@@ -161,6 +161,18 @@ void Builder::token_match(const std::string& x, const SearchValue& v, Modifier m
     b("% " + like_escape(v.text) + "%");
     return;
   }
+  if (m == Modifier::in || m == Modifier::not_in || m == Modifier::above || m == Modifier::below) {
+    // the code set resolved by the interaction layer, bound as ONE parameter (a JSON array of
+    // [system, code]); :not-in negates the whole criterion (see param())
+    // The code drives the (pid, code, system) index; a row without a system (a `code` element
+    // such as Patient.gender, whose system the binding implies) matches on its code.
+    const std::string set = v.code_set.empty() ? std::string("[]") : v.code_set;
+    sql += "(" + cc + " IN (SELECT json_extract(value,'$[1]') FROM json_each(?)) AND (" + sc + " IS NULL OR (" + sc +
+           ", " + cc + ") IN (SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]') FROM json_each(?))))";
+    b(set);
+    b(set);
+    return;
+  }
   if (m == Modifier::of_type) {
     sql += "(" + cc + "=?";
     b(v.code);
@@ -332,7 +344,7 @@ void Builder::criterion(const std::string& a, const Criterion& cr) {
     return;
   }
   std::string x = alias("x");
-  bool negate = cr.modifier == Modifier::not_;
+  bool negate = cr.modifier == Modifier::not_ || cr.modifier == Modifier::not_in;
   if (correlated) {
     // by rid ('+' on pid keeps SQLite off the (pid, value) index, which would scan every
     // row of the parameter for each candidate)

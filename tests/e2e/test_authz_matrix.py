@@ -457,6 +457,42 @@ class AuthzMatrixReads(MatrixCase):
                 else:
                     self.assertEqual(r.status, 403, "%s: %r" % (cell, res))
 
+    def test_terminology_operations(self):
+        """Terminology (issue 21): the bundled content for any authenticated caller whose claims
+        parse; a stored ValueSet only for callers who may search ValueSet (type level) or read it
+        (instance level); restricted callers never learn a stored definition (it names B)."""
+        vs = {"resourceType": "ValueSet", "id": "vs-beta-terms", "url": "http://example.org/vs/beta-terms",
+              "status": "active", "compose": {"include": [{"system": "http://example.org/beta",
+                                                           "concept": [{"code": "beta-term-code"}]}]}}
+        r = self.s.request("PUT", "/ValueSet/vs-beta-terms", vs, token=self.tokens["Contributor"])
+        self.assertIn(r.status, (200, 201), r)
+        gender = "ValueSet/$expand?url=http%3A%2F%2Fhl7.org%2Ffhir%2FValueSet%2Fadministrative-gender"
+        stored = "ValueSet/$expand?url=http%3A%2F%2Fexample.org%2Fvs%2Fbeta-terms"
+        instance = "ValueSet/vs-beta-terms/$expand"
+        for caller in C.CALLERS:
+            claim_problem = caller.kind == "refused" and caller.scp is not None
+            reader = caller.kind == "open" and "read" in caller.perms
+            for url in (gender, stored, instance):
+                cell = "[terminology GET %s as %s]" % (url, caller.name)
+                with self.subTest(cell=cell):
+                    r = self.s.request("GET", "/" + url, token=self.tokens[caller.name])
+                    res = Result(r.status, C.body_json(r), r)
+                    self.check_no_leak(cell, caller, res, url)
+                    if claim_problem:
+                        self.check_refused(cell, caller, res)
+                    elif url == gender:
+                        self.assertEqual(r.status, 200, "%s: %r" % (cell, res))
+                        self.assertIn("female", r.body.decode())
+                    elif reader:
+                        self.assertEqual(r.status, 200, "%s: %r" % (cell, res))
+                        self.assertIn("beta-term-code", r.body.decode())
+                    elif url == stored:
+                        self.assertEqual(r.status, 404, "%s: %r" % (cell, res))  # as if it did not exist
+                    else:
+                        self.assertIn(r.status, (403, 404), "%s: %r" % (cell, res))
+                    if not reader:
+                        self.assertNotIn("beta-term-code", r.body.decode(), cell)
+
 
 if __name__ == "__main__":
     unittest.main()

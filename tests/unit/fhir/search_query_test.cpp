@@ -95,7 +95,16 @@ TEST_CASE("token forms and modifiers", "[search]") {
   CHECK(q.criteria[0].values[0].type_code == "MR");
   CHECK(q.criteria[0].values[0].code == "12345");
   CHECK(error_of("Patient", "identifier:of-type=MR|12345").find(":of-type") != std::string::npos);
-  CHECK(error_of("Observation", "code:in=http://vs").find("modifier ':in'") != std::string::npos);
+  // :in / :not-in keep the value set reference; :above / :below need system|code (issue 21)
+  q = ok("Observation", "code:in=http://vs|1");
+  CHECK(q.criteria[0].modifier == Modifier::in);
+  CHECK(q.criteria[0].values[0].url == "http://vs|1");
+  CHECK(ok("Observation", "code:not-in=ValueSet/x").criteria[0].modifier == Modifier::not_in);
+  q = ok("Observation", "code:below=http://loinc.org|1-8");
+  CHECK((q.criteria[0].modifier == Modifier::below && q.criteria[0].values[0].code == "1-8"));
+  CHECK(error_of("Observation", "code:below=1-8").find("system|code") != std::string::npos);
+  CHECK(error_of("Observation", "code:in=").find("code:in") != std::string::npos);
+  CHECK(error_of("Patient", "name:in=http://vs").find("modifier ':in'") != std::string::npos);
   CHECK(error_of("Observation", "code=a|b|c").find("code") != std::string::npos);
   q = ok("Patient", "_id=abc,def");
   CHECK(q.criteria[0].kind == Criterion::Kind::id);

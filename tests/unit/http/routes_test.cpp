@@ -78,6 +78,16 @@ TEST_CASE("routes: every FHIR interaction maps to its policy interaction, type a
       {"DELETE", "/Patient?identifier=x", "delete", "Patient", "", false},
       {"GET", "/Patient/_history", "history-type", "Patient", "", false},
       {"GET", "/Patient/$meta", "search-type", "Patient", "", false},
+      // terminology (issue 21): type level needs only an authenticated caller (decided as
+      // capabilities, not public); instance level is a read of the definition
+      {"GET", "/ValueSet/$expand", "capabilities", "ValueSet", "", false},
+      {"POST", "/ValueSet/$validate-code", "capabilities", "ValueSet", "", false},
+      {"GET", "/CodeSystem/$lookup", "capabilities", "CodeSystem", "", false},
+      {"GET", "/CodeSystem/$subsumes", "capabilities", "CodeSystem", "", false},
+      {"GET", "/ConceptMap/$translate", "capabilities", "ConceptMap", "", false},
+      {"GET", "/ValueSet/v1/$expand", "read", "ValueSet", "v1", false},
+      {"POST", "/CodeSystem/c1/$lookup", "read", "CodeSystem", "c1", false},
+      {"GET", "/ConceptMap/m1/$translate", "read", "ConceptMap", "m1", false},
       {"GET", "/Patient/p1", "read", "Patient", "p1", false},
       {"PUT", "/Patient/p1", "update", "Patient", "p1", false},
       {"PATCH", "/Patient/p1", "patch", "Patient", "p1", false},
