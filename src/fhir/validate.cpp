@@ -447,6 +447,7 @@ struct Walker {
       path += ')';
       here("the extension " + *url + " takes a value of type " + want + ", not " + kv.first, "structure");
     }
+  }
 
   // A required binding the bundled content cannot check: a stored ValueSet may (issue 21).
   static bool stored_required(const ElementDef& e) {

@@ -93,6 +93,10 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
   BundleProcessor bp(repo_, resolver());
   Result<EntryResult> out = Status(Err::internal, "not run");
   Repository::Prepared p;
+  // A write of a CodeSystem, ValueSet or ConceptMap invalidates cached expansions once it
+  // has committed (service/terminology.h), whichever path below stores it.
+  bool get = e.method == "GET" || e.method == "HEAD";
+  bool term = !get && (Terminology::is_terminology_type(e.type) || Terminology::is_terminology_type(url_type(e.url)));
   if (bp.prepare_create(e, opt, &p)) {
     // A plain create: prepared on this thread, the writer (possibly another request's thread,
     // store/db.h group commit) only stores it.
@@ -100,6 +104,7 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
       out = bp.write_prepared_create(c, p);
       return out.ok() ? Status() : out.status();
     });
+    if (term) Terminology::bump_generation();
     if (!out.ok()) return out;
     if (!st) return st;
     return out;
@@ -108,10 +113,8 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
     out = bp.execute(c, e, opt);
     return out.ok() ? Status() : out.status();  // a failure rolls the write back
   };
-  bool get = e.method == "GET" || e.method == "HEAD";
   Status st = get ? db_.read(run) : db_.write(run);
-  if (!get && (Terminology::is_terminology_type(e.type) || Terminology::is_terminology_type(url_type(e.url))))
-    Terminology::bump_generation();  // after the commit (service/terminology.h)
+  if (term) Terminology::bump_generation();
   if (!out.ok()) return out;
   if (!st) return st;  // the commit itself failed
   return out;

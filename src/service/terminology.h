@@ -11,7 +11,8 @@
 // Also owns the expansion cache (keyed by generation, visibility, canonical, version and
 // activeOnly) and the generation counter that invalidates it: bump_generation() is called by
 // Service after every committed write of one of the three types (Service::execute,
-// Service::bundle) and after an import.  Writes made by another process on the same database
+// Service::bundle), after an import and after a sync pull page or conflict resolution
+// (sync/puller.cpp) that wrote one.  Writes made by another process on the same database
 // (an `edgefhir import` while the server runs) are seen at once in stored lookups but cached
 // expansions of them only after the next write through this server or a restart.
 // Also resolves the code sets the token search modifiers :in, :not-in, :above and :below need

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "service/terminology.h"
 #include "sync/outbox.h"
 #include "sync/pull_logic.h"
 #include "util/log.h"
@@ -161,6 +162,16 @@ Result<bool> Puller::history_supported(const std::string& type) {
   return it != history_.end() && it->second;
 }
 
+// Pulled CodeSystems, ValueSets and ConceptMaps invalidate cached expansions once their
+// page has committed, as a write through the Service does (service/terminology.h).
+static void after_commit(const PulledPage& page) {
+  for (const Pulled& e : page.entries)
+    if (service::Terminology::is_terminology_type(e.type)) {
+      service::Terminology::bump_generation();
+      return;
+    }
+}
+
 Status Puller::apply_search_page(Run& r, const PulledPage& page) {
   const std::string& up = cfg_.upstream;
   PullReport rep;
@@ -289,6 +300,7 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
     }
     return store::SyncState::pull_progress(c, up, r.q.search, cursor, rep.received, 0);
   });
+  after_commit(page);
   if (!st) return st;
   for (const std::string& w : warnings) log::warn("sync.pull_rejected", {{"search", r.q.search}, {"detail", w}});
   r.cursor_ms = cursor;
@@ -389,6 +401,7 @@ Status Puller::apply_history_page(Run& r, const PulledPage& page) {
     }
     return store::SyncState::pull_progress(c, up, r.q.search, 0, 0, rep.deleted);
   });
+  after_commit(page);
   if (!st) return st;
   r.report.deleted += rep.deleted;
   r.report.conflicts += rep.conflicts;
@@ -606,7 +619,7 @@ Status resolve_conflict(store::Database& db, service::Repository& repo, Pusher& 
     if (!v) return Status(Err::internal, "the kept upstream version cannot be parsed: " + v.status().message);
     doc = *v;
   }
-  return db.write([&](store::Conn& c) -> Status {
+  Status done = db.write([&](store::Conn& c) -> Status {
     int64_t now = clock.now_ms();
     int64_t version = 0;
     if (upstream_deleted) {
@@ -628,6 +641,8 @@ Status resolve_conflict(store::Database& db, service::Repository& repo, Pusher& 
     if (!s) return s;
     return store::SyncState::resolve(c, conflict_id, "resolved-upstream", now);
   });
+  if (service::Terminology::is_terminology_type(row.type)) service::Terminology::bump_generation();
+  return done;
 }
 
 }  // namespace ef::sync

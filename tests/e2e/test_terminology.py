@@ -356,6 +356,23 @@ class TerminologyStored(unittest.TestCase):
         self.assertIn(r.status, (200, 204))
         self.assertEqual(self.s.request("GET", "/ValueSet/$expand?url=" + q(g)).json()["expansion"]["total"], 4)
 
+    def test_posted_value_set_invalidates_a_cached_bundled_expansion(self):
+        # POST (a create with a server-assigned id) takes the prepared create path of the
+        # writer; the cached expansion of the bundled value set must still be dropped.
+        u = "http://hl7.org/fhir/ValueSet/contact-point-system"
+        sys_ = "http://hl7.org/fhir/contact-point-system"
+        first = self.s.request("GET", "/ValueSet/$expand?url=" + q(u)).json()
+        self.assertEqual(first["expansion"]["total"], 7)
+        self.s.request("GET", "/ValueSet/$expand?url=" + q(u))  # now cached
+        r = self.s.request("POST", "/ValueSet", {"resourceType": "ValueSet", "url": u, "status": "active",
+                                                  "compose": {"include": [{"system": sys_, "concept": [{"code": "phone"}]}]}})
+        self.assertEqual(r.status, 201, r)
+        after = self.s.request("GET", "/ValueSet/$expand?url=" + q(u)).json()
+        self.assertEqual(codes_of(after), {(sys_, "phone")})
+        vid = r.json()["id"]
+        self.assertIn(self.s.request("DELETE", "/ValueSet/" + vid).status, (200, 204))
+        self.assertEqual(self.s.request("GET", "/ValueSet/$expand?url=" + q(u)).json()["expansion"]["total"], 7)
+
     def test_translate_with_a_stored_concept_map(self):
         cm = {"resourceType": "ConceptMap", "id": "cm1", "url": "http://example.org/cm/1", "status": "active",
               "group": [{"source": "http://s", "target": "http://t", "element": [
