@@ -23,7 +23,9 @@ sync/...; the SDK itself runs on Android only, so this test is a client that spe
 - upload per resource (upload/request/UrlRequestGenerator.kt, remote/RetrofitHttpService.kt):
   `PUT Type/id` with the resource (application/fhir+json), `PATCH Type/id` with the JSON Patch
   text as body and `Content-Type: application/json-patch+json`, `DELETE Type/id`.
-- every request carries `Authorization: Bearer <token>` (the app's HttpAuthenticator).
+- every request carries `Authorization: Bearer <token>` (the app's HttpAuthenticator); with
+  `NetworkConfiguration.uploadWithGzip` a request body is gzip-compressed with
+  `Content-Encoding: gzip` and a Content-Length (remote/GzipUploadInterceptor.kt).
 
 The token is what a community health worker's app holds: SMART `user/` scopes and a
 Practitioner fhirUser (no role).  A patient-scoped app (`patient/*.rs`, a patient claim) is
@@ -31,6 +33,7 @@ checked to download exactly its own compartment.
 """
 import base64
 import datetime
+import gzip
 import json
 import threading
 import time
@@ -278,6 +281,17 @@ class MobileSyncE2E(unittest.TestCase):
         matches, _ = c.download()
         self.assertEqual(matches, [("Patient", "mob-s-1", "3")])
         self.assertEqual(c.local[("Patient", "mob-s-1")]["birthDate"], "2001-01-01")
+        # uploadWithGzip: the same transaction shape, gzip-compressed
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "Patient/mob-s-1",
+             "resource": json_patch_binary([{"op": "replace", "path": "/gender", "value": "female"}]),
+             "request": {"method": "PATCH", "url": "Patient/mob-s-1", "ifMatch": 'W/"3"'}}]}
+        r = self.s.request("POST", "/", gzip.compress(json.dumps(bundle).encode()), token=self.chw,
+                           headers={"Content-Type": "application/fhir+json; charset=UTF-8", "Content-Encoding": "gzip"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["entry"][0]["response"]["etag"], 'W/"4"')
+        matches, _ = c.download()
+        self.assertEqual(matches, [("Patient", "mob-s-1", "4")])
         r = self.s.request("DELETE", "/Patient/mob-s-1", token=self.chw)
         self.assertIn(r.status, (200, 204), r)
         self.assertEqual(c.download()[0], [])

@@ -203,6 +203,47 @@ class XmlTest(unittest.TestCase):
         self.assertIn("unknown element 'foo' in Patient", r.json()["issue"][0]["diagnostics"])
         self.assertIn("line 1, column 38", r.json()["issue"][0]["diagnostics"])
 
+    def test_early_errors_follow_the_format(self):
+        """406 and 413 are decided before (or instead of) negotiation; they answer in the format
+        the request named when it named one, JSON otherwise."""
+        def is_xml_outcome(r, code):
+            self.assertTrue(r.header("content-type").startswith("application/fhir+xml"), r)
+            root = ET.fromstring(r.body)
+            self.assertEqual(root.tag, FHIR + "OperationOutcome")
+            self.assertEqual(root.find(FHIR + "issue/" + FHIR + "code").get("value"), code)
+        for accept, path in (("application/fhir+xml; fhirVersion=3.0", "/Patient"),
+                             ("application/fhir+xml", "/Patient?_format=turtle"),
+                             ("text/html", "/Patient?_format=application/fhir%2Bxml%2Bturtle")):
+            with self.subTest(accept=accept, path=path):
+                r = self.s.request("GET", path, headers={"Accept": accept})
+                self.assertEqual(r.status, 406, r)
+                is_xml_outcome(r, "not-supported")
+        r = self.s.request("GET", "/Patient?_format=text/xml%3BfhirVersion%3D5.0")
+        self.assertEqual(r.status, 200, r)  # a _format's parameters are ignored: served as XML
+        self.assertTrue(r.header("content-type").startswith("application/fhir+xml"), r)
+        for accept in ("text/html", "application/fhir+json; fhirVersion=3.0"):
+            with self.subTest(json=accept):
+                r = self.s.request("GET", "/Patient", headers={"Accept": accept})
+                self.assertEqual(r.status, 406, r)
+                self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        import gzip
+        with Server(config={"limits": {"max_body_bytes": 4096}}) as small:
+            small.start()
+            big = json.dumps({"resourceType": "Patient", "name": [{"family": "x" * 8000}]})
+            for headers in ({"Content-Type": "application/fhir+json"},  # Content-Length over the limit
+                            {"Content-Type": "application/fhir+json", "Content-Encoding": "gzip"}):  # inflates past it
+                body = gzip.compress(big.encode()) if "Content-Encoding" in headers else big
+                with self.subTest(headers=headers):
+                    r = small.request("POST", "/Patient", body, headers=dict(headers, Accept="application/fhir+xml"))
+                    self.assertEqual(r.status, 413, r)
+                    is_xml_outcome(r, "too-costly")
+                    r = small.request("POST", "/Patient?_format=xml", body, headers=headers)
+                    self.assertEqual(r.status, 413, r)
+                    is_xml_outcome(r, "too-costly")
+                    r = small.request("POST", "/Patient", body, headers=headers)
+                    self.assertEqual(r.status, 413, r)
+                    self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+
     def test_bad_documents_name_the_problem(self):
         cases = [
             (b'<Patient><gender value="male"/></Patient>', "FHIR namespace"),
