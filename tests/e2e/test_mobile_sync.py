@@ -79,8 +79,8 @@ class MobileClient:
         assert r.status == 200, (path, r)
         return r.json()
 
-    def download(self):
-        """One sync's download; returns the (type, id, versionId) of every entry received in
+    def download(self, between_pages=None):
+        """One sync's download (between_pages(n) runs after the n-th page); returns the (type, id, versionId) of every entry received in
         search mode 'match', in order, and those received as 'include'."""
         matches, includes = [], []
         for typ, p in self.params.items():
@@ -89,7 +89,12 @@ class MobileClient:
             if "_lastUpdated" not in params and typ in self.timestamps:
                 params["_lastUpdated"] = "gt" + self.timestamps[typ]
             url = typ + "?" + concat_params(params)
+            pages = 0
             while url:
+                pages += 1
+                assert pages <= 500, "paging does not end (%s)" % url
+                if between_pages and pages > 1:
+                    between_pages(pages - 1)
                 b = self.get(url)
                 assert b["resourceType"] == "Bundle" and b["type"] == "searchset", b
                 url = next((l["url"] for l in b.get("link", []) if l["relation"] == "next"), None)
@@ -316,6 +321,41 @@ class MobileSyncE2E(unittest.TestCase):
         matches, includes = c.download()
         self.assertEqual([m[1] for m in matches], ["inc-p-4"])
         self.assertEqual(sorted(i[1] for i in includes), ["inc-o-4-0", "inc-o-4-1"])
+
+    def test_paging_is_bounded_by_the_first_page(self):
+        """A download sorted by _lastUpdated lists what existed when its first page was read:
+        a resource updated or created while it pages comes with the next download (its new
+        version), once; the resource updated before its page was reached is not listed in its
+        old version either (search lists current versions), so nothing arrives twice and
+        paging ends however fast writers are."""
+        tag = "bound"
+        for i in range(10):
+            self.write("PUT", "/Patient/bound-%d" % i, self.patient("bound-%d" % i, tag))
+        c = MobileClient(self.s, self.chw, {"Patient": {"_tag": "urn:test|" + tag, "_count": "3"}})
+        first = c.download()[0]
+        self.assertEqual(len(first), 10)
+        self.write("PUT", "/Patient/bound-0", self.patient("bound-0", tag, "Second"))  # gets a new lastUpdated
+        c2 = MobileClient(self.s, self.chw, c.params)
+
+        def meanwhile(n):
+            if n == 1:  # after the first page: one listed already, one not yet, one new
+                first_page = [k[1] for k in c2.local]
+                self.write("PUT", "/Patient/" + first_page[0], self.patient(first_page[0], tag, "Third"))
+                self.write("PUT", "/Patient/bound-9", self.patient("bound-9", tag, "Third"))
+                self.write("PUT", "/Patient/bound-new", self.patient("bound-new", tag))
+                meanwhile.changed = {first_page[0], "bound-9", "bound-new"}
+        matches, _ = c2.download(between_pages=meanwhile)
+        ids = [m[1] for m in matches]
+        self.assertEqual(len(ids), len(set(ids)))
+        self.assertNotIn("bound-new", ids)
+        self.assertNotIn("bound-9", ids)  # updated before its page: not listed now, next time
+        self.assertEqual(len(ids), 9, ids)
+        again, _ = c2.download()
+        self.assertEqual(sorted(m[1] for m in again), sorted(meanwhile.changed))
+        self.assertEqual(self.local_versions(c2, tag), self.server_state(["Patient"], tag))
+        # a malformed paging token is refused
+        r = self.s.request("GET", "/Patient?_sort=_lastUpdated&_cursor=bm90LWEtY3Vyc29y", token=self.chw)
+        self.assertEqual(r.status, 400, r)
 
     def test_concurrent_writes_no_gaps_no_duplicates(self):
         """Resources written while the phone pages, and between its syncs: after the writers
