@@ -203,6 +203,30 @@ class XmlTest(unittest.TestCase):
         self.assertIn("unknown element 'foo' in Patient", r.json()["issue"][0]["diagnostics"])
         self.assertIn("line 1, column 38", r.json()["issue"][0]["diagnostics"])
 
+    def test_read_cache_never_serves_a_stale_rendering(self):
+        """XML reads are cached by the stored JSON text: a repeated read is a hit and identical,
+        an update is read in its new content at once, an earlier version by vread in its own."""
+        def metric(name):
+            text = self.s.request("GET", "/metrics").body.decode()
+            return float(re.search(r"^%s (\S+)$" % name, text, re.M).group(1))
+        pid = self.s.request("POST", "/Patient", {"resourceType": "Patient", "gender": "male"}).json()["id"]
+        xml = {"Accept": "application/fhir+xml"}
+        first = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        hits = metric("edgefhir_xml_cache_hits_total")
+        again = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        self.assertEqual(again.body, first.body)
+        self.assertEqual(metric("edgefhir_xml_cache_hits_total"), hits + 1)
+        self.assertGreater(metric("edgefhir_xml_cache_bytes"), len(first.body))
+        self.assertEqual(self.s.request("PUT", "/Patient/" + pid, {"resourceType": "Patient", "id": pid,
+                                                                   "gender": "female"}).status, 200)
+        now = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        self.assertEqual(ET.fromstring(now.body).find(FHIR + "gender").get("value"), "female")
+        old = self.s.request("GET", "/Patient/%s/_history/1" % pid, headers=xml)
+        self.assertEqual(old.body, first.body)
+        pretty = self.s.request("GET", "/Patient/%s?_pretty=true" % pid, headers=xml)
+        self.assertIn(b"\n", pretty.body)
+        self.assertEqual(canon_fhir_xml(pretty.body), canon_fhir_xml(now.body))
+
     def test_early_errors_follow_the_format(self):
         """406 and 413 are decided before (or instead of) negotiation; they answer in the format
         the request named when it named one, JSON otherwise."""
