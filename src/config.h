@@ -28,6 +28,7 @@ struct Limits {
   size_t max_response_bytes = 64 * 1024 * 1024;  // a batch/transaction response
   size_t max_json_values = 1000000;  // JSON values (scalars, arrays, objects) in one body
   int max_write_ms = 2000;           // one request's time holding the writer
+  size_t xml_cache_bytes = 8 * 1024 * 1024;  // XML renderings of read resources (fhir/xml_cache.h); 0 = off
 };
 
 // The single writer (store/db.h): group commit and its bounds.

@@ -9,6 +9,7 @@
 #include "fhir/indexer.h"
 #include "fhir/search_params.h"
 #include "fhir/validate.h"
+#include "fhir/xml_cache.h"
 #include "fhir/search_query.h"
 #include "auth/config.h"
 #include "auth/key_store.h"
@@ -156,6 +157,20 @@ static Status setup_metrics(http::App& app) {
   st = reg.add_counter("edgefhir_database_forced_checkpoints_total",
                        "WAL checkpoints a commit had to run itself because the WAL outgrew its limit.",
                        std::function<double()>([db] { return double(db->forced_checkpoints()); }));
+  if (!st) return st;
+  for (int i = 0; i < 2; ++i) {
+    bool hits = i == 0;
+    st = reg.add_counter(hits ? "edgefhir_xml_cache_hits_total" : "edgefhir_xml_cache_misses_total",
+                         hits ? "XML reads answered from the rendering cache (fhir/xml_cache.h)."
+                              : "XML reads converted because the rendering was not cached (cache on).",
+                         std::function<double()>([hits] {
+                           auto s = fhir::xml::read_cache().stats();
+                           return double(hits ? s.hits : s.misses);
+                         }));
+    if (!st) return st;
+  }
+  st = reg.add_gauge("edgefhir_xml_cache_bytes", "Bytes held by the XML rendering cache (limits.xml_cache_bytes bounds it).",
+                     std::function<double()>([] { return double(fhir::xml::read_cache().stats().bytes); }));
   if (!st) return st;
   st = reg.add_histogram("edgefhir_database_write_group_size",
                          "Writes committed together in one transaction (group commit, store/db.h); 1 = alone.",

@@ -45,7 +45,10 @@ static bool gzip_compress(const std::string& in, std::string* out) {
   return rc == Z_STREAM_END;
 }
 
-void send_json(Ctx& c, int status, const std::string& body) {
+// cache_xml: body is a stored resource version being read (GET/HEAD); its XML rendering may
+// come from / go to the read cache (fhir/xml_cache.h).  Other bodies (Bundles with their own
+// ids and timestamps, outcomes) are rendered each time.
+static void send_body(Ctx& c, int status, const std::string& body, bool cache_xml) {
   c.res.status = status;
   const std::string* out = &body;
   std::string pretty;
@@ -61,7 +64,7 @@ void send_json(Ctx& c, int status, const std::string& body) {
   }
   const char* ctype = "application/fhir+json; charset=utf-8";
   std::string xml;
-  if (c.xml && !body.empty() && json_to_xml(body, c.pretty, &xml)) {  // http/xml_body.h
+  if (c.xml && !body.empty() && json_to_xml(body, c.pretty, &xml, cache_xml)) {  // http/xml_body.h
     out = &xml;
     ctype = "application/fhir+xml; charset=utf-8";
   }
@@ -80,6 +83,8 @@ void send_json(Ctx& c, int status, const std::string& body) {
   }
   c.res.set_content(*out, ctype);
 }
+
+void send_json(Ctx& c, int status, const std::string& body) { send_body(c, status, body, false); }
 
 void send_error(Ctx& c, const Status& st) {
   if (st.code == Err::method_not_allowed) c.res.set_header("Allow", "GET, POST, PUT, PATCH, DELETE");
@@ -110,7 +115,7 @@ void send_resource(Ctx& c, int status, const std::string& type, const std::strin
       return;
     }
   }
-  send_json(c, status, body);
+  send_body(c, status, body, c.req.method == "GET" || c.req.method == "HEAD");
 }
 
 std::string media_type(const std::string& v) {

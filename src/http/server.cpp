@@ -27,6 +27,7 @@
 #include "http/operations.h"
 #include "http/sockbudget.h"
 #include "http/xml_body.h"
+#include "fhir/xml_cache.h"
 #include "net/http_client.h"
 #include "store/audit.h"
 #include "util/log.h"
@@ -90,6 +91,22 @@ std::string make_request_id(const std::string& given) {
   snprintf(buf, sizeof buf, "%08llx-%06llx", (unsigned long long)(salt & 0xffffffff),
            (unsigned long long)(counter.fetch_add(1) & 0xffffff));
   return buf;
+}
+
+// For an answer given before (or instead of) negotiation succeeded — 406, 413, a refused
+// request line: XML when the request asked for XML in a way that can be recognised (a valid
+// _format or Accept; or, when they cannot be satisfied, an XML media type named in them and
+// no JSON one), JSON otherwise.
+void negotiate_for_error(Ctx& c) {
+  Format f = Format::any;
+  std::string fp = c.param("_format"), accept = c.header("Accept");
+  if (check_format(fp, accept, &f).ok() || (!fp.empty() && check_format("", accept, &f).ok())) {
+    c.xml = f == Format::xml;
+    return;
+  }
+  std::string named = fp.empty() ? accept : fp;
+  for (auto& ch : named) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  c.xml = named.find("xml") != std::string::npos && named.find("json") == std::string::npos;
 }
 
 Status negotiate(Ctx& c) {
@@ -246,6 +263,7 @@ void Server::Impl::dispatch(const httplib::Request& req, httplib::Response& res)
   } else if (!split_path(req.path, &c.seg)) {
     plan = error_plan(Status(Err::invalid, "the URL path is not validly percent-encoded"));
   } else if (Status st = negotiate(c); !st) {
+    negotiate_for_error(c);  // a 406 in the format the client named, when it named one
     plan = error_plan(st);
   } else {
     plan = plan_route(c);
@@ -293,6 +311,7 @@ static bool read_body(App& app, httplib::Request& req, httplib::Response& res, c
   }
   if (res.status == 413) too_large = true;
   Ctx c(req, res, app);
+  negotiate_for_error(c);
   if (too_large) {
     send_error(c, Status(Err::too_large, "the request body is larger than the limit of " + std::to_string(limit) +
                                              " bytes (limits.max_body_bytes, after decoding)"));
@@ -330,6 +349,7 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   srv.set_keep_alive_timeout(L.keep_alive_seconds);
   srv.set_keep_alive_max_count(size_t(L.keep_alive_max_requests));
   srv.set_payload_max_length(L.max_body_bytes);
+  fhir::xml::read_cache().set_budget(L.xml_cache_bytes);
   sockbudget::configure(L.max_header_bytes, 2 * L.max_body_bytes + 65536);
   int threads = L.threads > 0 ? L.threads : kDefaultThreads;
   srv.new_task_queue = [threads] { return new ElasticPool(size_t(std::min(kMinThreads, threads)), size_t(threads)); };
@@ -363,6 +383,7 @@ Server::Server(App& app) : impl_(std::make_unique<Impl>(app)) {
   srv.set_error_handler([self](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     Ctx c(req, res, self->app);
+    negotiate_for_error(c);
     int status = res.status;
     Status st(err_for_http(status),
               status == 413 ? "the request body is larger than the limit of " + std::to_string(self->app.cfg.limits.max_body_bytes) + " bytes"

@@ -2,6 +2,7 @@
 #include "http/xml_body.h"
 
 #include "fhir/xml.h"
+#include "fhir/xml_cache.h"
 #include "http/conventions.h"
 #include "util/json.h"
 
@@ -28,7 +29,8 @@ Status xml_request_body(Ctx& c) {
   return Status();
 }
 
-bool json_to_xml(const std::string& text, bool pretty, std::string* out) {
+bool json_to_xml(const std::string& text, bool pretty, std::string* out, bool cache) {
+  if (cache) return fhir::xml::read_cache().render(text, pretty, out);
   return fhir::xml::write_text(text, pretty, out);
 }
 

@@ -18,7 +18,9 @@ namespace ef::http {
 Status xml_request_body(Ctx& c);
 
 // A FHIR JSON body (a resource, Bundle, OperationOutcome ...) as FHIR XML; false when `json`
-// is not a JSON object (then the caller sends it as it is).
-bool json_to_xml(const std::string& json, bool pretty, std::string* out);
+// is not a JSON object (then the caller sends it as it is).  cache: `json` is a stored resource
+// version (a read); its rendering comes from or goes to fhir::xml::read_cache()
+// (limits.xml_cache_bytes).
+bool json_to_xml(const std::string& json, bool pretty, std::string* out, bool cache = false);
 
 }  // namespace ef::http

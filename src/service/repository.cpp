@@ -1,6 +1,7 @@
 // service/repository.cpp — see repository.h.
 #include "service/repository.h"
 
+#include <algorithm>
 #include <random>
 
 #include "fhir/element_order.h"
@@ -26,6 +27,20 @@ std::string Repository::new_id() {
   return buf;
 }
 
+int64_t Repository::stamp(int64_t at_least) {
+  std::lock_guard<std::mutex> lk(stamp_mu_);
+  // Transactions finished so far (store/db.h WriteStats::groups: counted at COMMIT, under the
+  // writer lock, before the next transaction begins).  Unchanged: this write shares the open
+  // transaction of the previous stamp and may share its millisecond.
+  uint64_t tx = db_.write_stats().groups;
+  int64_t now = std::max(clock_.now_ms(), at_least);
+  int64_t floor = tx == stamp_tx_ ? last_stamp_ : last_stamp_ + 1;
+  if (now < floor) now = floor;
+  last_stamp_ = now;
+  stamp_tx_ = tx;
+  return now;
+}
+
 static Status version_mismatch(const std::string& type, const std::string& id, int64_t want, int64_t have) {
   Status st(Err::precondition, "version conflict on " + type + "/" + id + ": If-Match expects version " +
                                    std::to_string(want) + " but the current version is " + std::to_string(have));
@@ -41,7 +56,6 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     Status st = check_(resource, &kept);
     if (!st) return st;
   }
-  int64_t now = clock_.now_ms();
   if (cur && !cur->deleted) {
     // An update identical to the current content creates no new version.
     json::Value probe = resource;
@@ -55,7 +69,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     }
   }
   int64_t version = cur ? cur->version + 1 : 1;
-  if (cur && now <= cur->last_updated) now = cur->last_updated + 1;  // lastUpdated never goes backwards
+  int64_t now = stamp(cur ? cur->last_updated + 1 : 0);  // lastUpdated never goes backwards
   Prepared p = prepare(type, id, std::move(resource), version, now);
   auto r = res_.write_version(c, type, id, version, p.body, method, now, p.rows);
   if (!r) return r.status();
@@ -226,8 +240,7 @@ Result<WriteResult> Repository::remove(store::Conn& c, const std::string& type, 
     return w;
   }
   if (opt.if_match && (*cur)->version != *opt.if_match) return version_mismatch(type, id, *opt.if_match, (*cur)->version);
-  int64_t now = clock_.now_ms();
-  if (now <= (*cur)->last_updated) now = (*cur)->last_updated + 1;
+  int64_t now = stamp((*cur)->last_updated + 1);
   auto r = res_.write_delete(c, type, id, (*cur)->version + 1, now);
   if (!r) return r.status();
   w.version = r->version;

@@ -4,9 +4,11 @@
 #include "store/search.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cfloat>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "fhir/search_params.h"
 #include "store/search_sql.h"
@@ -58,9 +60,10 @@ struct Cursor {
   bool before = false;
   int64_t rid = 0;
   std::vector<Bind> keys;
+  std::optional<int64_t> bound;  // lastUpdated snapshot bound (see sync_bound)
 };
 
-std::string encode_cursor(bool before, int64_t rid, const std::vector<Bind>& keys) {
+std::string encode_cursor(bool before, int64_t rid, const std::vector<Bind>& keys, std::optional<int64_t> bound) {
   json::Array a;
   a.push_back(json::Value(std::string(before ? "b" : "a")));
   a.push_back(json::Value(std::to_string(rid)));
@@ -72,6 +75,7 @@ std::string encode_cursor(bool before, int64_t rid, const std::vector<Bind>& key
       a.push_back(json::Value(std::string(buf)));
     } else a.push_back(json::Value("s" + std::get<std::string>(k)));
   }
+  if (bound) a.push_back(json::Value("u" + std::to_string(*bound)));
   return b64::url_encode(json::write(json::Value(a)));
 }
 
@@ -83,7 +87,7 @@ Result<Cursor> decode_cursor(const std::string& tok, const std::vector<fhir::Sor
   auto v = json::parse(*raw);
   if (!v) return bad;
   const json::Array* a = json::as_array(*v);
-  if (!a || a->size() != sort.size() + 2) return bad;
+  if (!a || (a->size() != sort.size() + 2 && a->size() != sort.size() + 3)) return bad;
   std::vector<std::string> s;
   for (const auto& e : *a) {
     const std::string* str = json::as_string(e);
@@ -115,7 +119,36 @@ Result<Cursor> decode_cursor(const std::string& tok, const std::vector<fhir::Sor
       return bad;
     }
   }
+  if (s.size() == sort.size() + 3) {
+    const std::string& u = s.back();
+    errno = 0;
+    long long n = u.size() > 1 && u[0] == 'u' ? std::strtoll(u.c_str() + 1, &end, 10) : 0;
+    if (u.size() < 2 || u[0] != 'u' || *end || errno) return bad;
+    c.bound = int64_t(n);
+  }
   return c;
+}
+
+// A search whose first sort key is _lastUpdated ascending (how sync clients download:
+// `_sort=_lastUpdated`) is bounded to the resources last updated at or before the newest
+// lastUpdated of its types when its first page was read; the bound travels in the cursor.
+// Without it, writers that keep updating resources move them behind the cursor again and
+// again, and a client that pages until no `next` link may never finish.  Nothing is lost:
+// what was written after the first page is stamped later than the bound (service::Repository
+// ::stamp) and comes with the client's next `_lastUpdated=gt` download.
+Result<std::optional<int64_t>> sync_bound(Conn& c, const fhir::SearchQuery& q) {
+  if (q.sort.empty() || q.sort[0].code != "_lastUpdated" || q.sort[0].desc || q.types.empty())
+    return std::optional<int64_t>();
+  int64_t bound = 0;
+  for (const std::string& t : q.types) {
+    Stmt& s = c.prepare("SELECT max(last_updated) FROM resource WHERE type=?");
+    s.bind(1, t);
+    if (s.step() && !s.is_null(0)) bound = std::max(bound, s.int64(0));
+    Status st = s.status();
+    s.reset();
+    if (!st) return st;
+  }
+  return std::optional<int64_t>(bound);
 }
 
 struct Matcher {
@@ -212,6 +245,14 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
     if (!d) return d.status();
     cur = *d;
   }
+  if (!has_cursor) {
+    auto b = sync_bound(c, q);
+    if (!b) return b.status();
+    cur.bound = *b;
+  } else if (cur.bound && (q.sort.empty() || q.sort[0].code != "_lastUpdated" || q.sort[0].desc)) {
+    return Status(Err::invalid, "_cursor: the paging token is not valid for this search (start again from the first page)",
+                  "_cursor");
+  }
   Matcher M{c, q, {}};
   std::vector<KeyKind> kinds;
   for (const auto& k : q.sort) kinds.push_back(key_kind(k));
@@ -238,6 +279,10 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
     }
     B.sql += " FROM resource r WHERE ";
     M.where(B);
+    if (cur.bound) {
+      B.sql += " AND r.last_updated<=?";
+      B.b(*cur.bound);
+    }
     B.sql += ")";
     if (has_cursor) {
       // strictly after (before) the cursor row in (k0 dir0, k1 dir1, ..., rid asc) order
@@ -287,8 +332,8 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
   if (!page.matches.empty()) {
     const bool has_after = back ? true : more;     // a backward page came from a later row
     const bool has_before = back ? more : has_cursor;
-    if (has_after) page.next_cursor = encode_cursor(false, page.matches.back().rid, keys.back());
-    if (has_before) page.prev_cursor = encode_cursor(true, page.matches.front().rid, keys.front());
+    if (has_after) page.next_cursor = encode_cursor(false, page.matches.back().rid, keys.back(), cur.bound);
+    if (has_before) page.prev_cursor = encode_cursor(true, page.matches.front().rid, keys.front(), cur.bound);
   } else if (has_cursor && back) {
     // nothing before: offer the first page again through `next` from the cursor row
   }

@@ -14,7 +14,11 @@
 // base64url of the last (or, for `previous`, the first) row's sort keys and rid, so the next
 // page starts strictly after that row: resources created meanwhile show up on later pages
 // (or not at all when they sort before the cursor), and resources that were already listed
-// are never listed twice nor skipped, unless an update changed their sort key.
+// are never listed twice nor skipped, unless an update changed their sort key.  A search sorted
+// first by _lastUpdated ascending (a sync client's download) is also bounded to what was last
+// updated at or before the newest lastUpdated of its types when the first page was read (the
+// bound is in the token): paging ends even while writers keep updating, and later writes
+// come with the client's next `_lastUpdated=gt` query.
 //
 // _include/_revinclude: applied to the page's matches (and, with :iterate, to included
 // resources, up to 4 rounds); included resources never repeat a match; at most

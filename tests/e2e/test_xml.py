@@ -203,6 +203,71 @@ class XmlTest(unittest.TestCase):
         self.assertIn("unknown element 'foo' in Patient", r.json()["issue"][0]["diagnostics"])
         self.assertIn("line 1, column 38", r.json()["issue"][0]["diagnostics"])
 
+    def test_read_cache_never_serves_a_stale_rendering(self):
+        """XML reads are cached by the stored JSON text: a repeated read is a hit and identical,
+        an update is read in its new content at once, an earlier version by vread in its own."""
+        def metric(name):
+            text = self.s.request("GET", "/metrics").body.decode()
+            return float(re.search(r"^%s (\S+)$" % name, text, re.M).group(1))
+        pid = self.s.request("POST", "/Patient", {"resourceType": "Patient", "gender": "male"}).json()["id"]
+        xml = {"Accept": "application/fhir+xml"}
+        first = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        hits = metric("edgefhir_xml_cache_hits_total")
+        again = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        self.assertEqual(again.body, first.body)
+        self.assertEqual(metric("edgefhir_xml_cache_hits_total"), hits + 1)
+        self.assertGreater(metric("edgefhir_xml_cache_bytes"), len(first.body))
+        self.assertEqual(self.s.request("PUT", "/Patient/" + pid, {"resourceType": "Patient", "id": pid,
+                                                                   "gender": "female"}).status, 200)
+        now = self.s.request("GET", "/Patient/" + pid, headers=xml)
+        self.assertEqual(ET.fromstring(now.body).find(FHIR + "gender").get("value"), "female")
+        old = self.s.request("GET", "/Patient/%s/_history/1" % pid, headers=xml)
+        self.assertEqual(old.body, first.body)
+        pretty = self.s.request("GET", "/Patient/%s?_pretty=true" % pid, headers=xml)
+        self.assertIn(b"\n", pretty.body)
+        self.assertEqual(canon_fhir_xml(pretty.body), canon_fhir_xml(now.body))
+
+    def test_early_errors_follow_the_format(self):
+        """406 and 413 are decided before (or instead of) negotiation; they answer in the format
+        the request named when it named one, JSON otherwise."""
+        def is_xml_outcome(r, code):
+            self.assertTrue(r.header("content-type").startswith("application/fhir+xml"), r)
+            root = ET.fromstring(r.body)
+            self.assertEqual(root.tag, FHIR + "OperationOutcome")
+            self.assertEqual(root.find(FHIR + "issue/" + FHIR + "code").get("value"), code)
+        for accept, path in (("application/fhir+xml; fhirVersion=3.0", "/Patient"),
+                             ("application/fhir+xml", "/Patient?_format=turtle"),
+                             ("text/html", "/Patient?_format=application/fhir%2Bxml%2Bturtle")):
+            with self.subTest(accept=accept, path=path):
+                r = self.s.request("GET", path, headers={"Accept": accept})
+                self.assertEqual(r.status, 406, r)
+                is_xml_outcome(r, "not-supported")
+        r = self.s.request("GET", "/Patient?_format=text/xml%3BfhirVersion%3D5.0")
+        self.assertEqual(r.status, 200, r)  # a _format's parameters are ignored: served as XML
+        self.assertTrue(r.header("content-type").startswith("application/fhir+xml"), r)
+        for accept in ("text/html", "application/fhir+json; fhirVersion=3.0"):
+            with self.subTest(json=accept):
+                r = self.s.request("GET", "/Patient", headers={"Accept": accept})
+                self.assertEqual(r.status, 406, r)
+                self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+        import gzip
+        with Server(config={"limits": {"max_body_bytes": 4096}}) as small:
+            small.start()
+            big = json.dumps({"resourceType": "Patient", "name": [{"family": "x" * 8000}]})
+            for headers in ({"Content-Type": "application/fhir+json"},  # Content-Length over the limit
+                            {"Content-Type": "application/fhir+json", "Content-Encoding": "gzip"}):  # inflates past it
+                body = gzip.compress(big.encode()) if "Content-Encoding" in headers else big
+                with self.subTest(headers=headers):
+                    r = small.request("POST", "/Patient", body, headers=dict(headers, Accept="application/fhir+xml"))
+                    self.assertEqual(r.status, 413, r)
+                    is_xml_outcome(r, "too-costly")
+                    r = small.request("POST", "/Patient?_format=xml", body, headers=headers)
+                    self.assertEqual(r.status, 413, r)
+                    is_xml_outcome(r, "too-costly")
+                    r = small.request("POST", "/Patient", body, headers=headers)
+                    self.assertEqual(r.status, 413, r)
+                    self.assertEqual(r.json()["resourceType"], "OperationOutcome")
+
     def test_bad_documents_name_the_problem(self):
         cases = [
             (b'<Patient><gender value="male"/></Patient>', "FHIR namespace"),
