@@ -120,7 +120,7 @@ Result<WriteResult> Repository::write_prepared(store::Conn& c, const Prepared& p
 }
 
 Result<WriteResult> Repository::write_prepared_create(store::Conn& c, Prepared& p) {
-  int64_t now = clock_.now_ms();
+  int64_t now = stamp(0);  // later than every committed transaction, as every other write
   if (now != p.now_ms) {
     std::string ts = timefmt::format_instant(now);
     // (A body whose meta does not start with versionId and lastUpdated keeps the time it was

@@ -94,8 +94,8 @@ class Repository {
   Result<WriteResult> write_prepared(store::Conn& c, const Prepared& p, const std::string& method);
   // A plain create prepared before it queued for the writer (Service::execute, with
   // BundleProcessor::prepare_create): inside the caller's transaction, meta.lastUpdated (body and
-  // row) is restamped with the clock now, so that lastUpdated follows commit order exactly as
-  // when the whole create runs in the writer; then stored as write_prepared(.., "POST").
+  // row) is restamped by stamp() (later than every committed transaction), so that lastUpdated
+  // follows commit order exactly as when the whole create runs in the writer; then stored as write_prepared(.., "POST").
   // WriteResult::body is the stored body (moved out of p).
   Result<WriteResult> write_prepared_create(store::Conn& c, Prepared& p);
 

@@ -60,4 +60,20 @@ TEST_CASE("lastUpdated stamps: later than every committed transaction, shared in
   auto f = repo.update("Patient", "f", patient("f"));
   REQUIRE(f.ok());
   CHECK(f->last_updated == 1'800'000'000'000);
+
+  // a create prepared before it queued for the writer (Service::execute) is restamped the
+  // same way: the clock stands still, the next transaction is still later
+  auto p = repo.prepare_create("Patient", "g", patient("g"), clock.now_ms());
+  int64_t got = 0;
+  std::string body;
+  st = (*db)->write([&](store::Conn& conn) -> Status {
+    auto w = repo.write_prepared_create(conn, p);
+    if (!w) return w.status();
+    got = w->last_updated;
+    body = w->body;
+    return Status();
+  });
+  REQUIRE(st.ok());
+  CHECK(got == f->last_updated + 1);
+  CHECK(body.find("\"lastUpdated\":\"2027-01-15T08:00:00.001Z\"") != std::string::npos);
 }
