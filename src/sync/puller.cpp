@@ -113,25 +113,8 @@ void Puller::run() {
 }
 
 HttpResponse Puller::call(const std::string& path, Status* err) {
-  for (int attempt = 0;; ++attempt) {
-    Headers h = {{"Accept", "application/fhir+json"}};
-    if (tokens_) {
-      auto t = tokens_->token();
-      if (!t) {
-        *err = t.status();
-        HttpResponse none;
-        none.error = t.status().message;
-        return none;
-      }
-      h.push_back({"Authorization", "Bearer " + *t});
-    }
-    HttpResponse r = http_->send("GET", path, h, {}, {}, size_t(cfg_.pull_max_page_bytes));
-    if (r.status == 401 && tokens_ && attempt == 0) {
-      tokens_->invalidate();
-      continue;
-    }
-    return r;
-  }
+  return send_with_token(*http_, tokens_.get(), "GET", path, {{"Accept", "application/fhir+json"}}, err, {},
+                         size_t(cfg_.pull_max_page_bytes));
 }
 
 Result<bool> Puller::history_supported(const std::string& type) {
