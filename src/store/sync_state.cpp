@@ -63,6 +63,20 @@ Result<std::optional<SyncStateRow>> select_state(Conn& c, const std::string& ups
   return first_row(q, row_of);
 }
 
+#define CHANGE_COLS "seq, type, id, version, last_updated, method, body"
+
+SyncChange change_of(Stmt& q) {
+  SyncChange ch;
+  ch.seq = q.int64(0);
+  ch.type = std::string(q.text(1));
+  ch.id = std::string(q.text(2));
+  ch.version = q.int64(3);
+  ch.last_updated = q.int64(4);
+  ch.is_delete = q.text(5) == "DELETE";
+  if (!ch.is_delete) ch.body = std::string(q.text(6));
+  return ch;
+}
+
 #define CONFLICT_COLS                                                                                \
   "seq, at, type, id, local_version, change_seq, kind, COALESCE(expected_version,''), "              \
   "COALESCE(upstream_version,''), resolution, COALESCE(detail,''), direction, upstream_body, "       \
@@ -163,21 +177,11 @@ Result<SyncPending> SyncState::pending(int64_t after_seq, int limit, const std::
   SyncPending p;
   Status st = db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare(
-        "SELECT seq, type, id, version, last_updated, method, body FROM resource_version WHERE seq>?1" +
+        "SELECT " CHANGE_COLS " FROM resource_version WHERE seq>?1" +
         type_filter(types, 3) + " ORDER BY seq LIMIT ?2");
     q.bind(1, after_seq).bind(2, int64_t(limit));
     bind_types(q, types, 3);
-    while (q.step()) {
-      SyncChange ch;
-      ch.seq = q.int64(0);
-      ch.type = std::string(q.text(1));
-      ch.id = std::string(q.text(2));
-      ch.version = q.int64(3);
-      ch.last_updated = q.int64(4);
-      ch.is_delete = q.text(5) == "DELETE";
-      if (!ch.is_delete) ch.body = std::string(q.text(6));
-      p.changes.push_back(std::move(ch));
-    }
+    while (q.step()) p.changes.push_back(change_of(q));
     Status s = q.status();
     q.reset();
     if (!s) return s;
@@ -193,26 +197,12 @@ Result<SyncPending> SyncState::pending(int64_t after_seq, int limit, const std::
 }
 
 Result<std::optional<SyncChange>> SyncState::latest_change(const std::string& type, const std::string& id) {
-  std::optional<SyncChange> out;
+  Result<std::optional<SyncChange>> out = std::optional<SyncChange>();
   Status st = db_.read([&](Conn& c) -> Status {
-    Stmt& q = c.prepare(
-        "SELECT seq, type, id, version, last_updated, method, body FROM resource_version WHERE type=? AND id=? "
-        "ORDER BY version DESC LIMIT 1");
+    Stmt& q = c.prepare("SELECT " CHANGE_COLS " FROM resource_version WHERE type=? AND id=? ORDER BY version DESC LIMIT 1");
     q.bind(1, type).bind(2, id);
-    if (q.step()) {
-      SyncChange ch;
-      ch.seq = q.int64(0);
-      ch.type = std::string(q.text(1));
-      ch.id = std::string(q.text(2));
-      ch.version = q.int64(3);
-      ch.last_updated = q.int64(4);
-      ch.is_delete = q.text(5) == "DELETE";
-      if (!ch.is_delete) ch.body = std::string(q.text(6));
-      out = ch;
-    }
-    Status s = q.status();
-    q.reset();
-    return s;
+    out = first_row(q, change_of);
+    return out.status();
   });
   if (!st) return st;
   return out;
