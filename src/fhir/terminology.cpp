@@ -236,30 +236,13 @@ namespace {
 class Bundled : public Source {
  public:
   std::shared_ptr<const CodeSystem> code_system(const std::string& url, const std::string& version) const override {
-    std::call_once(once_, [this] { index(); });
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = cs_.find(url);
-    if (it == cs_.end() || !version_ok(it->second.version, version)) return nullptr;
-    if (!it->second.parsed) {
-      auto v = json::parse(it->second.text);
-      if (!v) return nullptr;
-      auto cs = parse_code_system(*v, false);
-      if (!cs) return nullptr;
-      it->second.parsed = *cs;
-    }
-    return it->second.parsed;
+    return find(cs_, url, version, [](json::Value v) -> std::shared_ptr<const CodeSystem> {
+      auto cs = parse_code_system(v, false);
+      return cs ? *cs : nullptr;
+    });
   }
   std::shared_ptr<const json::Value> value_set(const std::string& url, const std::string& version) const override {
-    std::call_once(once_, [this] { index(); });
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = vs_.find(url);
-    if (it == vs_.end() || !version_ok(it->second.version, version)) return nullptr;
-    if (!it->second.parsed) {
-      auto v = json::parse(it->second.text);
-      if (!v) return nullptr;
-      it->second.parsed = std::make_shared<const json::Value>(std::move(*v));
-    }
-    return it->second.parsed;
+    return find(vs_, url, version, [](json::Value v) { return std::make_shared<const json::Value>(std::move(v)); });
   }
   size_t count(const std::string& kind) const {
     std::call_once(once_, [this] { index(); });
@@ -273,6 +256,22 @@ class Bundled : public Source {
     std::shared_ptr<const T> parsed;
   };
   static bool version_ok(std::string_view have, const std::string& want) { return want.empty() || have == want; }
+  // The row of `url` (of `version` when one is asked), parsed on first use by `parse` (null: not
+  // usable; asked again next time); null when absent.
+  template <class T, class Parse>
+  std::shared_ptr<const T> find(std::unordered_map<std::string, Row<T>>& rows, const std::string& url,
+                                const std::string& version, Parse parse) const {
+    std::call_once(once_, [this] { index(); });
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = rows.find(url);
+    if (it == rows.end() || !version_ok(it->second.version, version)) return nullptr;
+    if (!it->second.parsed) {
+      auto v = json::parse(it->second.text);
+      if (!v) return nullptr;
+      it->second.parsed = parse(std::move(*v));
+    }
+    return it->second.parsed;
+  }
   void index() const {
     std::string_view all = embedded_terminology();
     size_t i = 0;
