@@ -199,6 +199,22 @@ static Status setup_metrics(http::App& app) {
   return st;
 }
 
+// Starts one sync worker (the pusher or the puller): init, its metrics (`add_metrics`), then
+// its thread. A metrics failure sets the exit code 1; errors are prefixed "sync: ".
+template <class Worker, class AddMetrics>
+static Status start_sync_worker(const std::shared_ptr<Worker>& w, AddMetrics add_metrics, const Clock& clock,
+                                int* exit_code) {
+  Status st = w->init();
+  if (!st) return Status(st.code, "sync: " + st.message);
+  st = add_metrics(http::metrics(), w, clock);
+  if (!st) {
+    *exit_code = 1;
+    return Status(st.code, "sync: " + st.message);
+  }
+  w->start();
+  return Status();
+}
+
 Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
   *exit_code = 2;
   Status st = setup_auth(app);
@@ -216,25 +232,13 @@ Status wire_server(http::App& app, const Sections& sections, int* exit_code) {
   app.console_enabled = sections.console_enabled;
   if (sections.sync.enabled) {
     auto pusher = std::make_shared<sync::Pusher>(*app.db, sections.sync, *app.clock);
-    st = pusher->init();
-    if (!st) return Status(st.code, "sync: " + st.message);
-    st = sync::register_metrics(http::metrics(), pusher, *app.clock);
-    if (!st) {
-      *exit_code = 1;
-      return Status(st.code, "sync: " + st.message);
-    }
-    pusher->start();
+    st = start_sync_worker(pusher, sync::register_metrics, *app.clock, exit_code);
+    if (!st) return st;
     app.sync = pusher;
     if (!sections.sync.pull.empty()) {
       auto puller = std::make_shared<sync::Puller>(*app.db, *app.repo, sections.sync, *app.clock);
-      st = puller->init();
-      if (!st) return Status(st.code, "sync: " + st.message);
-      st = sync::register_pull_metrics(http::metrics(), puller, *app.clock);
-      if (!st) {
-        *exit_code = 1;
-        return Status(st.code, "sync: " + st.message);
-      }
-      puller->start();
+      st = start_sync_worker(puller, sync::register_pull_metrics, *app.clock, exit_code);
+      if (!st) return st;
       app.pull = puller;
     }
   }

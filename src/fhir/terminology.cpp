@@ -236,30 +236,13 @@ namespace {
 class Bundled : public Source {
  public:
   std::shared_ptr<const CodeSystem> code_system(const std::string& url, const std::string& version) const override {
-    std::call_once(once_, [this] { index(); });
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = cs_.find(url);
-    if (it == cs_.end() || !version_ok(it->second.version, version)) return nullptr;
-    if (!it->second.parsed) {
-      auto v = json::parse(it->second.text);
-      if (!v) return nullptr;
-      auto cs = parse_code_system(*v, false);
-      if (!cs) return nullptr;
-      it->second.parsed = *cs;
-    }
-    return it->second.parsed;
+    return find(cs_, url, version, [](json::Value v) -> std::shared_ptr<const CodeSystem> {
+      auto cs = parse_code_system(v, false);
+      return cs ? *cs : nullptr;
+    });
   }
   std::shared_ptr<const json::Value> value_set(const std::string& url, const std::string& version) const override {
-    std::call_once(once_, [this] { index(); });
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = vs_.find(url);
-    if (it == vs_.end() || !version_ok(it->second.version, version)) return nullptr;
-    if (!it->second.parsed) {
-      auto v = json::parse(it->second.text);
-      if (!v) return nullptr;
-      it->second.parsed = std::make_shared<const json::Value>(std::move(*v));
-    }
-    return it->second.parsed;
+    return find(vs_, url, version, [](json::Value v) { return std::make_shared<const json::Value>(std::move(v)); });
   }
   size_t count(const std::string& kind) const {
     std::call_once(once_, [this] { index(); });
@@ -273,6 +256,22 @@ class Bundled : public Source {
     std::shared_ptr<const T> parsed;
   };
   static bool version_ok(std::string_view have, const std::string& want) { return want.empty() || have == want; }
+  // The row of `url` (of `version` when one is asked), parsed on first use by `parse` (null: not
+  // usable; asked again next time); null when absent.
+  template <class T, class Parse>
+  std::shared_ptr<const T> find(std::unordered_map<std::string, Row<T>>& rows, const std::string& url,
+                                const std::string& version, Parse parse) const {
+    std::call_once(once_, [this] { index(); });
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = rows.find(url);
+    if (it == rows.end() || !version_ok(it->second.version, version)) return nullptr;
+    if (!it->second.parsed) {
+      auto v = json::parse(it->second.text);
+      if (!v) return nullptr;
+      it->second.parsed = parse(std::move(*v));
+    }
+    return it->second.parsed;
+  }
   void index() const {
     std::string_view all = embedded_terminology();
     size_t i = 0;
@@ -619,6 +618,23 @@ json::Value param(const std::string& name, const char* type, json::Value v) {
   return json::Value(std::move(p));
 }
 
+// A parameter made of parts: {"name": name, "part": parts}.
+json::Value part_param(const std::string& name, json::Array parts) {
+  json::Object p;
+  p["name"] = json::Value(name);
+  p["part"] = json::Value(std::move(parts));
+  return json::Value(std::move(p));
+}
+
+// A Coding; an empty system or display is left out.
+json::Value coding(const std::string& system, const std::string& code, const std::string& display) {
+  json::Object c;
+  if (!system.empty()) c["system"] = json::Value(system);
+  c["code"] = json::Value(code);
+  if (!display.empty()) c["display"] = json::Value(display);
+  return json::Value(std::move(c));
+}
+
 json::Value parameters(json::Array ps) {
   json::Object o;
   o["resourceType"] = json::Value("Parameters");
@@ -629,13 +645,7 @@ json::Value parameters(json::Array ps) {
 json::Value designation_json(const Designation& d) {
   json::Object o;
   if (!d.language.empty()) o["language"] = json::Value(d.language);
-  if (!d.use_code.empty()) {
-    json::Object u;
-    if (!d.use_system.empty()) u["system"] = json::Value(d.use_system);
-    u["code"] = json::Value(d.use_code);
-    if (!d.use_display.empty()) u["display"] = json::Value(d.use_display);
-    o["use"] = json::Value(std::move(u));
-  }
+  if (!d.use_code.empty()) o["use"] = coding(d.use_system, d.use_code, d.use_display);
   o["value"] = json::Value(d.value);
   return json::Value(std::move(o));
 }
@@ -777,18 +787,9 @@ Result<json::Value> lookup(const Source& src, const CodeRef& c, const std::vecto
     for (const auto& d : k.designations) {
       json::Array parts;
       if (!d.language.empty()) parts.push_back(param("language", "Code", json::Value(d.language)));
-      if (!d.use_code.empty()) {
-        json::Object cod;
-        if (!d.use_system.empty()) cod["system"] = json::Value(d.use_system);
-        cod["code"] = json::Value(d.use_code);
-        if (!d.use_display.empty()) cod["display"] = json::Value(d.use_display);
-        parts.push_back(param("use", "Coding", json::Value(std::move(cod))));
-      }
+      if (!d.use_code.empty()) parts.push_back(param("use", "Coding", coding(d.use_system, d.use_code, d.use_display)));
       parts.push_back(param("value", "String", json::Value(d.value)));
-      json::Object o;
-      o["name"] = json::Value("designation");
-      o["part"] = json::Value(std::move(parts));
-      ps.push_back(json::Value(std::move(o)));
+      ps.push_back(part_param("designation", std::move(parts)));
     }
   auto property = [&](const std::string& code, const std::string& member, const json::Value& v) {
     if (!want(code.c_str())) return;
@@ -798,10 +799,7 @@ Result<json::Value> lookup(const Source& src, const CodeRef& c, const std::vecto
     val["name"] = json::Value("value");
     val[member] = v;
     parts.push_back(json::Value(std::move(val)));
-    json::Object o;
-    o["name"] = json::Value("property");
-    o["part"] = json::Value(std::move(parts));
-    ps.push_back(json::Value(std::move(o)));
+    ps.push_back(part_param("property", std::move(parts)));
   };
   for (const auto& p : k.properties)
     if (p.code != "parent" && p.code != "child" && !p.member.empty()) property(p.code, p.member, p.value);
@@ -834,6 +832,17 @@ Result<json::Value> translate(const json::Value& map, const CodeRef& c, const st
   json::Array matches;
   const json::Array* groups = json::get_array(map, "group");
   std::string map_url = json::string_or(map, "url");
+  // One match: the target's equivalence, the concept (code and display of `concept`, none when
+  // null) in `system`, and the map as its source.
+  auto match = [&](const json::Value& target, const json::Value* concept, const std::string& system) {
+    json::Array parts;
+    parts.push_back(param("equivalence", "Code", json::Value(json::string_or(target, "equivalence", "equivalent"))));
+    if (concept)
+      parts.push_back(param("concept", "Coding",
+                            coding(system, json::string_or(*concept, "code"), json::string_or(*concept, "display"))));
+    parts.push_back(param("source", "Uri", json::Value(map_url)));
+    matches.push_back(part_param("match", std::move(parts)));
+  };
   if (groups)
     for (const auto& g : *groups) {
       std::string gs = json::string_or(g, "source"), gt = json::string_or(g, "target");
@@ -847,41 +856,10 @@ Result<json::Value> translate(const json::Value& map, const CodeRef& c, const st
         if (!reverse) {
           if (json::string_or(el, "code") != c.code) continue;
           if (!targets) continue;
-          for (const auto& t : *targets) {
-            json::Array parts;
-            std::string eq = json::string_or(t, "equivalence", "equivalent");
-            parts.push_back(param("equivalence", "Code", json::Value(eq)));
-            if (json::get(t, "code")) {
-              json::Object cod;
-              if (!to.empty()) cod["system"] = json::Value(to);
-              cod["code"] = json::Value(json::string_or(t, "code"));
-              std::string d = json::string_or(t, "display");
-              if (!d.empty()) cod["display"] = json::Value(d);
-              parts.push_back(param("concept", "Coding", json::Value(std::move(cod))));
-            }
-            parts.push_back(param("source", "Uri", json::Value(map_url)));
-            json::Object m;
-            m["name"] = json::Value("match");
-            m["part"] = json::Value(std::move(parts));
-            matches.push_back(json::Value(std::move(m)));
-          }
+          for (const auto& t : *targets) match(t, json::get(t, "code") ? &t : nullptr, to);
         } else if (targets) {
-          for (const auto& t : *targets) {
-            if (json::string_or(t, "code") != c.code) continue;
-            json::Array parts;
-            parts.push_back(param("equivalence", "Code", json::Value(json::string_or(t, "equivalence", "equivalent"))));
-            json::Object cod;
-            if (!to.empty()) cod["system"] = json::Value(to);
-            cod["code"] = json::Value(json::string_or(el, "code"));
-            std::string d = json::string_or(el, "display");
-            if (!d.empty()) cod["display"] = json::Value(d);
-            parts.push_back(param("concept", "Coding", json::Value(std::move(cod))));
-            parts.push_back(param("source", "Uri", json::Value(map_url)));
-            json::Object m;
-            m["name"] = json::Value("match");
-            m["part"] = json::Value(std::move(parts));
-            matches.push_back(json::Value(std::move(m)));
-          }
+          for (const auto& t : *targets)
+            if (json::string_or(t, "code") == c.code) match(t, &el, to);
         }
       }
     }

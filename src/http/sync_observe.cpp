@@ -1,20 +1,55 @@
-// http/sync_observe.cpp — see observe.h.
+// http/sync_observe.cpp — see sync_observe.h.
 #include "http/sync_observe.h"
 
 #include "util/time.h"
 
 namespace ef::sync {
 
-json::Value health_check(const SyncStatus& s, int64_t now_ms) {
+namespace {
+
+// What push and pull checks share: status, observed value and unit, time, and an output that is
+// the health reason or, while attempts keep failing, "last <what> failed: <error>".
+json::Object component_check(const std::string& health, int64_t observed, const std::string& unit, int64_t time_ms,
+                             const std::string& reason, const std::string& last_error, int64_t failures,
+                             const std::string& what) {
   json::Object k;
   k["componentType"] = json::Value(std::string("component"));
-  k["status"] = json::Value(s.health);
-  k["observedValue"] = json::make_number(s.queue_length);
-  k["observedUnit"] = json::Value(std::string("changes"));
-  k["time"] = json::Value(timefmt::format_instant(now_ms));
-  std::string out = s.health_reason;
-  if (out.empty() && !s.last_error.empty() && s.consecutive_failures > 0) out = "last push failed: " + s.last_error;
+  k["status"] = json::Value(health);
+  k["observedValue"] = json::make_number(observed);
+  k["observedUnit"] = json::Value(unit);
+  k["time"] = json::Value(timefmt::format_instant(time_ms));
+  std::string out = reason;
+  if (out.empty() && !last_error.empty() && failures > 0) out = "last " + what + " failed: " + last_error;
   if (!out.empty()) k["output"] = json::Value(out);
+  return k;
+}
+
+// One metric read from a status snapshot S (the pusher's or the puller's).
+template <class S>
+struct MetricDef {
+  const char* name;
+  const char* help;
+  bool counter;
+  std::function<double(const S&)> get;
+};
+
+// Registers every def; each scrape takes a snapshot() (the status is cached for a second).
+template <class S, size_t N>
+Status add_metrics(http::Metrics& m, const MetricDef<S> (&defs)[N], const std::function<S()>& snapshot) {
+  for (const MetricDef<S>& d : defs) {
+    auto get = d.get;
+    std::function<double()> fn = [snapshot, get] { return get(snapshot()); };
+    Status st = d.counter ? m.add_counter(d.name, d.help, fn) : m.add_gauge(d.name, d.help, fn);
+    if (!st) return st;
+  }
+  return Status();
+}
+
+}  // namespace
+
+json::Value health_check(const SyncStatus& s, int64_t now_ms) {
+  json::Object k = component_check(s.health, s.queue_length, "changes", now_ms, s.health_reason, s.last_error,
+                                   s.consecutive_failures, "push");
   json::Object links;
   links["upstream"] = json::Value(s.upstream);
   k["links"] = json::Value(links);
@@ -22,14 +57,8 @@ json::Value health_check(const SyncStatus& s, int64_t now_ms) {
 }
 
 Status register_metrics(http::Metrics& m, std::shared_ptr<Pusher> pusher, const Clock& clock) {
-  Pusher* p = pusher.get();
   const Clock* c = &clock;
-  struct Def {
-    const char* name;
-    const char* help;
-    bool counter;
-    std::function<double(const SyncStatus&)> get;
-  };
+  using Def = MetricDef<SyncStatus>;
   const Def defs[] = {
       {"edgefhir_sync_queue_length", "Local changes not yet acknowledged by the sync upstream.", false,
        [](const SyncStatus& s) { return double(s.queue_length); }},
@@ -50,38 +79,20 @@ Status register_metrics(http::Metrics& m, std::shared_ptr<Pusher> pusher, const 
       {"edgefhir_sync_conflicts_pending", "Manual conflicts waiting for `edgefhir sync resolve`.", false,
        [](const SyncStatus& s) { return double(s.pending); }},
   };
-  for (const Def& d : defs) {
-    auto get = d.get;
-    std::function<double()> fn = [p, get, keep = pusher] { return get(p->status()); };
-    Status st = d.counter ? m.add_counter(d.name, d.help, fn) : m.add_gauge(d.name, d.help, fn);
-    if (!st) return st;
-  }
-  return Status();
+  return add_metrics<SyncStatus>(m, defs, [pusher] { return pusher->status(); });
 }
 
 json::Value pull_health_check(const PullQueryStatus& q, int64_t now_ms) {
-  json::Object k;
-  k["componentType"] = json::Value(std::string("component"));
+  json::Object k = component_check(q.health, q.received_total, "resources received",
+                                   q.last_success_ms ? q.last_success_ms : now_ms, q.health_reason, q.last_error,
+                                   q.consecutive_failures, "pull");
   k["componentId"] = json::Value(q.search);
-  k["status"] = json::Value(q.health);
-  k["observedValue"] = json::make_number(q.received_total);
-  k["observedUnit"] = json::Value(std::string("resources received"));
-  k["time"] = json::Value(timefmt::format_instant(q.last_success_ms ? q.last_success_ms : now_ms));
-  std::string out = q.health_reason;
-  if (out.empty() && !q.last_error.empty() && q.consecutive_failures > 0) out = "last pull failed: " + q.last_error;
-  if (!out.empty()) k["output"] = json::Value(out);
   return json::Value(k);
 }
 
 Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller, const Clock& c) {
-  Puller* p = puller.get();
   const Clock* clock = &c;
-  struct Def {
-    const char* name;
-    const char* help;
-    bool counter;
-    std::function<double(const std::vector<PullQueryStatus>&)> get;
-  };
+  using Def = MetricDef<std::vector<PullQueryStatus>>;
   const Def defs[] = {
       {"edgefhir_sync_pull_received_total", "Upstream resource versions written locally by sync pull.", true,
        [](const std::vector<PullQueryStatus>& v) {
@@ -113,13 +124,7 @@ Status register_pull_metrics(http::Metrics& m, std::shared_ptr<Puller> puller, c
          return worst;
        }},
   };
-  for (const Def& d : defs) {
-    auto get = d.get;
-    std::function<double()> fn = [p, get, keep = puller] { return get(p->status()); };
-    Status st = d.counter ? m.add_counter(d.name, d.help, fn) : m.add_gauge(d.name, d.help, fn);
-    if (!st) return st;
-  }
-  return Status();
+  return add_metrics<std::vector<PullQueryStatus>>(m, defs, [puller] { return puller->status(); });
 }
 
 }  // namespace ef::sync

@@ -16,6 +16,20 @@ void bind_types(Stmt& s, const std::vector<std::string>& types, int first) {
   for (size_t i = 0; i < types.size(); ++i) s.bind(first + int(i), types[i]);
 }
 
+// Steps `q` once and resets it: its first row through `of` (nullopt when there is none), or the
+// statement's error (a statement that did not prepare steps false with its status).
+template <class Of>
+auto first_row(Stmt& q, Of of) -> Result<std::optional<decltype(of(q))>> {
+  std::optional<decltype(of(q))> out;
+  if (q.step()) out = of(q);
+  Status s = q.status();
+  q.reset();
+  if (!s) return s;
+  return out;
+}
+
+int64_t int64_of(Stmt& q) { return q.int64(0); }
+
 int64_t newest_seq(Conn& c, Status* st) {
   Stmt& q = c.prepare("SELECT COALESCE(MAX(seq), 0) FROM resource_version");
   int64_t n = q.step() ? q.int64(0) : 0;
@@ -46,12 +60,21 @@ SyncStateRow row_of(Stmt& q) {
 Result<std::optional<SyncStateRow>> select_state(Conn& c, const std::string& upstream) {
   Stmt& q = c.prepare("SELECT " SYNC_STATE_COLS " FROM sync_state WHERE upstream=?");
   q.bind(1, upstream);
-  std::optional<SyncStateRow> out;
-  if (q.step()) out = row_of(q);
-  Status st = q.status();
-  q.reset();
-  if (!st) return st;
-  return out;
+  return first_row(q, row_of);
+}
+
+#define CHANGE_COLS "seq, type, id, version, last_updated, method, body"
+
+SyncChange change_of(Stmt& q) {
+  SyncChange ch;
+  ch.seq = q.int64(0);
+  ch.type = std::string(q.text(1));
+  ch.id = std::string(q.text(2));
+  ch.version = q.int64(3);
+  ch.last_updated = q.int64(4);
+  ch.is_delete = q.text(5) == "DELETE";
+  if (!ch.is_delete) ch.body = std::string(q.text(6));
+  return ch;
 }
 
 #define CONFLICT_COLS                                                                                \
@@ -98,6 +121,12 @@ SyncPullRow pull_of(Stmt& q) {
   r.deleted_total = q.int64(11);
   r.created_at = q.int64(12);
   return r;
+}
+
+Result<std::optional<SyncPullRow>> select_pull(Conn& c, const std::string& upstream, const std::string& search) {
+  Stmt& q = c.prepare("SELECT " SYNC_PULL_COLS " FROM sync_pull WHERE upstream=? AND search=?");
+  q.bind(1, upstream).bind(2, search);
+  return first_row(q, pull_of);
 }
 
 void bind_opt(Stmt& s, int i, const std::string& v) {
@@ -148,21 +177,11 @@ Result<SyncPending> SyncState::pending(int64_t after_seq, int limit, const std::
   SyncPending p;
   Status st = db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare(
-        "SELECT seq, type, id, version, last_updated, method, body FROM resource_version WHERE seq>?1" +
+        "SELECT " CHANGE_COLS " FROM resource_version WHERE seq>?1" +
         type_filter(types, 3) + " ORDER BY seq LIMIT ?2");
     q.bind(1, after_seq).bind(2, int64_t(limit));
     bind_types(q, types, 3);
-    while (q.step()) {
-      SyncChange ch;
-      ch.seq = q.int64(0);
-      ch.type = std::string(q.text(1));
-      ch.id = std::string(q.text(2));
-      ch.version = q.int64(3);
-      ch.last_updated = q.int64(4);
-      ch.is_delete = q.text(5) == "DELETE";
-      if (!ch.is_delete) ch.body = std::string(q.text(6));
-      p.changes.push_back(std::move(ch));
-    }
+    while (q.step()) p.changes.push_back(change_of(q));
     Status s = q.status();
     q.reset();
     if (!s) return s;
@@ -178,26 +197,12 @@ Result<SyncPending> SyncState::pending(int64_t after_seq, int limit, const std::
 }
 
 Result<std::optional<SyncChange>> SyncState::latest_change(const std::string& type, const std::string& id) {
-  std::optional<SyncChange> out;
+  Result<std::optional<SyncChange>> out = std::optional<SyncChange>();
   Status st = db_.read([&](Conn& c) -> Status {
-    Stmt& q = c.prepare(
-        "SELECT seq, type, id, version, last_updated, method, body FROM resource_version WHERE type=? AND id=? "
-        "ORDER BY version DESC LIMIT 1");
+    Stmt& q = c.prepare("SELECT " CHANGE_COLS " FROM resource_version WHERE type=? AND id=? ORDER BY version DESC LIMIT 1");
     q.bind(1, type).bind(2, id);
-    if (q.step()) {
-      SyncChange ch;
-      ch.seq = q.int64(0);
-      ch.type = std::string(q.text(1));
-      ch.id = std::string(q.text(2));
-      ch.version = q.int64(3);
-      ch.last_updated = q.int64(4);
-      ch.is_delete = q.text(5) == "DELETE";
-      if (!ch.is_delete) ch.body = std::string(q.text(6));
-      out = ch;
-    }
-    Status s = q.status();
-    q.reset();
-    return s;
+    out = first_row(q, change_of);
+    return out.status();
   });
   if (!st) return st;
   return out;
@@ -320,45 +325,39 @@ Result<std::vector<SyncConflictRow>> SyncState::conflicts(const std::string& ups
 }
 
 Result<int64_t> SyncState::conflict_count(const std::string& upstream, const std::string& kind) {
-  int64_t n = 0;
+  Result<std::optional<int64_t>> n = std::optional<int64_t>();
   Status st = db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare("SELECT COUNT(*) FROM sync_conflict WHERE upstream=?1 AND (?2='' OR kind=?2)");
     q.bind(1, upstream).bind(2, kind);
-    if (q.step()) n = q.int64(0);
-    Status s = q.status();
-    q.reset();
-    return s;
+    n = first_row(q, int64_of);
+    return n.status();
   });
   if (!st) return st;
-  return n;
+  return n->value_or(0);
 }
 
 Result<std::optional<SyncConflictRow>> SyncState::conflict(const std::string& upstream, int64_t seq) {
-  std::optional<SyncConflictRow> out;
+  Result<std::optional<SyncConflictRow>> out = std::optional<SyncConflictRow>();
   Status st = db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare("SELECT " CONFLICT_COLS " FROM sync_conflict WHERE upstream=? AND seq=?");
     q.bind(1, upstream).bind(2, seq);
-    if (q.step()) out = conflict_of(q);
-    Status s = q.status();
-    q.reset();
-    return s;
+    out = first_row(q, conflict_of);
+    return out.status();
   });
   if (!st) return st;
   return out;
 }
 
 Result<int64_t> SyncState::pending_count(const std::string& upstream) {
-  int64_t n = 0;
+  Result<std::optional<int64_t>> n = std::optional<int64_t>();
   Status st = db_.read([&](Conn& c) -> Status {
     Stmt& q = c.prepare("SELECT COUNT(*) FROM sync_conflict WHERE upstream=? AND resolution='pending'");
     q.bind(1, upstream);
-    if (q.step()) n = q.int64(0);
-    Status s = q.status();
-    q.reset();
-    return s;
+    n = first_row(q, int64_of);
+    return n.status();
   });
   if (!st) return st;
-  return n;
+  return n->value_or(0);
 }
 
 Result<std::optional<SyncResourceRow>> SyncState::resource(const std::string& upstream, const std::string& type,
@@ -388,18 +387,13 @@ Result<std::optional<SyncResourceRow>> SyncState::resource(Conn& c, const std::s
                                                            const std::string& type, const std::string& id) {
   Stmt& q = c.prepare("SELECT upstream_version, local_version, origin FROM sync_resource WHERE upstream=? AND type=? AND id=?");
   q.bind(1, upstream).bind(2, type).bind(3, id);
-  std::optional<SyncResourceRow> out;
-  if (q.step()) {
+  return first_row(q, [](Stmt& row) {
     SyncResourceRow r;
-    if (!q.is_null(0)) r.upstream_version = std::string(q.text(0));
-    r.local_version = q.int64(1);
-    r.origin = std::string(q.text(2));
-    out = r;
-  }
-  Status s = q.status();
-  q.reset();
-  if (!s) return s;
-  return out;
+    if (!row.is_null(0)) r.upstream_version = std::string(row.text(0));
+    r.local_version = row.int64(1);
+    r.origin = std::string(row.text(2));
+    return r;
+  });
 }
 
 Status SyncState::put_resource(Conn& c, const std::string& upstream, const std::string& type, const std::string& id,
@@ -438,12 +432,7 @@ Result<std::optional<SyncConflictRow>> SyncState::pending_conflict(Conn& c, cons
   Stmt& q = c.prepare("SELECT " CONFLICT_COLS " FROM sync_conflict WHERE upstream=? AND type=? AND id=? AND "
                       "resolution='pending' ORDER BY seq DESC LIMIT 1");
   q.bind(1, upstream).bind(2, type).bind(3, id);
-  std::optional<SyncConflictRow> out;
-  if (q.step()) out = conflict_of(q);
-  Status s = q.status();
-  q.reset();
-  if (!s) return s;
-  return out;
+  return first_row(q, conflict_of);
 }
 
 Result<bool> SyncState::conflict_recorded(Conn& c, const std::string& upstream, const std::string& type,
@@ -476,33 +465,25 @@ Status SyncState::resolve(Conn& c, int64_t seq, const std::string& resolution, i
 }
 
 Result<SyncPullRow> SyncState::pull_ensure(const std::string& upstream, const std::string& search, int64_t now_ms) {
-  std::optional<SyncPullRow> out;
+  Result<std::optional<SyncPullRow>> out = std::optional<SyncPullRow>();
   Status st = db_.write([&](Conn& c) -> Status {
     Stmt& ins = c.prepare("INSERT OR IGNORE INTO sync_pull(upstream, search, created_at) VALUES(?,?,?)");
     ins.bind(1, upstream).bind(2, search).bind(3, now_ms);
     Status s = ins.run();
     if (!s) return s;
-    Stmt& q = c.prepare("SELECT " SYNC_PULL_COLS " FROM sync_pull WHERE upstream=? AND search=?");
-    q.bind(1, upstream).bind(2, search);
-    if (q.step()) out = pull_of(q);
-    s = q.status();
-    q.reset();
-    return s;
+    out = select_pull(c, upstream, search);
+    return out.status();
   });
   if (!st) return st;
-  if (!out) return Status(Err::internal, "sync_pull row missing");
-  return *out;
+  if (!*out) return Status(Err::internal, "sync_pull row missing");
+  return **out;
 }
 
 Result<std::optional<SyncPullRow>> SyncState::pull_get(const std::string& upstream, const std::string& search) {
-  std::optional<SyncPullRow> out;
+  Result<std::optional<SyncPullRow>> out = std::optional<SyncPullRow>();
   Status st = db_.read([&](Conn& c) -> Status {
-    Stmt& q = c.prepare("SELECT " SYNC_PULL_COLS " FROM sync_pull WHERE upstream=? AND search=?");
-    q.bind(1, upstream).bind(2, search);
-    if (q.step()) out = pull_of(q);
-    Status s = q.status();
-    q.reset();
-    return s;
+    out = select_pull(c, upstream, search);
+    return out.status();
   });
   if (!st) return st;
   return out;

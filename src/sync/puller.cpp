@@ -113,25 +113,8 @@ void Puller::run() {
 }
 
 HttpResponse Puller::call(const std::string& path, Status* err) {
-  for (int attempt = 0;; ++attempt) {
-    Headers h = {{"Accept", "application/fhir+json"}};
-    if (tokens_) {
-      auto t = tokens_->token();
-      if (!t) {
-        *err = t.status();
-        HttpResponse none;
-        none.error = t.status().message;
-        return none;
-      }
-      h.push_back({"Authorization", "Bearer " + *t});
-    }
-    HttpResponse r = http_->send("GET", path, h, {}, {}, size_t(cfg_.pull_max_page_bytes));
-    if (r.status == 401 && tokens_ && attempt == 0) {
-      tokens_->invalidate();
-      continue;
-    }
-    return r;
-  }
+  return send_with_token(*http_, tokens_.get(), "GET", path, {{"Accept", "application/fhir+json"}}, err, {},
+                         size_t(cfg_.pull_max_page_bytes));
 }
 
 Result<bool> Puller::history_supported(const std::string& type) {
@@ -172,6 +155,23 @@ static void after_commit(const PulledPage& page) {
     }
 }
 
+// A pulled change to `e` met a local change: the local version (and its change seq) against the
+// upstream's `upstream_version`, where `expected` is the upstream version the edge last held.
+// The caller sets resolution and detail.
+static store::SyncConflictRow pull_conflict(const Pulled& e, int64_t local_version, int64_t change_seq,
+                                            const std::string& expected, const std::string& upstream_version) {
+  store::SyncConflictRow k;
+  k.type = e.type;
+  k.id = e.id;
+  k.local_version = local_version;
+  k.change_seq = change_seq;
+  k.kind = "conflict";
+  k.direction = "pull";
+  k.expected_version = expected;
+  k.upstream_version = upstream_version;
+  return k;
+}
+
 Status Puller::apply_search_page(Run& r, const PulledPage& page) {
   const std::string& up = cfg_.upstream;
   PullReport rep;
@@ -196,6 +196,10 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
       if (!pending) return pending.status();
       bool local_changed = pending->has_value() || (*cur && (!*row || (*cur)->version > (*row)->local_version));
       std::string body = json::write(e.resource);
+      auto conflict = [&] {
+        return pull_conflict(e, *cur ? (*cur)->version : 0, *cur ? (*cur)->seq : 0,
+                             *row && (*row)->upstream_version ? *(*row)->upstream_version : std::string(), e.version);
+      };
       if (local_changed && *cur && !(*cur)->deleted && !pending->has_value()) {
         // Our own change coming back (its acknowledgement was lost or not yet written)?
         auto mine = repo_.resources().by_seq(c, (*cur)->seq);
@@ -234,15 +238,7 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
         if (!w->unchanged) rep.received++;
         else rep.unchanged++;
         if (local_changed) {
-          store::SyncConflictRow k;
-          k.type = e.type;
-          k.id = e.id;
-          k.local_version = *cur ? (*cur)->version : 0;
-          k.change_seq = *cur ? (*cur)->seq : 0;
-          k.kind = "conflict";
-          k.direction = "pull";
-          k.expected_version = *row && (*row)->upstream_version ? *(*row)->upstream_version : std::string();
-          k.upstream_version = e.version;
+          store::SyncConflictRow k = conflict();
           k.resolution = "kept-upstream";
           k.detail = "changed on both sides: upstream version " + e.version + " written as local version " +
                      std::to_string(w->version) + "; the local version " + std::to_string(k.local_version) +
@@ -258,15 +254,7 @@ Status Puller::apply_search_page(Run& r, const PulledPage& page) {
       // Changed on both sides, the local version is kept (for now).
       auto seen = store::SyncState::conflict_recorded(c, up, e.type, e.id, e.version);
       if (!seen) return seen.status();
-      store::SyncConflictRow k;
-      k.type = e.type;
-      k.id = e.id;
-      k.local_version = *cur ? (*cur)->version : 0;
-      k.change_seq = *cur ? (*cur)->seq : 0;
-      k.kind = "conflict";
-      k.direction = "pull";
-      k.expected_version = *row && (*row)->upstream_version ? *(*row)->upstream_version : std::string();
-      k.upstream_version = e.version;
+      store::SyncConflictRow k = conflict();
       std::string both = "changed on both sides: upstream version " + e.version + ", local version " +
                          std::to_string(k.local_version) + " not yet pushed";
       Status s;
@@ -358,15 +346,7 @@ Status Puller::apply_history_page(Run& r, const PulledPage& page) {
         rep.deleted++;
         if (!local_changed) continue;
       }
-      store::SyncConflictRow k;
-      k.type = e.type;
-      k.id = e.id;
-      k.local_version = (*cur)->version;
-      k.change_seq = (*cur)->seq;
-      k.kind = "conflict";
-      k.direction = "pull";
-      k.expected_version = *sr.upstream_version;
-      k.upstream_version = "deleted";
+      store::SyncConflictRow k = pull_conflict(e, (*cur)->version, (*cur)->seq, *sr.upstream_version, "deleted");
       std::string both = "deleted upstream (version " + e.version + ") while local version " +
                          std::to_string(k.local_version) + " was not yet pushed";
       Status s;

@@ -207,28 +207,12 @@ void Pusher::run() {
 
 HttpResponse Pusher::call(const std::string& method, const std::string& path, const std::string& body,
                           const std::string& if_match, Status* err) {
-  for (int attempt = 0;; ++attempt) {
-    Headers h = {{"Accept", "application/fhir+json"}};
-    if (tokens_) {
-      auto t = tokens_->token();
-      if (!t) {
-        *err = t.status();
-        HttpResponse none;
-        none.error = t.status().message;
-        return none;
-      }
-      h.push_back({"Authorization", "Bearer " + *t});
-    }
-    if (!if_match.empty()) h.push_back({"If-Match", "W/\"" + if_match + "\""});
-    if (method == "PUT" || method == "POST") h.push_back({"Prefer", "return=minimal"});
-    HttpResponse r = http_->send(method, path, h, body);
-    if (r.status == 401 && tokens_ && attempt == 0) {
-      tokens_->invalidate();  // renew once; a second 401 is an error (backoff)
-      continue;
-    }
-    if (r.status == 429 || r.status == 503) retry_after_ms_ = parse_retry_after_ms(r.retry_after);
-    return r;
-  }
+  Headers h = {{"Accept", "application/fhir+json"}};
+  if (!if_match.empty()) h.push_back({"If-Match", "W/\"" + if_match + "\""});
+  if (method == "PUT" || method == "POST") h.push_back({"Prefer", "return=minimal"});
+  HttpResponse r = send_with_token(*http_, tokens_.get(), method, path, h, err, body);
+  if (r.status == 429 || r.status == 503) retry_after_ms_ = parse_retry_after_ms(r.retry_after);
+  return r;
 }
 
 Status Pusher::resolve_mode() {

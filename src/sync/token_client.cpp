@@ -225,4 +225,27 @@ Result<TokenClient::Fetched> TokenClient::fetch(int64_t now) {
   return Fetched{*tok, lifetime};
 }
 
+HttpResponse send_with_token(HttpClient& http, TokenClient* tokens, const std::string& method, const std::string& path,
+                             const Headers& headers, Status* err, const std::string& body, size_t max_bytes) {
+  for (int attempt = 0;; ++attempt) {
+    Headers h = headers;
+    if (tokens) {
+      auto t = tokens->token();
+      if (!t) {
+        *err = t.status();
+        HttpResponse none;
+        none.error = t.status().message;
+        return none;
+      }
+      h.push_back({"Authorization", "Bearer " + *t});
+    }
+    HttpResponse r = http.send(method, path, h, body, {}, max_bytes);
+    if (r.status == 401 && tokens && attempt == 0) {
+      tokens->invalidate();  // renew once; a second 401 is the caller's error (backoff)
+      continue;
+    }
+    return r;
+  }
+}
+
 }  // namespace ef::sync

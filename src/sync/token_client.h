@@ -10,6 +10,7 @@
 // remains.  The secret file is re-read at every renewal, so rotating it needs no restart.
 // Neither the secret nor any token is ever put in an error message or log line.
 // Thread-safe: renewals are single-flight; info() never waits for the network.
+// send_with_token() is the one way push and pull call the upstream with that token.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -60,6 +61,13 @@ class TokenClient {
   std::string token_;
   TokenInfo info_;
 };
+
+// Sends `method path` through `http` with "Authorization: Bearer" from `tokens` added to
+// `headers` (no token when `tokens` is null). A 401 renews the token once and sends again; a
+// second 401 is returned. When no token can be had, *err is its status and the response has
+// no status (its error says why).
+HttpResponse send_with_token(HttpClient& http, TokenClient* tokens, const std::string& method, const std::string& path,
+                             const Headers& headers, Status* err, const std::string& body = {}, size_t max_bytes = 0);
 
 // For tests and the CLI: renewal instant for a token fetched at `now` living `lifetime_s`.
 int64_t renew_at(int64_t now_ms, int64_t lifetime_s);

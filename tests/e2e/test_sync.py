@@ -1,7 +1,7 @@
 """Edge-to-cloud sync end to end (issue 9) with TWO real edgefhir processes: an edge (auth off,
 "sync" section) pushing to an upstream that requires bearer tokens, issued by a REAL OpenID
 provider (panva/oidc-provider, tests/oidc/provider.js) through the OAuth 2.0 client credentials
-grant.  The upstream trusts the provider through discovery and grants the client's tokens
+grant.  The upstream pins the provider's public key (sync_common.start_upstream) and grants the client's tokens
 write access by their client_id claim (auth.roles_claim + auth.role_permissions).
 
   1. create, update and delete on the edge appear upstream; `sync status` reports an empty queue
@@ -12,7 +12,6 @@ write access by their client_id claim (auth.roles_claim + auth.role_permissions)
   without it the certificate is refused and nothing is marked pushed
 
 Needs node + npm (tests/oidc); fails without them (never skipped)."""
-import base64
 import http.client
 import json
 import os
@@ -23,25 +22,9 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
-import urllib.request
 
 from harness import BIN, ROOT, Response, Server, free_port, run_cli
-from test_oidc import Provider
-
-AUD = "https://fhir.test"
-CLIENT_ID, CLIENT_SECRET = "edgefhir-test", "test-secret"
-
-
-def wait_for(pred, timeout, what, interval=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+from sync_common import AUD, CLIENT_ID, client_token, start_upstream, wait_for
 
 
 def strip_meta(res):
@@ -67,25 +50,7 @@ class SyncE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.upstream = Server(config={})
-        cls.provider = Provider(cls.upstream.tmp)
-        cls.provider.start()
-        # The upstream pins the provider's public key (its JWKS without the private members), so
-        # these tests depend on the token endpoint only, not on JWKS fetching (test_oidc covers that).
-        with open(cls.provider.keys) as f:
-            private = json.load(f)["keys"]
-        public = [{k: v for k, v in key.items() if k not in ("d", "p", "q", "dp", "dq", "qi")} for key in private]
-        pinned = os.path.join(cls.upstream.tmp, "provider-jwks.json")
-        with open(pinned, "w") as f:
-            json.dump({"keys": public}, f)
-        cls.upstream.config["auth"] = {
-            "required": True, "audiences": [AUD], "clock_skew_seconds": 30,
-            "roles_claim": "client_id", "role_permissions": {CLIENT_ID: ["*"]},
-            "issuers": [{"issuer": cls.provider.issuer, "discovery": False, "algorithms": ["ES256", "RS256"],
-                         "pinned_keys": [pinned]}]}
-        cls.upstream.start()
-        secret = os.path.join(cls.upstream.tmp, "sync-secret")
-        with open(secret, "w") as f:
-            f.write(CLIENT_SECRET + "\n")
+        cls.provider, secret = start_upstream(cls.upstream)
         cls.edge = Server(config={"sync": {
             "upstream": "http://127.0.0.1:%d" % cls.upstream.port,
             "token_url": cls.provider.issuer + "/token", "client_id": CLIENT_ID, "client_secret_file": secret,
@@ -107,12 +72,7 @@ class SyncE2E(unittest.TestCase):
         """An upstream token for the test's own checks (same client, no scope: roles decide)."""
         cls = type(self)
         if not cls._token:
-            body = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": AUD}).encode()
-            auth = base64.b64encode(("%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()).decode()
-            req = urllib.request.Request(self.provider.issuer + "/token", data=body, method="POST", headers={
-                "Authorization": "Basic " + auth, "Content-Type": "application/x-www-form-urlencoded"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                cls._token = json.loads(r.read().decode())["access_token"]
+            cls._token = client_token(self.provider)
         return cls._token
 
     def up(self, method, path, body=None):

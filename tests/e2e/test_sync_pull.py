@@ -17,7 +17,6 @@ bearer tokens from a REAL OpenID provider (tests/oidc/provider.js, client creden
      change (direction pull) and passed over; the rest of the page arrives
 
 Needs node + npm (tests/oidc); fails without them (never skipped)."""
-import base64
 import json
 import os
 import signal
@@ -25,25 +24,11 @@ import tempfile
 import time
 import unittest
 import urllib.parse
-import urllib.request
 
 from harness import Server
-from test_oidc import Provider
+from sync_common import AUD, CLIENT_ID, client_token, start_upstream, wait_for
 
-AUD = "https://fhir.test"
-CLIENT_ID, CLIENT_SECRET = "edgefhir-test", "test-secret"
 ORG = "Organization/clinic-1"
-
-
-def wait_for(pred, timeout, what, interval=0.1):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
 
 
 def patient(pid, family, org=ORG, extra=None):
@@ -60,23 +45,7 @@ class PullE2E(unittest.TestCase):
         # The upstream stores what it is sent with warnings only (validation.on_write warn), so it can
         # hold a resource the edge's strict write check refuses (test 6).
         cls.upstream = Server(config={"validation": {"on_write": "warn"}})
-        cls.provider = Provider(cls.upstream.tmp)
-        cls.provider.start()
-        with open(cls.provider.keys) as f:
-            private = json.load(f)["keys"]
-        public = [{k: v for k, v in key.items() if k not in ("d", "p", "q", "dp", "dq", "qi")} for key in private]
-        pinned = os.path.join(cls.upstream.tmp, "provider-jwks.json")
-        with open(pinned, "w") as f:
-            json.dump({"keys": public}, f)
-        cls.upstream.config["auth"] = {
-            "required": True, "audiences": [AUD], "clock_skew_seconds": 30,
-            "roles_claim": "client_id", "role_permissions": {CLIENT_ID: ["*"]},
-            "issuers": [{"issuer": cls.provider.issuer, "discovery": False, "algorithms": ["ES256", "RS256"],
-                         "pinned_keys": [pinned]}]}
-        cls.upstream.start()
-        cls.secret = os.path.join(cls.upstream.tmp, "sync-secret")
-        with open(cls.secret, "w") as f:
-            f.write(CLIENT_SECRET + "\n")
+        cls.provider, cls.secret = start_upstream(cls.upstream)
         cls._token = None
         cls.edges = []
 
@@ -93,12 +62,7 @@ class PullE2E(unittest.TestCase):
     def token(self):
         cls = type(self)
         if not cls._token:
-            body = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": AUD}).encode()
-            auth = base64.b64encode(("%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()).decode()
-            req = urllib.request.Request(self.provider.issuer + "/token", data=body, method="POST", headers={
-                "Authorization": "Basic " + auth, "Content-Type": "application/x-www-form-urlencoded"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                cls._token = json.loads(r.read().decode())["access_token"]
+            cls._token = client_token(self.provider)
         return cls._token
 
     def up(self, method, path, body=None):

@@ -246,6 +246,40 @@ TEST_CASE("terminology: translate through a ConceptMap, forwards and in reverse"
   CHECK(json::write(*r).find(R"("valueBoolean":false)") != std::string::npos);
 }
 
+TEST_CASE("terminology: translate's match parts (equivalence, concept Coding, source)", "[fhir][term]") {
+  json::Value cm = J(R"({"resourceType":"ConceptMap","url":"http://e/cm","group":[{"source":"http://s","target":"http://t",
+     "element":[{"code":"a","display":"Ay","target":[{"code":"x","display":"Ex","equivalence":"wider"}]},
+                {"code":"b","target":[{"equivalence":"unmatched"}]}]},
+     {"element":[{"code":"c","target":[{"code":"z"}]}]}]})");
+  auto match_of = [](const json::Value& p) {
+    for (const auto& x : *json::get_array(p, "parameter"))
+      if (json::string_or(x, "name") == "match") return json::write(x);
+    return std::string();
+  };
+  // Forwards: the target's code and display, in the group's target system.
+  auto r = translate(cm, CodeRef{"http://s", "", "a", ""}, "", false);
+  REQUIRE(r.ok());
+  CHECK(match_of(*r) == R"({"name":"match","part":[{"name":"equivalence","valueCode":"wider"},)"
+                        R"({"name":"concept","valueCoding":{"code":"x","display":"Ex","system":"http://t"}},)"
+                        R"({"name":"source","valueUri":"http://e/cm"}]})");
+  // A target without a code: no concept.
+  r = translate(cm, CodeRef{"http://s", "", "b", ""}, "", false);
+  REQUIRE(r.ok());
+  CHECK(match_of(*r) == R"({"name":"match","part":[{"name":"equivalence","valueCode":"unmatched"},)"
+                        R"({"name":"source","valueUri":"http://e/cm"}]})");
+  // In reverse: the element's code and display, in the group's source system.
+  r = translate(cm, CodeRef{"http://t", "", "x", ""}, "", true);
+  REQUIRE(r.ok());
+  CHECK(match_of(*r) == R"({"name":"match","part":[{"name":"equivalence","valueCode":"wider"},)"
+                        R"({"name":"concept","valueCoding":{"code":"a","display":"Ay","system":"http://s"}},)"
+                        R"({"name":"source","valueUri":"http://e/cm"}]})");
+  // No system on the group: none on the Coding; equivalence defaults to equivalent.
+  r = translate(cm, CodeRef{"", "", "c", ""}, "", false);
+  REQUIRE(r.ok());
+  CHECK(match_of(*r) == R"({"name":"match","part":[{"name":"equivalence","valueCode":"equivalent"},)"
+                        R"({"name":"concept","valueCoding":{"code":"z"}},{"name":"source","valueUri":"http://e/cm"}]})");
+}
+
 TEST_CASE("terminology: the expansion cache is bounded by entries and bytes", "[fhir][term]") {
   ExpansionCache c(2, 1000);
   auto mk = [](size_t bytes) {

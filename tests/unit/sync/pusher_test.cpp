@@ -570,3 +570,32 @@ TEST_CASE("status never waits for the network; stop() interrupts a slow push wit
   CHECK((*row)->consecutive_failures == 0);
   CHECK((*row)->last_error.empty());
 }
+
+TEST_CASE("the push and pull /health checks: fields, time, output from the reason or the last failure", "[sync]") {
+  sync::SyncStatus s;
+  s.upstream = "https://up.example";
+  s.health = "warn";
+  s.queue_length = 7;
+  s.last_error = "boom";
+  s.consecutive_failures = 2;
+  CHECK(json::write(sync::health_check(s, 1000)) ==
+        R"({"componentType":"component","links":{"upstream":"https://up.example"},"observedUnit":"changes",)"
+        R"("observedValue":7,"output":"last push failed: boom","status":"warn","time":"1970-01-01T00:00:01.000Z"})");
+  s.health_reason = "the queue is longer than sync.max_queue";
+  CHECK(json::string_or(sync::health_check(s, 1000), "output") == s.health_reason);
+  s.health_reason.clear();
+  s.consecutive_failures = 0;  // an old error after a success: no output
+  CHECK(json::get(sync::health_check(s, 1000), "output") == nullptr);
+
+  sync::PullQueryStatus q;
+  q.search = "Patient?active=true";
+  q.health = "warn";
+  q.received_total = 3;
+  q.last_error = "down";
+  q.consecutive_failures = 1;
+  CHECK(json::write(sync::pull_health_check(q, 1000)) ==
+        R"({"componentId":"Patient?active=true","componentType":"component","observedUnit":"resources received",)"
+        R"("observedValue":3,"output":"last pull failed: down","status":"warn","time":"1970-01-01T00:00:01.000Z"})");
+  q.last_success_ms = 2000;  // the time is the last success when there was one
+  CHECK(json::string_or(sync::pull_health_check(q, 1000), "time") == "1970-01-01T00:00:02.000Z");
+}
