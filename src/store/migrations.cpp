@@ -243,6 +243,15 @@ CREATE TABLE sync_pull(
   PRIMARY KEY(upstream, search)
 );
 )SQL"},
+      {11, "search index: token values cover rid",
+       R"SQL(
+-- A token criterion's `rid IN (SELECT rid FROM idx_token WHERE pid=? AND code ...)` list
+-- (and its count) is read from the index alone instead of one table row per match:
+-- Observation?code:below=<20 LOINC codes> on Synthea (6,427 matches), page + total 34 -> 8 ms
+-- in SQLite (issue 21).  Same name, same leading columns: every plan that used it still can.
+DROP INDEX idx_token_v;
+CREATE INDEX idx_token_v ON idx_token(pid, code, system, rid);
+)SQL"},
   };
   return k;
 }

@@ -173,6 +173,7 @@ struct Matcher {
       case ParamType::reference:
         return m == Modifier::none || m == Modifier::type || m == Modifier::identifier ? 4 : 0;
       case ParamType::token:
+        if (m == Modifier::in || m == Modifier::above || m == Modifier::below) return 2;  // a code set: maybe large
         return m == Modifier::none || m == Modifier::of_type ? 3 : 0;
       case ParamType::string:
         return m == Modifier::none || m == Modifier::exact ? 2 : 0;
@@ -200,9 +201,16 @@ struct Matcher {
 
   // WHERE clause (without "WHERE") of the candidate resources, on alias r.
   void where(Builder& B) {
-    B.type_pred("r", q.types);
-    B.sql += " AND r.deleted=0";
     const Criterion* drive = q.criteria.size() > 1 ? driver() : nullptr;
+    // A plain criterion's `r.rid IN (...)` list, when it is selective enough to drive, reaches
+    // the resource rows by rowid: '+' keeps SQLite from seeking each rid in the (type, deleted,
+    // rid) index instead (string compares per match: Observation?code:below= with 6,427
+    // matches counted 7.9 -> 3.7 ms in SQLite, issue 21).  Without one, the type index drives.
+    const Criterion* lead = drive ? drive : q.criteria.size() == 1 ? &q.criteria[0] : nullptr;
+    const bool by_rid = lead && plain(*lead) && drive_rank(*lead) >= 2;
+    B.sql += by_rid ? "+" : "";
+    B.type_pred("r", q.types);
+    B.sql += by_rid ? " AND +r.deleted=0" : " AND r.deleted=0";
     for (const Criterion& cr : q.criteria) {
       B.sql += " AND ";
       B.correlated = drive && &cr != drive && plain(cr);

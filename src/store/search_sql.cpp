@@ -65,6 +65,28 @@ std::string json_strings(const std::vector<std::string>& v) {
   return json::write(json::Value(a));
 }
 
+// True when the code set (a JSON array of [system, code] string pairs) is not empty and every
+// pair has the same system: *system is it and *codes the codes.  False for anything else
+// (then the general pair form is written).
+static bool one_system(const std::string& set, std::string* system, std::vector<std::string>* codes) {
+  auto v = json::parse(set);
+  if (!v) return false;
+  const json::Array* a = json::as_array(*v);
+  if (!a || a->empty()) return false;
+  codes->clear();
+  for (size_t i = 0; i < a->size(); ++i) {
+    const json::Array* p = json::as_array((*a)[i]);
+    if (!p || p->size() != 2) return false;
+    const std::string* s = json::as_string((*p)[0]);
+    const std::string* c = json::as_string((*p)[1]);
+    if (!s || !c) return false;
+    if (i == 0) *system = *s;
+    else if (*s != *system) return false;
+    codes->push_back(*c);
+  }
+  return true;
+}
+
 int64_t Builder::pid(const std::string& type, const std::string& code) {
   auto key = std::make_pair(type, code);
   auto it = pid_cache->find(key);
@@ -167,6 +189,17 @@ void Builder::token_match(const std::string& x, const SearchValue& v, Modifier m
     // The code drives the (pid, code, system) index; a row without a system (a `code` element
     // such as Patient.gender, whose system the binding implies) matches on its code.
     const std::string set = v.code_set.empty() ? std::string("[]") : v.code_set;
+    // One system for every pair (always so for :above/:below): (system, code) IN set is then
+    // system = S, given code IN codes, which costs one comparison per index row instead of a
+    // probe of the pair list (issue 21: 6,427 matches, 1.1 -> 0.5 ms in SQLite).
+    std::string system;
+    std::vector<std::string> codes;
+    if (one_system(set, &system, &codes)) {
+      sql += "(" + cc + " IN (SELECT value FROM json_each(?)) AND (" + sc + " IS NULL OR " + sc + "=?))";
+      b(json_strings(codes));
+      b(system);
+      return;
+    }
     sql += "(" + cc + " IN (SELECT json_extract(value,'$[1]') FROM json_each(?)) AND (" + sc + " IS NULL OR (" + sc +
            ", " + cc + ") IN (SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]') FROM json_each(?))))";
     b(set);
