@@ -15,6 +15,7 @@ Needs node + npm (tests/oidc); fails without them (never skipped)."""
 import http.client
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -220,8 +221,17 @@ class SyncE2E(unittest.TestCase):
 
         t = threading.Thread(target=writer)
         t.start()
+        def backlog():
+            # /metrics' queue length while the edge runs: the kill must find changes unsent, so
+            # it waits (on a loaded machine the pusher can catch up with the writer) for a
+            # backlog the writer, still writing, cannot lose in the moment before the kill.
+            r = self.edge.request("GET", "/metrics")
+            m = re.search(r"^edgefhir_sync_queue_length (\d+)", r.body.decode(), re.M) if r.status == 200 else None
+            return int(m.group(1)) if m else 0
+
         try:
             wait_for(lambda: self.up("GET", "/Patient/k40").status == 200, 30, "the push to be under way")
+            wait_for(lambda: backlog() >= 5, 30, "changes waiting to be pushed")
         finally:
             self.edge.proc.send_signal(signal.SIGKILL)
             self.edge.proc.wait(10)
