@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "fhir/embedded_data.h"
+#include "util/pages.h"
 
 namespace ef::fhir::term {
 
@@ -230,8 +231,15 @@ Result<std::shared_ptr<const CodeSystem>> parse_code_system(const json::Value& r
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bundled content: data/terminology.tsv, "kind\turl\tversion\tjson" lines.
+// Bundled content: data/terminology.tsv, "kind\turl\tversion\tjson" lines.  A row is parsed
+// on first use and kept for the next while the source text of the rows kept totals at most
+// kKeepTextBytes; beyond it the least recently used are let go (parsed again when asked).
+// Parsed, a row takes about 8x its text: kept all, the 3.4 MB of rows held ~30 MB for the life
+// of the process after one caller expanded every bundled value set (expansions themselves are
+// cached by service/terminology).
 namespace {
+
+constexpr size_t kKeepTextBytes = 1u << 20;
 
 class Bundled : public Source {
  public:
@@ -254,6 +262,7 @@ class Bundled : public Source {
   struct Row {
     std::string_view version, text;
     std::shared_ptr<const T> parsed;
+    uint64_t used = 0;  // tick of the last use while parsed
   };
   static bool version_ok(std::string_view have, const std::string& want) { return want.empty() || have == want; }
   // The row of `url` (of `version` when one is asked), parsed on first use by `parse` (null: not
@@ -265,12 +274,34 @@ class Bundled : public Source {
     std::lock_guard<std::mutex> g(mu_);
     auto it = rows.find(url);
     if (it == rows.end() || !version_ok(it->second.version, version)) return nullptr;
-    if (!it->second.parsed) {
-      auto v = json::parse(it->second.text);
+    Row<T>& row = it->second;
+    row.used = ++tick_;
+    if (!row.parsed) {
+      auto v = json::parse(row.text);
       if (!v) return nullptr;
-      it->second.parsed = parse(std::move(*v));
+      row.parsed = parse(std::move(*v));
+      if (!row.parsed) return nullptr;
+      kept_ += row.text.size();
+      while (kept_ > kKeepTextBytes && let_go_oldest(row.used)) {
+      }
     }
-    return it->second.parsed;
+    return row.parsed;
+  }
+  // Lets the least recently used parsed row go, never the one used at `now`; false when none.
+  bool let_go_oldest(uint64_t now) const {
+    uint64_t oldest = now;
+    std::shared_ptr<const CodeSystem>* cs = nullptr;
+    std::shared_ptr<const json::Value>* vs = nullptr;
+    size_t bytes = 0;
+    for (auto& [url, r] : cs_)
+      if (r.parsed && r.used < oldest) oldest = r.used, cs = &r.parsed, vs = nullptr, bytes = r.text.size();
+    for (auto& [url, r] : vs_)
+      if (r.parsed && r.used < oldest) oldest = r.used, vs = &r.parsed, cs = nullptr, bytes = r.text.size();
+    if (!cs && !vs) return false;
+    if (cs) cs->reset();
+    if (vs) vs->reset();
+    kept_ -= bytes;
+    return true;
   }
   void index() const {
     std::string_view all = embedded_terminology();
@@ -288,11 +319,14 @@ class Bundled : public Source {
       if (kind == "CodeSystem") cs_.emplace(url, Row<CodeSystem>{ver, text, nullptr});
       else if (kind == "ValueSet") vs_.emplace(url, Row<json::Value>{ver, text, nullptr});
     }
+    pages::release(all);  // indexed: only the rows parsed later fault back in (util/pages.h)
   }
   mutable std::once_flag once_;
   mutable std::mutex mu_;
   mutable std::unordered_map<std::string, Row<CodeSystem>> cs_;
   mutable std::unordered_map<std::string, Row<json::Value>> vs_;
+  mutable uint64_t tick_ = 0;   // under mu_
+  mutable size_t kept_ = 0;     // text bytes of the parsed rows kept, under mu_
 };
 
 }  // namespace

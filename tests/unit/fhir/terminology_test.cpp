@@ -301,3 +301,21 @@ TEST_CASE("terminology: the expansion cache is bounded by entries and bytes", "[
   c.clear();
   CHECK(c.size() == 0);
 }
+
+TEST_CASE("bundled rows: the least recently used parsed rows are let go past the budget, and parse again the same",
+          "[term]") {
+  const std::string act = "http://terminology.hl7.org/CodeSystem/v3-ActCode";  // ~345 KB of text
+  auto first = bundled().code_system(act, "");
+  REQUIRE(first);
+  CHECK(bundled().code_system(act, "").get() == first.get());  // kept while within the budget
+  // three large rows used after it: ~720 KB more, so the kept text passes 1 MiB
+  REQUIRE(bundled().value_set("http://hl7.org/fhir/ValueSet/c80-doc-typecodes", ""));
+  REQUIRE(bundled().value_set("http://hl7.org/fhir/ValueSet/animal-breeds", ""));
+  REQUIRE(bundled().code_system("http://hl7.org/fhir/resource-types", ""));
+  auto again = bundled().code_system(act, "");
+  REQUIRE(again);
+  CHECK(again.get() != first.get());  // let go (the caller's copy stays valid), parsed anew
+  CHECK(again->concepts.size() == first->concepts.size());
+  CHECK(again->by_code.size() == first->by_code.size());
+  REQUIRE(first->concepts.size() > 1000);
+}
