@@ -51,9 +51,8 @@ static Status version_mismatch(const std::string& type, const std::string& id, i
 Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, const std::string& id,
                                       json::Value resource, const std::optional<store::Current>& cur,
                                       const std::string& method) {
-  std::vector<fhir::Issue> kept;
   if (check_) {
-    Status st = check_(resource, &kept);
+    Status st = check_(resource, nullptr);  // issues that do not refuse the write are logged by it
     if (!st) return st;
   }
   if (cur && !cur->deleted) {
@@ -63,7 +62,7 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
     if (prev) {
       fhir::stamp(probe, id, cur->version, cur->last_updated);
       if (fhir::write_in_definition_order(probe) == prev->body) {
-        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body, std::move(kept)};
+        WriteResult w{type, id, cur->version, cur->last_updated, false, true, false, prev->body};
         return w;
       }
     }
@@ -80,7 +79,6 @@ Result<WriteResult> Repository::write(store::Conn& c, const std::string& type, c
   w.last_updated = now;
   w.created = !cur || cur->deleted;
   w.body = std::move(p.body);
-  w.issues = std::move(kept);
   return w;
 }
 

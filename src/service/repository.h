@@ -27,7 +27,7 @@ using fhir::IndexRows;
 using Indexer = std::function<void(const json::Value& resource, IndexRows* out)>;
 // Validation of every resource written (validation.on_write; fhir/validate.h check_on_write),
 // injected like the Indexer: an error Status refuses the write; issues that do not refuse it
-// are appended to *kept (WriteResult::issues).
+// are logged by the check (and appended to *kept when a list is passed; writes pass none).
 using WriteCheck = std::function<Status(const json::Value& resource, std::vector<fhir::Issue>* kept)>;
 
 struct WriteResult {
@@ -38,7 +38,6 @@ struct WriteResult {
   bool unchanged = false; // update identical to the current version: no new version
   bool deleted = false;
   std::string body;       // stored JSON (empty for delete)
-  std::vector<fhir::Issue> issues;  // validation issues that did not refuse the write (on_write: warn)
 };
 
 struct WriteOptions {
