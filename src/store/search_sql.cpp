@@ -376,24 +376,38 @@ void Builder::criterion(const std::string& a, const Criterion& cr) {
     sql += "0";
     return;
   }
-  std::string x = alias("x");
   bool negate = cr.modifier == Modifier::not_ || cr.modifier == Modifier::not_in;
-  if (correlated) {
-    // by rid ('+' on pid keeps SQLite off the (pid, value) index, which would scan every
-    // row of the parameter for each candidate)
-    sql += std::string(negate ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + tab + " " + x + " WHERE " + x + ".rid=" + a +
-           ".rid AND ";
-    pid_pred("+" + x + ".pid", cr.types, p.code);
-  } else {
-    sql += a + ".rid" + (negate ? " NOT" : "") + " IN (SELECT " + x + ".rid FROM " + tab + " " + x + " WHERE ";
-    pid_pred(x + ".pid", cr.types, p.code);
+  if (!correlated) {
+    sql += a + ".rid" + (negate ? " NOT" : "") + " IN (";
+    index_rids(cr);
+    sql += ")";
+    return;
   }
+  // by rid ('+' on pid keeps SQLite off the (pid, value) index, which would scan every
+  // row of the parameter for each candidate)
+  std::string x = alias("x");
+  sql += std::string(negate ? "NOT " : "") + "EXISTS (SELECT 1 FROM " + tab + " " + x + " WHERE " + x + ".rid=" + a +
+         ".rid AND ";
+  pid_pred("+" + x + ".pid", cr.types, p.code);
+  value_list(x, cr);
+  sql += ")";
+}
+
+void Builder::value_list(const std::string& x, const Criterion& cr) {
   sql += " AND (";
   for (size_t i = 0; i < cr.values.size(); ++i) {
     if (i) sql += " OR ";
-    value_match(x, p.type, cr.modifier, cr.values[i]);
+    value_match(x, cr.param->type, cr.modifier, cr.values[i]);
   }
-  sql += "))";
+  sql += ")";
+}
+
+void Builder::index_rids(const Criterion& cr) {
+  const fhir::SearchParam& p = *cr.param;
+  std::string x = alias("x");
+  sql += "SELECT " + x + ".rid FROM " + table_for(p.type) + " " + x + " WHERE ";
+  pid_pred(x + ".pid", cr.types, p.code);
+  value_list(x, cr);
 }
 
 void Builder::compartment(const std::string& a, const std::vector<std::string>& types, const std::string& patient) {

@@ -75,6 +75,13 @@ struct Builder {
   // A boolean predicate on resource alias `a` (columns rid, type, id, last_updated).
   void criterion(const std::string& a, const Criterion& cr);
 
+  // "SELECT x.rid FROM idx_<type> x WHERE x.pid=.. AND (<values>)": the rids of the index rows
+  // a plain parameter criterion (cr.param of a type with an idx_* table; no composite, no
+  // :missing) matches, its negation (:not, :not-in) left out; a rid may repeat.
+  void index_rids(const Criterion& cr);
+  // " AND (<value 1> OR <value 2> ...)" of a plain criterion over index row alias x.
+  void value_list(const std::string& x, const Criterion& cr);
+
   // Resource alias `a` is in Patient/{patient}'s compartment (types: a's possible types).
   void compartment(const std::string& a, const std::vector<std::string>& types, const std::string& patient);
 
