@@ -474,7 +474,7 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
   if (q.total == fhir::Total::accurate) {
     if (live) {
       page.total = int64_t(live->size());
-    } else if (!has_cursor && !more) {
+    } else if (!has_cursor && !more && count > 0) {
       page.total = int64_t(page.matches.size());
     } else {
       auto n = count_search(c, q, opt.view);
