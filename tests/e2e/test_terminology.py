@@ -331,6 +331,88 @@ class TerminologyStored(unittest.TestCase):
         p = self.s.request("GET", "/CodeSystem/loinc-fragment/$lookup?code=GROUP-X").json()
         self.assertEqual(value(p, "display"), "group")
 
+    def test_below_pages_and_totals_after_deletes_and_updates(self):
+        # Own data (a system of its own, so the Synthea counts of the other tests stay): a
+        # stored hierarchy, Observations under it, some with two matching codings, some updated
+        # out of (and into) it, some deleted, one re-created.  The search with one criterion
+        # takes the collected path (store/search.cpp), the same search with a second criterion
+        # every resource meets the general one: pages, links and totals must equal the model's.
+        sys_ = "http://example.org/cs/e2e-below"
+        self.put({"resourceType": "CodeSystem", "id": "e2e-below", "url": sys_, "status": "active", "content": "complete",
+                  "hierarchyMeaning": "is-a",
+                  "concept": [{"code": "TOP", "concept": [{"code": "k%d" % i} for i in range(4)]}, {"code": "OUT"}]})
+        pats = [self.s.request("POST", "/Patient", {"resourceType": "Patient"}).json()["id"] for _ in range(2)]
+        model = {}  # id -> (codes, patient); ids in creation order
+        order = []
+
+        def cleanup():  # the other tests count every Observation (:not-in)
+            for rid in order:
+                self.s.request("DELETE", "/Observation/" + rid)
+            for p in pats:
+                self.s.request("DELETE", "/Patient/" + p)
+        self.addCleanup(cleanup)
+
+        def write(rid, codes, patient):
+            o = {"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/" + patient},
+                 "code": {"coding": [{"system": sys_, "code": c} for c in codes]}}
+            if rid is None:
+                r = self.s.request("POST", "/Observation", o)
+                self.assertEqual(r.status, 201, r)
+                rid = r.json()["id"]
+                order.append(rid)
+            else:
+                o["id"] = rid
+                self.put(o)
+            model[rid] = (codes, patient)
+            return rid
+
+        for i in range(40):
+            codes = ["k%d" % (i % 4)] if i % 5 else ["OUT"]
+            if i % 7 == 0:
+                codes = codes + ["k1"]  # two codings under TOP: one match
+            write(None, codes, pats[i % 2])
+        for rid in order[::6]:  # updates: out of the hierarchy and back in
+            write(rid, ["OUT"] if model[rid][0] != ["OUT"] else ["k2"], model[rid][1])
+        deleted = order[3::8]
+        for rid in deleted:
+            self.assertIn(self.s.request("DELETE", "/Observation/" + rid).status, (200, 204))
+            del model[rid]
+        write(deleted[0], ["k3"], pats[0])  # re-created: back at its old place in the order
+
+        def want(patient=None):
+            return [rid for rid in order if rid in model and any(c != "OUT" for c in model[rid][0])
+                    and (patient is None or model[rid][1] == patient)]
+
+        below = "code:below=" + q(sys_ + "|TOP")
+        for base, expect in (("/Observation?" + below, want()),
+                             ("/Patient/%s/Observation?%s" % (pats[0], below), want(pats[0])),
+                             ("/Observation?code=" + ",".join(q(sys_ + "|k%d" % i) for i in range(4)), want())):
+            self.assertGreater(len(expect), 8)
+            for extra in ("", "&_lastUpdated=gt2000-01-01"):
+                path = base + extra
+                self.assertEqual(self.total(path), len(expect), path)
+                b = self.s.request("GET", path + "&_total=none&_count=3").json()
+                self.assertNotIn("total", b)
+                seen, bundles = [], []
+                url = path + "&_count=4"
+                while url:
+                    b = self.s.request("GET", url).json()
+                    self.assertEqual(b["total"], len(expect), url)
+                    bundles.append(b)
+                    seen += [e["resource"]["id"] for e in b.get("entry", []) if e["search"]["mode"] == "match"]
+                    nxt = [l["url"] for l in b.get("link", []) if l["relation"] == "next"]
+                    url = nxt[0].split("/", 3)[3] if nxt else None
+                    url = "/" + url if url else None
+                    self.assertLess(len(bundles), 40)
+                self.assertEqual(seen, expect, path)
+                # previous links lead back through the same pages
+                for i in range(len(bundles) - 1, 0, -1):
+                    prev = [l["url"] for l in bundles[i]["link"] if l["relation"] == "previous"]
+                    self.assertEqual(len(prev), 1, path)
+                    b = self.s.request("GET", "/" + prev[0].split("/", 3)[3]).json()
+                    self.assertEqual([e["resource"]["id"] for e in b.get("entry", [])],
+                                     [e["resource"]["id"] for e in bundles[i - 1].get("entry", [])], path)
+
     def test_below_on_bundled_v3_hierarchy_over_encounters(self):
         act = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
         classes = [e["class"]["code"] for e in self.enc if e.get("class", {}).get("system") == act]
