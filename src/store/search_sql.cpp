@@ -394,6 +394,33 @@ void Builder::criterion(const std::string& a, const Criterion& cr) {
 }
 
 void Builder::value_list(const std::string& x, const Criterion& cr) {
+  // A token OR list whose values all name a code and either all the same system
+  // (`code=S|a,S|b,...`) or none (`code=a,b,...`) is one `code IN (list)` (and `system = S`):
+  // SQLite then seeks each code in the (pid, code, system, rid) index, where an OR of
+  // `(code=? AND system=?)` terms made it read every row of the parameter (issue 21: 20 LOINC
+  // codes, 1.85 -> 0.5 ms).  The same rows match.
+  if (cr.param->type == ParamType::token && (cr.modifier == Modifier::none || cr.modifier == Modifier::not_) &&
+      cr.values.size() > 1) {
+    const SearchValue& v0 = cr.values[0];
+    bool no_system = true, one_system = true;
+    std::vector<std::string> codes;
+    for (const SearchValue& v : cr.values) {
+      if (v.code.empty()) no_system = one_system = false;
+      if (v.has_system) no_system = false;
+      if (!v.has_system || v.system.empty() || v.system != v0.system) one_system = false;
+      codes.push_back(v.code);
+    }
+    if (no_system || one_system) {
+      sql += " AND (" + x + ".code IN (SELECT value FROM json_each(?))";
+      b(json_strings(codes));
+      if (one_system) {
+        sql += " AND " + x + ".system=?";
+        b(v0.system);
+      }
+      sql += ")";
+      return;
+    }
+  }
   sql += " AND (";
   for (size_t i = 0; i < cr.values.size(); ++i) {
     if (i) sql += " OR ";

@@ -729,6 +729,11 @@ TEST_CASE("a single selective criterion (matches collected from the index) pages
       {"code=" + L + "|a," + L + "|b", "",
        [&](const Obs& o) { return ((o.code == "a" || o.code == "b") && o.system == L) || o.second; }},
       {"code=c", "", [](const Obs& o) { return o.code == "c"; }},
+      {"code=a,c", "", [](const Obs& o) { return o.code == "a" || o.code == "c" || o.second; }},
+      {"code=" + L + "|a,http://other|c", "",
+       [&](const Obs& o) { return (o.code == "a" && o.system == L) || (o.code == "c" && o.system == "http://other") || o.second; }},
+      {"code:not=" + L + "|a," + L + "|c", "",  // negated: always the general path
+       [&](const Obs& o) { return !(((o.code == "a" || o.code == "c") && o.system == L) || o.second); }},
       {"code=" + L + "|", "", [&](const Obs& o) { return o.system == L || o.second; }},
       {"subject=Patient/pb", "", [](const Obs& o) { return o.patient == "pb"; }},
       {"code=nothing", "", [](const Obs&) { return false; }},
