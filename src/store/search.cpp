@@ -253,38 +253,47 @@ bool collectable(const fhir::SearchQuery& q) {
          Matcher::drive_rank(cr) >= 2;
 }
 
-// The matches of a collectable(q) search inside `view`, by rid ascending; nullopt when the
-// criterion has more than kMaxCollected index rows.
-Result<std::optional<std::vector<int64_t>>> collect_matches(Conn& c, const fhir::SearchQuery& q, const View* view,
-                                                            std::map<std::pair<std::string, std::string>, int64_t>* pids) {
+// The distinct rids a collectable(q) search's criterion names in its index rows, ascending
+// (candidates: not yet checked against the resource table); nullopt when there are more than
+// kMaxCollected index rows.
+Result<std::optional<std::vector<int64_t>>> index_candidates(Conn& c, const fhir::SearchQuery& q,
+                                                             std::map<std::pair<std::string, std::string>, int64_t>* pids) {
   using Out = std::optional<std::vector<int64_t>>;
   Builder I{c, {}, {}, 0, pids};
   I.index_rids(q.criteria[0]);
   std::vector<int64_t> rids;
   bool over = false;
-  {
-    Stmt& s = c.prepare(I.sql);
-    bind_all(s, I.binds);
-    while (s.step()) {
-      if (rids.size() >= kMaxCollected) {
-        over = true;
-        break;
-      }
-      rids.push_back(s.int64(0));
+  Stmt& s = c.prepare(I.sql);
+  bind_all(s, I.binds);
+  while (s.step()) {
+    if (rids.size() >= kMaxCollected) {
+      over = true;
+      break;
     }
-    Status st = s.status();
-    s.reset();
-    if (!st) return st;
+    rids.push_back(s.int64(0));
   }
+  Status st = s.status();
+  s.reset();
+  if (!st) return st;
   if (over) return Out();
   std::sort(rids.begin(), rids.end());
   rids.erase(std::unique(rids.begin(), rids.end()), rids.end());
-  if (rids.empty()) return Out(std::move(rids));
-  // json_each first (CROSS JOIN: the outer loop), each rid then reached by rowid; the same
-  // predicates as Matcher::where, with the criterion replaced by the list
+  return Out(std::move(rids));
+}
+
+// The candidates [first, last) (ascending) that are matches: current, non-deleted resources
+// of q's types inside the compartment and `view`, ascending.  One statement: json_each first
+// (CROSS JOIN: the outer loop), each rid then reached by rowid, with the predicates
+// Matcher::where writes besides the criterion itself.
+Result<std::vector<int64_t>> matches_among(Conn& c, const fhir::SearchQuery& q, const View* view,
+                                           std::map<std::pair<std::string, std::string>, int64_t>* pids,
+                                           std::vector<int64_t>::const_iterator first,
+                                           std::vector<int64_t>::const_iterator last) {
+  std::vector<int64_t> live;
+  if (first == last) return live;
   Builder B{c, "SELECT r.rid FROM json_each(?) j CROSS JOIN resource r ON r.rid=j.value WHERE +", {}, 0, pids};
   B.view = view;
-  B.b(json_ints(rids));
+  B.b(json_ints(std::vector<int64_t>(first, last)));
   B.type_pred("r", q.types);
   B.sql += " AND +r.deleted=0";
   if (!q.compartment_patient.empty()) {
@@ -295,8 +304,7 @@ Result<std::optional<std::vector<int64_t>>> collect_matches(Conn& c, const fhir:
     B.sql += " AND ";
     B.view_pred("r", q.types);
   }
-  std::vector<int64_t> live;
-  live.reserve(rids.size());
+  live.reserve(size_t(last - first));
   Stmt& s = c.prepare(B.sql);
   bind_all(s, B.binds);
   while (s.step()) live.push_back(s.int64(0));
@@ -304,7 +312,46 @@ Result<std::optional<std::vector<int64_t>>> collect_matches(Conn& c, const fhir:
   s.reset();
   if (!st) return st;
   if (!std::is_sorted(live.begin(), live.end())) std::sort(live.begin(), live.end());
-  return Out(std::move(live));
+  return live;
+}
+
+// Up to `want` matches of a collectable search next to the cursor rid (after it, ascending;
+// `back`: before it, descending; no cursor: from the start) among `cand` (ascending), which
+// are matches already when `checked`; otherwise they are checked (matches_among) in chunks
+// that double from `want`, so a page without a total checks about a page of candidates.
+Result<std::vector<int64_t>> page_matches(Conn& c, const fhir::SearchQuery& q, const View* view,
+                                          std::map<std::pair<std::string, std::string>, int64_t>* pids,
+                                          const std::vector<int64_t>& cand, bool checked, bool has_cursor, bool back,
+                                          int64_t cursor_rid, size_t want) {
+  using It = std::vector<int64_t>::const_iterator;
+  auto matches = [&](It first, It last) -> Result<std::vector<int64_t>> {
+    if (checked) return std::vector<int64_t>(first, last);
+    return matches_among(c, q, view, pids, first, last);
+  };
+  std::vector<int64_t> out;
+  size_t chunk = std::max<size_t>(want, 16);
+  if (!back) {
+    auto pos = has_cursor ? std::upper_bound(cand.begin(), cand.end(), cursor_rid) : cand.begin();
+    while (out.size() < want && pos != cand.end()) {
+      auto end = size_t(cand.end() - pos) > chunk ? pos + chunk : cand.end();
+      auto live = matches(pos, end);
+      if (!live) return live.status();
+      for (size_t i = 0; i < live->size() && out.size() < want; ++i) out.push_back((*live)[i]);
+      pos = end;
+      chunk *= 2;
+    }
+  } else {
+    auto end = std::lower_bound(cand.begin(), cand.end(), cursor_rid);
+    while (out.size() < want && end != cand.begin()) {
+      auto pos = size_t(end - cand.begin()) > chunk ? end - chunk : cand.begin();
+      auto live = matches(pos, end);
+      if (!live) return live.status();
+      for (size_t i = live->size(); i > 0 && out.size() < want; --i) out.push_back((*live)[i - 1]);
+      end = pos;
+      chunk *= 2;
+    }
+  }
+  return out;
 }
 
 // Rows 0..5 (read_row) of the resources `rids`, in that order.
@@ -332,9 +379,13 @@ Status fetch_rows(Conn& c, const std::vector<int64_t>& rids, std::vector<SearchR
 Result<int64_t> count_search(Conn& c, const fhir::SearchQuery& q, const View* view) {
   Matcher M{c, q, {}};
   if (collectable(q)) {
-    auto live = collect_matches(c, q, view, &M.pids);
-    if (!live) return live.status();
-    if (*live) return int64_t((*live)->size());
+    auto cand = index_candidates(c, q, &M.pids);
+    if (!cand) return cand.status();
+    if (*cand) {
+      auto live = matches_among(c, q, view, &M.pids, (*cand)->begin(), (*cand)->end());
+      if (!live) return live.status();
+      return int64_t(live->size());
+    }
   }
   Builder B{c, "SELECT COUNT(*) FROM resource r WHERE ", {}, 0, &M.pids};
   B.view = view;
@@ -372,26 +423,32 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
   int count = std::max(q.count, 0);
   std::vector<int64_t> seqs;
   std::vector<std::vector<Bind>> keys;
-  std::optional<std::vector<int64_t>> live;  // set: the matches were collected (collect_matches)
+  std::optional<std::vector<int64_t>> cand;  // set: the collected path (index_candidates)
   if (collectable(q)) {
-    auto l = collect_matches(c, q, opt.view, &M.pids);
+    auto l = index_candidates(c, q, &M.pids);
     if (!l) return l.status();
-    live = std::move(*l);
+    cand = std::move(*l);
   }
+  int64_t collected_total = -1;
   Builder B{c, {}, {}, 0, &M.pids};
   B.view = opt.view;
-  if (live) {
+  if (cand) {
     // the general statement's rows: after (before) the cursor by rid, at most count + 1
     std::vector<int64_t> slice;
-    if (count > 0) {
-      const std::vector<int64_t>& v = *live;
-      if (!back) {
-        auto it = has_cursor ? std::upper_bound(v.begin(), v.end(), cur.rid) : v.begin();
-        for (; it != v.end() && slice.size() <= size_t(count); ++it) slice.push_back(*it);
-      } else {
-        auto it = std::lower_bound(v.begin(), v.end(), cur.rid);
-        while (it != v.begin() && slice.size() <= size_t(count)) slice.push_back(*--it);
+    if (q.total == fhir::Total::accurate) {
+      // every candidate is checked for the total; the page is a slice of the matches
+      auto live = matches_among(c, q, opt.view, &M.pids, cand->begin(), cand->end());
+      if (!live) return live.status();
+      collected_total = int64_t(live->size());
+      if (count > 0) {
+        auto sl = page_matches(c, q, opt.view, &M.pids, *live, true, has_cursor, back, cur.rid, size_t(count) + 1);
+        if (!sl) return sl.status();
+        slice = std::move(*sl);
       }
+    } else if (count > 0) {
+      auto sl = page_matches(c, q, opt.view, &M.pids, *cand, false, has_cursor, back, cur.rid, size_t(count) + 1);
+      if (!sl) return sl.status();
+      slice = std::move(*sl);
     }
     Status st = fetch_rows(c, slice, &page.matches, &seqs);
     if (!st) return st;
@@ -447,7 +504,7 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
     for (size_t i = 0; i < q.sort.size(); ++i) B.sql += "k" + std::to_string(i) + (q.sort[i].desc != back ? " DESC, " : ", ");
     B.sql += back ? "rid DESC LIMIT ?" : "rid LIMIT ?";
   }
-  if (!live && count > 0) {
+  if (!cand && count > 0) {
     B.b(int64_t(count) + 1);
     Status st = run_rows(c, B, &page.matches, &seqs, &keys, &kinds);
     if (!st) return st;
@@ -472,8 +529,8 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
     // nothing before: offer the first page again through `next` from the cursor row
   }
   if (q.total == fhir::Total::accurate) {
-    if (live) {
-      page.total = int64_t(live->size());
+    if (cand) {
+      page.total = collected_total;
     } else if (!has_cursor && !more && count > 0) {
       page.total = int64_t(page.matches.size());
     } else {
