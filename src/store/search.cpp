@@ -1,5 +1,6 @@
 // store/search.cpp — see search.h.  Search execution: count_search, run_search (the driving
-// criterion, sort keys, keyset cursors, paging, bodies) and visible.  The SQL text comes from
+// criterion, the collected path of a one-criterion search, sort keys, keyset cursors, paging,
+// bodies) and visible.  The SQL text comes from
 // the builder in search_sql.cpp; _include rounds and resolve_matches are search_include.cpp.
 #include "store/search.h"
 
@@ -240,8 +241,10 @@ struct Matcher {
 // memory, then checked against the resource table in one statement (rid order, by rowid:
 // deleted=0, the type, the compartment and the caller's view, the same predicates the general
 // statement writes), so the total is the number of survivors and a page is a slice of them.
-// Nothing is assumed of the index: a row left behind for a deleted resource is dropped by the
-// check, as the general path drops it.
+// Without a total (_total=none) only the candidates next to the cursor are checked, in chunks,
+// until the page is full.  Nothing is assumed of the index: a row left behind for a deleted
+// resource (an older binary, a manual edit) is dropped by the check, as the general path drops
+// it.
 // Budget: at most kMaxCollected index rows (8 bytes each, plus their JSON for the check);
 // past that, the general path (SQLite's temporary b-trees) runs instead.
 constexpr size_t kMaxCollected = 200000;

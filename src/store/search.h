@@ -6,6 +6,11 @@
 // and Conn::prepare's per-connection statement cache is reused across requests.
 // Parameter ids are looked up in search_param (small indexed lookups), so this needs no
 // store::Resources and works on any Conn.
+// A search with one positive token, reference, string or uri criterion and no _sort (e.g.
+// Observation?code:below=...) instead reads its criterion's index rows once, checks those
+// resources against the resource table in one statement (the same deleted, type, compartment
+// and view predicates) and pages and counts the survivors in memory (search.cpp: the
+// collected path; same results, issue 21).
 //
 // Paging (keyset, robust while data changes).  Results are ordered by the _sort keys (each the
 // first index value of its parameter: string norm, date lo, number, token code, reference

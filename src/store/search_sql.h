@@ -3,8 +3,8 @@
 // a list of bind values; the text depends only on the query's shape, never on the values),
 // the statement helpers that read result rows, and the pieces the three search files share.
 //   search_sql.cpp      SQL building (Builder) and the row helpers
-//   search.cpp          execution: count_search, run_search (driver choice, sort keys,
-//                       cursors, paging), visible
+//   search.cpp          execution: count_search, run_search (driver choice, the collected
+//                       path, sort keys, cursors, paging), visible
 //   search_include.cpp  _include / _revinclude rounds, and resolve_matches
 #pragma once
 #include <cstdint>
