@@ -287,14 +287,17 @@ Result<std::optional<std::vector<int64_t>>> index_candidates(Conn& c, const fhir
 // The candidates [first, last) (ascending) that are matches: current, non-deleted resources
 // of q's types inside the compartment and `view`, ascending.  One statement: json_each first
 // (CROSS JOIN: the outer loop), each rid then reached by rowid, with the predicates
-// Matcher::where writes besides the criterion itself.
+// Matcher::where writes besides the criterion itself.  With `rows`, their rows 0..5
+// (read_row; `seqs` their version seqs) are read too, in the same order.
 Result<std::vector<int64_t>> matches_among(Conn& c, const fhir::SearchQuery& q, const View* view,
                                            std::map<std::pair<std::string, std::string>, int64_t>* pids,
                                            std::vector<int64_t>::const_iterator first,
-                                           std::vector<int64_t>::const_iterator last) {
+                                           std::vector<int64_t>::const_iterator last,
+                                           std::vector<SearchRow>* rows = nullptr, std::vector<int64_t>* seqs = nullptr) {
   std::vector<int64_t> live;
   if (first == last) return live;
-  Builder B{c, "SELECT r.rid FROM json_each(?) j CROSS JOIN resource r ON r.rid=j.value WHERE +", {}, 0, pids};
+  Builder B{c, rows ? "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.seq" : "SELECT r.rid", {}, 0, pids};
+  B.sql += " FROM json_each(?) j CROSS JOIN resource r ON r.rid=j.value WHERE +";
   B.view = view;
   B.b(json_ints(std::vector<int64_t>(first, last)));
   B.type_pred("r", q.types);
@@ -310,11 +313,21 @@ Result<std::vector<int64_t>> matches_among(Conn& c, const fhir::SearchQuery& q, 
   live.reserve(size_t(last - first));
   Stmt& s = c.prepare(B.sql);
   bind_all(s, B.binds);
-  while (s.step()) live.push_back(s.int64(0));
+  while (s.step()) {
+    live.push_back(s.int64(0));
+    if (rows) {
+      int64_t seq;
+      rows->push_back(read_row(s, &seq));
+      seqs->push_back(seq);
+    }
+  }
   Status st = s.status();
   s.reset();
   if (!st) return st;
-  if (!std::is_sorted(live.begin(), live.end())) std::sort(live.begin(), live.end());
+  if (!std::is_sorted(live.begin(), live.end())) {
+    if (rows) return Status(Err::internal, "search: matches read out of order");  // json_each drives: never
+    std::sort(live.begin(), live.end());
+  }
   return live;
 }
 
@@ -435,7 +448,24 @@ Result<SearchPage> run_search(Conn& c, const fhir::SearchQuery& q, const SearchR
   int64_t collected_total = -1;
   Builder B{c, {}, {}, 0, &M.pids};
   B.view = opt.view;
-  if (cand) {
+  if (cand && cand->size() <= size_t(count) + 1) {
+    // few candidates (Patient?identifier=...): checked and read in one statement, then the
+    // general statement's rows taken from them (after, or before, the cursor)
+    std::vector<SearchRow> rows;
+    std::vector<int64_t> row_seqs;
+    auto live = matches_among(c, q, opt.view, &M.pids, cand->begin(), cand->end(), &rows, &row_seqs);
+    if (!live) return live.status();
+    if (q.total == fhir::Total::accurate) collected_total = int64_t(live->size());
+    auto sl = page_matches(c, q, opt.view, &M.pids, *live, true, has_cursor, back, cur.rid, size_t(count) + 1);
+    if (!sl) return sl.status();
+    if (count == 0) sl->clear();
+    for (int64_t rid : *sl) {
+      size_t i = size_t(std::lower_bound(live->begin(), live->end(), rid) - live->begin());
+      page.matches.push_back(std::move(rows[i]));
+      seqs.push_back(row_seqs[i]);
+    }
+    keys.resize(page.matches.size());  // no sort keys
+  } else if (cand) {
     // the general statement's rows: after (before) the cursor by rid, at most count + 1
     std::vector<int64_t> slice;
     if (q.total == fhir::Total::accurate) {

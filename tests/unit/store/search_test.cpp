@@ -745,7 +745,9 @@ TEST_CASE("a single selective criterion (matches collected from the index) pages
       const store::View* view = mode == 1 ? &view_a : nullptr;
       const V want = expected(k.match, patient);
       for (const char* extra : {"", "&_lastUpdated=gt2000"}) {
-        for (int count : {1, 7, 1000}) {
+        // (want.size() - 1: the last page has one match, often read with the candidates' rows)
+        for (int count : {1, 7, int(want.size()) - 1, 1000}) {
+          if (count < 1) continue;
           INFO(k.qs << extra << " _count=" << count << " mode " << mode);
           fhir::SearchQuery q = d.query("Observation", k.qs + extra + "&_count=" + std::to_string(count));
           for (auto& cr : q.criteria)
