@@ -1,6 +1,7 @@
 // store/search_sql.h — internal to the search engine (store/search*.cpp; nothing else includes
 // it): the SQL builder (Builder: criteria, compartments and the caller's view as SQL text plus
-// a list of bind values; the text depends only on the query's shape, never on the values),
+// a list of bind values; the text depends only on the query's shape, never on the values, but
+// for whether a token list's or code set's codes share one system),
 // the statement helpers that read result rows, and the pieces the three search files share.
 //   search_sql.cpp      SQL building (Builder) and the row helpers
 //   search.cpp          execution: count_search, run_search (driver choice, the collected
