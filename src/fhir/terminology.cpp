@@ -5,6 +5,7 @@
 #include <cctype>
 #include <regex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_set>
 
 #include "fhir/embedded_data.h"
@@ -641,6 +642,61 @@ Result<std::shared_ptr<const Expansion>> expand(const Source& src, const json::V
     e->items.push_back(std::move(it));
   }
   return std::shared_ptr<const Expansion>(std::move(e));
+}
+
+bool CodeSet::has_code(const std::string& code) const {
+  for (const auto& kv : codes)
+    if (kv.second.count(code)) return true;
+  return false;
+}
+
+bool CodeSet::has(const std::string& system, const std::string& code) const {
+  auto it = codes.find(system);
+  return it != codes.end() && it->second.count(code) > 0;
+}
+
+namespace {
+
+struct CodeSets {
+  std::shared_mutex mu;
+  std::unordered_map<std::string, std::unique_ptr<const CodeSet>> by_url;
+};
+
+CodeSets& code_sets() {
+  static CodeSets* c = new CodeSets;  // never destroyed: pointers handed out stay valid at exit
+  return *c;
+}
+
+std::unique_ptr<const CodeSet> build_code_set(const std::string& url) {
+  auto out = std::make_unique<CodeSet>();
+  auto vs = bundled().value_set(url, "");
+  if (!vs) return out;
+  auto e = expand(bundled(), *vs, false, Limits{});
+  if (!e || (*e)->items.empty()) return out;
+  for (const auto& it : (*e)->items) out->codes[it.system].insert(it.code);
+  out->enumerated = true;
+  return out;
+}
+
+}  // namespace
+
+const CodeSet* bundled_code_set(const std::string& url) {
+  CodeSets& c = code_sets();
+  {
+    std::shared_lock<std::shared_mutex> g(c.mu);
+    auto it = c.by_url.find(url);
+    if (it != c.by_url.end()) return it->second.get();
+  }
+  auto built = build_code_set(url);  // outside the lock: two first callers may both build
+  std::unique_lock<std::shared_mutex> g(c.mu);
+  auto ins = c.by_url.emplace(url, std::move(built));
+  return ins.first->second.get();
+}
+
+size_t bundled_code_sets_built() {
+  CodeSets& c = code_sets();
+  std::shared_lock<std::shared_mutex> g(c.mu);
+  return c.by_url.size();
 }
 
 namespace {
