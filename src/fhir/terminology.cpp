@@ -10,6 +10,7 @@
 
 #include "fhir/embedded_data.h"
 #include "util/pages.h"
+#include "util/trim.h"
 
 namespace ef::fhir::term {
 
@@ -279,10 +280,14 @@ class Bundled : public Source {
     row.used = ++tick_;
     if (!row.parsed) {
       auto v = json::parse(row.text);
+      // parsed: the row's pages of the embedded table go back to the kernel (util/pages.h), so
+      // expanding every bundled value set does not leave the 3.6 MB table resident
+      pages::release_within(row.text, embedded_terminology());
       if (!v) return nullptr;
       row.parsed = parse(std::move(*v));
       if (!row.parsed) return nullptr;
       kept_ += row.text.size();
+      trim::note(row.text.size() * 8);  // parsed, a row takes ~8x its text
       while (kept_ > kKeepTextBytes && let_go_oldest(row.used)) {
       }
     }
@@ -302,6 +307,7 @@ class Bundled : public Source {
     if (cs) cs->reset();
     if (vs) vs->reset();
     kept_ -= bytes;
+    trim::note(bytes * 8);
     return true;
   }
   void index() const {
@@ -641,6 +647,7 @@ Result<std::shared_ptr<const Expansion>> expand(const Source& src, const json::V
     e->index.emplace(key_of(it.system, it.code), uint32_t(e->items.size()));
     e->items.push_back(std::move(it));
   }
+  trim::note(e->bytes);  // the request thread hands the expansion's temporaries back (util/trim.h)
   return std::shared_ptr<const Expansion>(std::move(e));
 }
 
@@ -992,6 +999,18 @@ void ExpansionCache::put(const std::string& key, std::shared_ptr<const Expansion
   lru_.emplace_front(key, std::move(e));
   map_[key] = lru_.begin();
   bytes_ += lru_.front().second->bytes;
+  while (!lru_.empty() && (map_.size() > max_entries_ || bytes_ > max_bytes_)) {
+    bytes_ -= lru_.back().second->bytes;
+    trim::note(lru_.back().second->bytes);
+    map_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+void ExpansionCache::set_budget(size_t max_entries, size_t max_bytes) {
+  std::lock_guard<std::mutex> g(mu_);
+  max_entries_ = max_entries;
+  max_bytes_ = max_bytes;
   while (!lru_.empty() && (map_.size() > max_entries_ || bytes_ > max_bytes_)) {
     bytes_ -= lru_.back().second->bytes;
     map_.erase(lru_.back().first);

@@ -150,6 +150,8 @@ class ExpansionCache {
   void clear();
   size_t size() const;
   size_t bytes() const;
+  // New bounds (entries and bytes; 0 entries = no cache), evicting down to them at once.
+  void set_budget(size_t max_entries, size_t max_bytes);
 
  private:
   using Entry = std::pair<std::string, std::shared_ptr<const Expansion>>;

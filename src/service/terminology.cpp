@@ -143,6 +143,11 @@ Terminology::Terminology(Service& svc, term::Limits lim) : svc_(svc), lim_(lim),
   g_instance.store(this);
 }
 
+void Terminology::configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes) {
+  lim_.max_expansion = max_expansion;
+  cache_.set_budget(cache_entries, cache_bytes);
+}
+
 Terminology::~Terminology() {
   Terminology* me = this;
   g_instance.compare_exchange_strong(me, nullptr);

@@ -84,6 +84,9 @@ class Terminology {
   std::optional<bool> stored_binding_has(const std::string& url, const std::string& system, const std::string& code);
 
   const fhir::term::Limits& limits() const { return lim_; }
+  // The configured budgets (limits.max_expansion_concepts, limits.terminology_cache_*); called
+  // once at start-up, before requests are served.
+  void configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes);
   fhir::term::ExpansionCache& cache() { return cache_; }
 
   // stored_binding_has of the process's Terminology (nullopt when there is none): the
