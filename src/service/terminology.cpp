@@ -1,12 +1,14 @@
 // service/terminology.cpp — see terminology.h.
 #include "service/terminology.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
 #include "fhir/search_query.h"
 #include "service/reads.h"
 #include "service/service.h"
+#include "store/changes.h"
 #include "util/time.h"
 
 namespace ef::service {
@@ -143,6 +145,21 @@ Terminology::Terminology(Service& svc, term::Limits lim) : svc_(svc), lim_(lim),
   g_instance.store(this);
 }
 
+void Terminology::notice_writes(store::Conn* conn) {
+  static const std::vector<std::string> kTypes{"CodeSystem", "ValueSet", "ConceptMap"};
+  std::lock_guard<std::mutex> g(seen_mu_);
+  auto scan = [&](store::Conn& c) -> Status {
+    // The first look only learns where the table ends: the cache starts empty.
+    auto r = store::changes_since(c, std::max<int64_t>(seen_seq_, 0), kTypes, seen_seq_ < 0 ? 0 : 100000);
+    if (!r) return r.status();
+    if (r->touched && seen_seq_ >= 0) bump_generation();
+    if (r->newest_seq > seen_seq_) seen_seq_ = r->newest_seq;
+    return Status();
+  };
+  Status st = conn ? scan(*conn) : svc_.database().read(scan);
+  if (!st) bump_generation();  // could not tell: do not trust the cache
+}
+
 void Terminology::configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes) {
   lim_.max_expansion = max_expansion;
   cache_.set_budget(cache_entries, cache_bytes);
@@ -254,6 +271,7 @@ Result<std::shared_ptr<const term::Expansion>> Terminology::expansion(const Acce
                                                                       store::Conn* conn) {
   // The generation is read before anything is looked up, so an entry computed from content
   // older than a committed write is never filed under the generation that write created.
+  notice_writes(conn);
   uint64_t gen = generation();
   std::string vis = visibility(a);
   bool cacheable = !vis.empty() && !r.resource && r.id.empty() && !r.url.empty();
@@ -451,6 +469,7 @@ std::optional<bool> Terminology::stored_binding_has(const std::string& url, cons
   // Only stored value sets: the bundled ones are checked by the validator itself.  "No stored
   // value set of this URL" is remembered for the current generation (a write of a ValueSet
   // bumps it), so a write does not search for the same absent value set again and again.
+  notice_writes(nullptr);
   uint64_t gen = generation();
   {
     std::lock_guard<std::mutex> g(absent_mu_);

@@ -12,7 +12,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import ROOT, Server, proc_kb
+from harness import ROOT, Server, proc_kb, run_cli
 
 MB = 1024 * 1024
 
@@ -127,6 +127,54 @@ class TerminologyMemory(unittest.TestCase):
             self.assertLess(grown, budget, "RSS grew by %.1f MB" % grown)
             if budget == self.SETTLE_MB:
                 self.assertLess((settled[1] - settled[0]) / 1024, self.SECOND_PASS_MB)
+
+
+class TerminologyOtherProcess(unittest.TestCase):
+    VS = "http://example.org/fhir/ValueSet/import-changed"
+
+    def value_set(self, codes):
+        return {"resourceType": "ValueSet", "id": "import-changed", "url": self.VS, "status": "active",
+                "compose": {"include": [{"system": "http://example.org/cs",
+                                         "concept": [{"code": c} for c in codes]}]}}
+
+    def codes(self, s, path):
+        r = s.request("GET", path)
+        self.assertEqual(r.status, 200, r)
+        return sorted(c["code"] for c in r.json()["expansion"].get("contains", []))
+
+    def test_import_by_another_process_invalidates_cached_expansions(self):
+        with Server() as s:
+            r = s.request("PUT", "/ValueSet/import-changed", self.value_set(["a", "b"]))
+            self.assertIn(r.status, (200, 201), r)
+            by_url = "/ValueSet/$expand?url=" + urllib.parse.quote(self.VS, safe="")
+            self.assertEqual(self.codes(s, by_url), ["a", "b"])
+            self.assertEqual(self.codes(s, by_url), ["a", "b"])  # cached now
+            vc = "/ValueSet/$validate-code?system=http://example.org/cs&code=c&url=" + urllib.parse.quote(self.VS, safe="")
+            r = s.request("GET", vc)
+            self.assertFalse(r.json()["parameter"][0]["valueBoolean"])
+            # an unrelated import by another process changes nothing
+            pat = os.path.join(s.tmp, "patient.json")
+            with open(pat, "w") as f:
+                json.dump({"resourceType": "Patient", "id": "p1", "active": True}, f)
+            p = run_cli("import", "--database", s.config["database"], pat)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(self.codes(s, by_url), ["a", "b"])
+            # the changed ValueSet, imported by another process while the server runs
+            path = os.path.join(s.tmp, "vs.json")
+            with open(path, "w") as f:
+                json.dump(self.value_set(["c", "d", "e"]), f)
+            p = run_cli("import", "--database", s.config["database"], path)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(self.codes(s, by_url), ["c", "d", "e"])
+            r = s.request("GET", vc)
+            self.assertTrue(r.json()["parameter"][0]["valueBoolean"], r)
+            # a :in search resolves the new content too
+            obs = {"resourceType": "Observation", "id": "o1", "status": "final",
+                   "code": {"coding": [{"system": "http://example.org/cs", "code": "d"}]}}
+            self.assertIn(s.request("PUT", "/Observation/o1", obs).status, (200, 201))
+            r = s.request("GET", "/Observation?code:in=" + urllib.parse.quote(self.VS, safe=""))
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual([e["resource"]["id"] for e in r.json().get("entry", [])], ["o1"])
 
 
 if __name__ == "__main__":
