@@ -980,59 +980,14 @@ Result<json::Value> translate(const json::Value& map, const CodeRef& c, const st
 // ---------------------------------------------------------------------------------------------
 
 std::shared_ptr<const Expansion> ExpansionCache::get(const std::string& key) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  auto v = lru_.get(std::hash<std::string>()(key), [&](const std::string& k) { return k == key; });
+  return v ? *v : nullptr;
 }
 
 void ExpansionCache::put(const std::string& key, std::shared_ptr<const Expansion> e) {
-  if (!e || e->bytes > max_bytes_ || max_entries_ == 0) return;
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(key);
-  if (it != map_.end()) {
-    bytes_ -= it->second->second->bytes;
-    lru_.erase(it->second);
-    map_.erase(it);
-  }
-  lru_.emplace_front(key, std::move(e));
-  map_[key] = lru_.begin();
-  bytes_ += lru_.front().second->bytes;
-  while (!lru_.empty() && (map_.size() > max_entries_ || bytes_ > max_bytes_)) {
-    bytes_ -= lru_.back().second->bytes;
-    trim::note(lru_.back().second->bytes);
-    map_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-}
-
-void ExpansionCache::set_budget(size_t max_entries, size_t max_bytes) {
-  std::lock_guard<std::mutex> g(mu_);
-  max_entries_ = max_entries;
-  max_bytes_ = max_bytes;
-  while (!lru_.empty() && (map_.size() > max_entries_ || bytes_ > max_bytes_)) {
-    bytes_ -= lru_.back().second->bytes;
-    map_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-}
-
-void ExpansionCache::clear() {
-  std::lock_guard<std::mutex> g(mu_);
-  lru_.clear();
-  map_.clear();
-  bytes_ = 0;
-}
-
-size_t ExpansionCache::size() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return map_.size();
-}
-
-size_t ExpansionCache::bytes() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return bytes_;
+  if (!e) return;
+  size_t cost = e->bytes;
+  lru_.put(std::hash<std::string>()(key), [&](const std::string& k) { return k == key; }, key, std::move(e), cost);
 }
 
 }  // namespace ef::fhir::term

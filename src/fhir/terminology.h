@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "util/json.h"
+#include "util/lru_cache.h"
 #include "util/status.h"
 
 namespace ef::fhir::term {
@@ -141,24 +142,21 @@ Result<json::Value> subsumes(const Source& src, const std::string& system, const
 // `reverse` maps target -> source.
 Result<json::Value> translate(const json::Value& map, const CodeRef& c, const std::string& target_system, bool reverse);
 
-// A bounded cache of full expansions (entries and bytes), least recently used out first.
+// A bounded cache of full expansions (entries and bytes: Expansion::bytes), least recently
+// used out first (util/lru_cache.h).
 class ExpansionCache {
  public:
-  ExpansionCache(size_t max_entries, size_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
+  ExpansionCache(size_t max_entries, size_t max_bytes) : lru_(max_entries, max_bytes) {}
   std::shared_ptr<const Expansion> get(const std::string& key);
   void put(const std::string& key, std::shared_ptr<const Expansion> e);
-  void clear();
-  size_t size() const;
-  size_t bytes() const;
+  void clear() { lru_.clear(); }
+  size_t size() const { return lru_.stats().entries; }
+  size_t bytes() const { return lru_.stats().bytes; }
   // New bounds (entries and bytes; 0 entries = no cache), evicting down to them at once.
-  void set_budget(size_t max_entries, size_t max_bytes);
+  void set_budget(size_t max_entries, size_t max_bytes) { lru_.set_budget(max_entries, max_bytes); }
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const Expansion>>;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;
-  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
-  size_t max_entries_, max_bytes_, bytes_ = 0;
+  util::LruCache<std::string, std::shared_ptr<const Expansion>> lru_;
 };
 
 // The codes of a bundled value set for the validator's binding checks (fhir/validate.cpp):
