@@ -147,17 +147,38 @@ Terminology::Terminology(Service& svc, term::Limits lim) : svc_(svc), lim_(lim),
 
 void Terminology::notice_writes(store::Conn* conn) {
   static const std::vector<std::string> kTypes{"CodeSystem", "ValueSet", "ConceptMap"};
-  std::lock_guard<std::mutex> g(seen_mu_);
+  // Fast path: nothing was committed anywhere since this thread last looked (PRAGMA
+  // data_version of the thread's own read connection, outside a transaction: read before the
+  // scan's snapshot is taken, so an unchanged value means the last scan saw everything).
+  // Inside a caller's read transaction (conn) the scan runs on its snapshot, every time.
+  struct Seen {
+    const Terminology* owner = nullptr;
+    int64_t data_version = -1;
+  };
+  thread_local Seen t_seen;
+  Result<int64_t> dv = Status(Err::internal, "not read");
+  if (!conn) {
+    dv = store::data_version(svc_.database().reader());
+    if (dv && t_seen.owner == this && t_seen.data_version == *dv) return;
+  }
   auto scan = [&](store::Conn& c) -> Status {
+    int64_t seen = seen_seq_.load();
     // The first look only learns where the table ends: the cache starts empty.
-    auto r = store::changes_since(c, std::max<int64_t>(seen_seq_, 0), kTypes, seen_seq_ < 0 ? 0 : 100000);
+    auto r = store::changes_since(c, std::max<int64_t>(seen, 0), kTypes, seen < 0 ? 0 : 100000);
     if (!r) return r.status();
-    if (r->touched && seen_seq_ >= 0) bump_generation();
-    if (r->newest_seq > seen_seq_) seen_seq_ = r->newest_seq;
+    if (r->touched && seen >= 0) bump_generation();
+    // Advance to what this scan covered; another thread may have gone further already.
+    int64_t cur = seen_seq_.load();
+    while (r->newest_seq > cur && !seen_seq_.compare_exchange_weak(cur, r->newest_seq)) {
+    }
     return Status();
   };
   Status st = conn ? scan(*conn) : svc_.database().read(scan);
-  if (!st) bump_generation();  // could not tell: do not trust the cache
+  if (!st) {
+    bump_generation();  // could not tell: do not trust the cache
+    return;
+  }
+  if (dv) t_seen = Seen{this, *dv};
 }
 
 void Terminology::configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes) {

@@ -110,8 +110,7 @@ class Terminology {
   Service& svc_;
   fhir::term::Limits lim_;
   fhir::term::ExpansionCache cache_;
-  std::mutex seen_mu_;
-  int64_t seen_seq_ = -1;  // resource_version seq looked at last (-1: never), under seen_mu_
+  std::atomic<int64_t> seen_seq_{-1};  // resource_version seq looked at last (-1: never)
   std::mutex absent_mu_;
   uint64_t absent_gen_ = 0;
   std::unordered_set<std::string> absent_;  // URLs with no stored ValueSet (stored_binding_has)

@@ -35,4 +35,12 @@ Result<ChangeScan> changes_since(Conn& c, int64_t after_seq, const std::vector<s
   return out;
 }
 
+Result<int64_t> data_version(Conn& c) {
+  Stmt& q = c.prepare("PRAGMA data_version");
+  if (!q.step()) return q.status().ok() ? Status(Err::internal, "PRAGMA data_version: no row") : q.status();
+  int64_t v = q.int64(0);
+  q.reset();
+  return v;
+}
+
 }  // namespace ef::store

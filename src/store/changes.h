@@ -25,4 +25,9 @@ struct ChangeScan {
 Result<ChangeScan> changes_since(Conn& c, int64_t after_seq, const std::vector<std::string>& types,
                                  int64_t max_scan = 100000);
 
+// PRAGMA data_version of this connection: it changes when another connection (of this
+// process or another) committed since the last call on the same connection.  Needs no
+// transaction: a cheap test before changes_since.
+Result<int64_t> data_version(Conn& c);
+
 }  // namespace ef::store
