@@ -48,3 +48,20 @@ TEST_CASE("changes_since: the newest seq and whether a version of the types came
   CHECK(scan(2, 1).touched);
   CHECK_FALSE(scan(3, 1).touched);  // one new row (a Patient): within the bound, read
 }
+
+TEST_CASE("data_version: changes on a reader only when another connection committed", "[store][changes]") {
+  auto db = testing::open_temp_db("changes-dv.db");
+  store::Conn& r = db->reader();
+  auto v1 = store::data_version(r);
+  REQUIRE(v1.ok());
+  auto v2 = store::data_version(r);
+  REQUIRE(v2.ok());
+  CHECK(*v2 == *v1);  // nothing committed in between
+  REQUIRE(db->write([](store::Conn& c) {
+              return c.exec("INSERT INTO resource_version(type, id, version, last_updated, method, body) "
+                            "VALUES('ValueSet', 'v', 1, 1, 'PUT', '{}')");
+            }).ok());
+  auto v3 = store::data_version(r);
+  REQUIRE(v3.ok());
+  CHECK(*v3 != *v2);
+}
