@@ -102,6 +102,7 @@ class Terminology {
  private:
   // Bumps the generation when a CodeSystem/ValueSet/ConceptMap version was committed since the
   // last look (by this process or another); conn: the caller's read transaction, or nullptr.
+  // Without conn, looks at most once per millisecond per process.
   void notice_writes(store::Conn* conn);
   Result<std::shared_ptr<const json::Value>> value_set_def(const Access& a, const TermRequest& r, store::Conn* conn);
   Result<std::shared_ptr<const fhir::term::Expansion>> expansion(const Access& a, const TermRequest& r,
@@ -111,6 +112,7 @@ class Terminology {
   fhir::term::Limits lim_;
   fhir::term::ExpansionCache cache_;
   std::atomic<int64_t> seen_seq_{-1};  // resource_version seq looked at last (-1: never)
+  std::atomic<int64_t> last_look_us_{0};  // steady clock of the last completed look (notice_writes)
   std::mutex absent_mu_;
   uint64_t absent_gen_ = 0;
   std::unordered_set<std::string> absent_;  // URLs with no stored ValueSet (stored_binding_has)
