@@ -153,7 +153,8 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
     lr.only({"max_body_bytes", "max_json_depth", "max_bundle_entries", "max_query_params", "max_url_bytes",
              "read_timeout_seconds", "keep_alive_seconds", "keep_alive_max_requests", "threads",
              "max_search_params", "max_or_values", "max_search_values", "max_header_bytes", "max_response_bytes",
-             "max_json_values", "max_write_ms", "xml_cache_bytes"});
+             "max_json_values", "max_write_ms", "xml_cache_bytes", "max_expansion_concepts",
+             "terminology_cache_entries", "terminology_cache_bytes"});
     lr.num("max_body_bytes", c.limits.max_body_bytes, 1024, 1e10);
     lr.num("max_json_depth", c.limits.max_json_depth, 8, 1000);
     lr.num("max_bundle_entries", c.limits.max_bundle_entries, 1, 1e7);
@@ -173,6 +174,9 @@ Result<ServerConfig> parse_config(const std::string& text, const std::string& wh
     lr.num("max_json_values", c.limits.max_json_values, 1000, 1e9);
     lr.num("max_write_ms", c.limits.max_write_ms, 50, 3600000);
     lr.num("xml_cache_bytes", c.limits.xml_cache_bytes, 0, 1e10);
+    lr.num("max_expansion_concepts", c.limits.max_expansion_concepts, 1, 1e6);
+    lr.num("terminology_cache_entries", c.limits.terminology_cache_entries, 0, 1e6);
+    lr.num("terminology_cache_bytes", c.limits.terminology_cache_bytes, 0, 1e10);
     if (r.st.ok() && !lr.st.ok()) r.st = lr.st;
   }
   if (const json::Value* w = json::get(*v, "writer")) {

@@ -29,6 +29,10 @@ struct Limits {
   size_t max_json_values = 1000000;  // JSON values (scalars, arrays, objects) in one body
   int max_write_ms = 2000;           // one request's time holding the writer
   size_t xml_cache_bytes = 8 * 1024 * 1024;  // XML renderings of read resources (fhir/xml_cache.h); 0 = off
+  // Terminology (fhir/terminology.h Limits, service/terminology.h cache).
+  size_t max_expansion_concepts = 10000;               // concepts in one value set expansion (413 beyond)
+  size_t terminology_cache_entries = 256;              // full expansions kept; 0 = no cache
+  size_t terminology_cache_bytes = 64 * 1024 * 1024;   // their approximate bytes
 };
 
 // The single writer (store/db.h): group commit and its bounds.

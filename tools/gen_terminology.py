@@ -19,8 +19,8 @@ kind = CodeSystem | ValueSet; json = the resource reduced to what the terminolog
               system, version, concept (code, display, designation), filter, valueSet; inactive,
               lockedDate), expansion (the precomputed expansion when the spec ships one)
 Narrative, extensions, contacts and other metadata are dropped.  Canonical URLs outside
-http://hl7.org/fhir/ and http://terminology.hl7.org/ (added by the redistributing npm package)
-are dropped.  When a URL appears twice (valuesets.json and v3-codesystems.json), the first wins.
+http://hl7.org/fhir/ and http://terminology.hl7.org/ are dropped, except a complete CodeSystem
+that a kept ValueSet includes whole (urn:iso-astm:E1762-95:2013, for signature-type).  When a URL appears twice (valuesets.json and v3-codesystems.json), the first wins.
 Lines are sorted by kind then URL so the output is stable.  --check compares instead of
 writing and exits 1 when data/terminology.tsv is out of date.  Standard library only.
 """
@@ -126,15 +126,30 @@ def value_set(r):
 
 def build(src):
     seen = {}
+    outside = {}  # CodeSystems of the spec's files whose URL is outside HL7 (see below)
     for name in ("valuesets.json", "v3-codesystems.json"):
         for e in load(os.path.join(src, name))["entry"]:
             r = e["resource"]
             rt, url = r.get("resourceType"), r.get("url", "")
-            if rt not in ("CodeSystem", "ValueSet") or not url.startswith(HL7):
+            if rt not in ("CodeSystem", "ValueSet"):
+                continue
+            if not url.startswith(HL7):
+                if rt == "CodeSystem" and r.get("content") == "complete":
+                    outside.setdefault(url, r)
                 continue
             if (rt, url) in seen:
                 continue
             seen[(rt, url)] = code_system(r) if rt == "CodeSystem" else value_set(r)
+    # A complete CodeSystem outside the HL7 URLs is kept when a kept ValueSet includes it whole
+    # (no concept list): without it that value set (e.g. signature-type over
+    # urn:iso-astm:E1762-95:2013) could not be expanded, nor its binding checked.
+    for (rt, url), r in list(seen.items()):
+        if rt != "ValueSet":
+            continue
+        for inc in (r.get("compose") or {}).get("include", []):
+            sysurl = inc.get("system", "")
+            if sysurl in outside and "concept" not in inc and ("CodeSystem", sysurl) not in seen:
+                seen[("CodeSystem", sysurl)] = code_system(outside[sysurl])
     lines = []
     for (rt, url) in sorted(seen):
         r = seen[(rt, url)]

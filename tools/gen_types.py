@@ -2,10 +2,9 @@
 """tools/gen_types.py — derive data/types.tsv (the R4 type model) from the official FHIR R4
 StructureDefinitions and value sets.
 
-Usage: python3 tools/gen_types.py [--src ../shared/fhir-r4] [--out data]
+Usage: python3 tools/gen_types.py [--src ../shared/fhir-r4] [--out data] [--check]
 
-Reads profiles-types.json, profiles-resources.json, valuesets.json and v3-codesystems.json
-(FHIR 4.0.1, CC0) and writes data/types.tsv, a line-oriented, tab-separated table that
+Reads profiles-types.json and profiles-resources.json (FHIR 4.0.1, CC0) and writes data/types.tsv, a line-oriented, tab-separated table that
 src/fhir/type_model.cpp parses lazily on first use.  Records, in this order:
 
   P  name  json  regex                      a primitive type: json = boolean|number|string,
@@ -26,12 +25,10 @@ src/fhir/type_model.cpp parses lazily on first use.  Records, in this order:
                                              C (choice [x]) S (isSummary) M (isModifier);
                                              binding = strength|ValueSet canonical or "";
                                              invariants = ","-separated K numbers
-  V  canonical  status                       a ValueSet bound with strength required,
-                                             extensible or preferred;
-                                             status = enumerated (the codes follow) or
-                                             open (filters, unknown or incomplete code
-                                             systems: not checked)
-  C  system  code1  code2 ...                codes of the last V, per system
+
+The codes of the bound value sets are not here: the validator asks the terminology engine
+(src/fhir/terminology.h, data/terminology.tsv from tools/gen_terminology.py) for them.
+--check compares with data/types.tsv instead of writing it (exit 1 when it is out of date).
 
 StructureDefinitions whose fhirVersion is not 4.0.1 (SubscriptionStatus, 4.3.0) and canonical URLs outside http://hl7.org/fhir/ and http://terminology.hl7.org/ (added by the
 redistributing npm package, see ../shared/fhir-r4/README.md) are dropped.
@@ -76,11 +73,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--src", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fhir-r4"))
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "data"))
+    ap.add_argument("--check", action="store_true", help="exit 1 if data/types.tsv is out of date")
     args = ap.parse_args()
     types_b = load(os.path.join(args.src, "profiles-types.json"))
     res_b = load(os.path.join(args.src, "profiles-resources.json"))
-    vs_b = load(os.path.join(args.src, "valuesets.json"))
-    v3_b = load(os.path.join(args.src, "v3-codesystems.json"))
 
     sds = []
     for sd in list(sds_of(types_b)) + list(sds_of(res_b)):
@@ -101,7 +97,6 @@ def main():
             inv_lines.append("K\t%d\t%s\t%s\t%s\t%s" % ((inv_index[k],) + k))
         return inv_index[k]
 
-    required_vs = set()
     prims = []
     type_lines = []
     n_elements = 0
@@ -184,111 +179,32 @@ def main():
                 if b and b.get("valueSet", "").startswith(HL7):
                     vs = b["valueSet"].split("|")[0]
                     binding = b["strength"] + "|" + vs
-                    if b["strength"] in ("required", "extensible", "preferred"):
-                        required_vs.add(vs)  # (extensible/preferred: warnings, fhir/validate.cpp)
                 invs = sorted({inv(c) for c in el.get("constraint", []) if c.get("expression")})
                 type_lines.append(
                     "E\t%s\t%s\t%s\t%s\t%s\t%s\t%s"
                     % (ename, el.get("min", 0), el.get("max", "*"), ",".join(tnames), flags, binding,
                        ",".join(map(str, invs))))
 
-    # ---- value sets of required bindings ----
-    code_systems = {}
-    value_sets = {}
-    for b in (vs_b, v3_b):
-        for e in b.get("entry", []):
-            r = e["resource"]
-            if r["resourceType"] == "CodeSystem":
-                code_systems.setdefault(r["url"], r)
-            elif r["resourceType"] == "ValueSet":
-                value_sets.setdefault(r["url"], r)
-
-    def cs_codes(url):
-        cs = code_systems.get(url)
-        if not cs or cs.get("content") != "complete":
-            return None
-        acc = []
-
-        def walk(cs_list):
-            for c in cs_list:
-                acc.append(c["code"])
-                walk(c.get("concept", []))
-
-        walk(cs.get("concept", []))
-        return acc
-
-    def expand(url, depth=0):
-        """{system: [codes]} or None when the value set cannot be enumerated."""
-        vs = value_sets.get(url)
-        if vs is None or depth > 8:
-            return None
-        comp = vs.get("compose")
-        if not comp:
-            return None
-        res = {}
-        for inc in comp.get("include", []):
-            if inc.get("filter"):
-                return None
-            part = {}
-            if inc.get("valueSet"):
-                for u in inc["valueSet"]:
-                    sub = expand(u.split("|")[0], depth + 1)
-                    if sub is None:
-                        return None
-                    for s, cs in sub.items():
-                        part.setdefault(s, []).extend(cs)
-            if inc.get("system"):
-                if inc.get("concept"):
-                    codes = [c["code"] for c in inc["concept"]]
-                else:
-                    codes = cs_codes(inc["system"])
-                    if codes is None:
-                        return None
-                if inc.get("valueSet"):  # intersection of the system's codes and the value sets
-                    keep = set(part.get(inc["system"], []))
-                    codes = [c for c in codes if c in keep]
-                    part = {}
-                part.setdefault(inc["system"], []).extend(codes)
-            for s, cs in part.items():
-                res.setdefault(s, []).extend(cs)
-        for exc in comp.get("exclude", []):
-            if exc.get("filter") or exc.get("valueSet") or not exc.get("concept"):
-                return None
-            drop = {c["code"] for c in exc["concept"]}
-            if exc.get("system") in res:
-                res[exc["system"]] = [c for c in res[exc["system"]] if c not in drop]
-        return res
-
-    vs_lines = []
-    n_enum = 0
-    for url in sorted(required_vs):
-        codes = expand(url)
-        if codes is None or not any(codes.values()):
-            vs_lines.append("V\t%s\topen" % url)
-            continue
-        n_enum += 1
-        vs_lines.append("V\t%s\tenumerated" % url)
-        for system in sorted(codes):
-            seen = []
-            for c in codes[system]:
-                if c not in seen:
-                    seen.append(c)
-            if any("\t" in c or "\n" in c for c in seen):
-                sys.exit("a code with a tab or newline in " + url)
-            vs_lines.append("C\t%s\t%s" % (system, "\t".join(seen)))
-
     header = ["# GENERATED by tools/gen_types.py from the FHIR R4 4.0.1 definitions - do not edit."]
-    text = "\n".join(header + prims + inv_lines + type_lines + vs_lines) + "\n"
-    os.makedirs(args.out, exist_ok=True)
+    text = "\n".join(header + prims + inv_lines + type_lines) + "\n"
     path = os.path.join(args.out, "types.tsv")
+    if args.check:
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        print("%s: %s" % (path, "up to date" if same else "OUT OF DATE"))
+        return 0 if same else 1
+    os.makedirs(args.out, exist_ok=True)
     with open(path + ".tmp", "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
     n_types = sum(1 for l in type_lines if l.startswith("T\t"))
-    print("types.tsv: %d bytes, %d primitives, %d types (incl. backbone), %d elements, %d invariants, "
-          "%d bound value sets (required/extensible/preferred, %d enumerated)" % (len(text.encode()), len(prims), n_types, n_elements,
-                                                     len(inv_lines), len(required_vs), n_enum))
+    print("types.tsv: %d bytes, %d primitives, %d types (incl. backbone), %d elements, %d invariants"
+          % (len(text.encode()), len(prims), n_types, n_elements, len(inv_lines)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

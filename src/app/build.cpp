@@ -99,6 +99,8 @@ Result<std::unique_ptr<http::App>> open_app(const ServerConfig& cfg) {
       return fhir::check_on_write(r, mode, kept);
     });
   app->service = std::make_unique<service::Service>(*app->db, *app->repo, app->base_url);
+  app->service->terminology().configure(cfg.limits.max_expansion_concepts, cfg.limits.terminology_cache_entries,
+                                        cfg.limits.terminology_cache_bytes);
   // Required bindings to value sets that are not bundled: checked against stored ValueSets.
   fhir::set_stored_binding_lookup(service::Terminology::stored_binding);
   return app;
@@ -171,6 +173,15 @@ static Status setup_metrics(http::App& app) {
   }
   st = reg.add_gauge("edgefhir_xml_cache_bytes", "Bytes held by the XML rendering cache (limits.xml_cache_bytes bounds it).",
                      std::function<double()>([] { return double(fhir::xml::read_cache().stats().bytes); }));
+  if (!st) return st;
+  service::Terminology* term = &app.service->terminology();
+  st = reg.add_gauge("edgefhir_terminology_cache_bytes",
+                     "Approximate bytes of the value set expansions cached (limits.terminology_cache_bytes bounds it).",
+                     std::function<double()>([term] { return double(term->cache().bytes()); }));
+  if (!st) return st;
+  st = reg.add_gauge("edgefhir_terminology_cache_entries",
+                     "Value set expansions cached (limits.terminology_cache_entries bounds it).",
+                     std::function<double()>([term] { return double(term->cache().size()); }));
   if (!st) return st;
   st = reg.add_histogram("edgefhir_database_write_group_size",
                          "Writes committed together in one transaction (group commit, store/db.h); 1 = alone.",

@@ -5,10 +5,12 @@
 #include <cctype>
 #include <regex>
 #include <set>
+#include <shared_mutex>
 #include <unordered_set>
 
 #include "fhir/embedded_data.h"
 #include "util/pages.h"
+#include "util/trim.h"
 
 namespace ef::fhir::term {
 
@@ -278,10 +280,14 @@ class Bundled : public Source {
     row.used = ++tick_;
     if (!row.parsed) {
       auto v = json::parse(row.text);
+      // parsed: the row's pages of the embedded table go back to the kernel (util/pages.h), so
+      // expanding every bundled value set does not leave the 3.6 MB table resident
+      pages::release_within(row.text, embedded_terminology());
       if (!v) return nullptr;
       row.parsed = parse(std::move(*v));
       if (!row.parsed) return nullptr;
       kept_ += row.text.size();
+      trim::note(row.text.size() * 8);  // parsed, a row takes ~8x its text
       while (kept_ > kKeepTextBytes && let_go_oldest(row.used)) {
       }
     }
@@ -301,6 +307,7 @@ class Bundled : public Source {
     if (cs) cs->reset();
     if (vs) vs->reset();
     kept_ -= bytes;
+    trim::note(bytes * 8);
     return true;
   }
   void index() const {
@@ -640,7 +647,63 @@ Result<std::shared_ptr<const Expansion>> expand(const Source& src, const json::V
     e->index.emplace(key_of(it.system, it.code), uint32_t(e->items.size()));
     e->items.push_back(std::move(it));
   }
+  trim::note(e->bytes);  // the request thread hands the expansion's temporaries back (util/trim.h)
   return std::shared_ptr<const Expansion>(std::move(e));
+}
+
+bool CodeSet::has_code(const std::string& code) const {
+  for (const auto& kv : codes)
+    if (kv.second.count(code)) return true;
+  return false;
+}
+
+bool CodeSet::has(const std::string& system, const std::string& code) const {
+  auto it = codes.find(system);
+  return it != codes.end() && it->second.count(code) > 0;
+}
+
+namespace {
+
+struct CodeSets {
+  std::shared_mutex mu;
+  std::unordered_map<std::string, std::unique_ptr<const CodeSet>> by_url;
+};
+
+CodeSets& code_sets() {
+  static CodeSets* c = new CodeSets;  // never destroyed: pointers handed out stay valid at exit
+  return *c;
+}
+
+std::unique_ptr<const CodeSet> build_code_set(const std::string& url) {
+  auto out = std::make_unique<CodeSet>();
+  auto vs = bundled().value_set(url, "");
+  if (!vs) return out;
+  auto e = expand(bundled(), *vs, false, Limits{});
+  if (!e || (*e)->items.empty()) return out;
+  for (const auto& it : (*e)->items) out->codes[it.system].insert(it.code);
+  out->enumerated = true;
+  return out;
+}
+
+}  // namespace
+
+const CodeSet* bundled_code_set(const std::string& url) {
+  CodeSets& c = code_sets();
+  {
+    std::shared_lock<std::shared_mutex> g(c.mu);
+    auto it = c.by_url.find(url);
+    if (it != c.by_url.end()) return it->second.get();
+  }
+  auto built = build_code_set(url);  // outside the lock: two first callers may both build
+  std::unique_lock<std::shared_mutex> g(c.mu);
+  auto ins = c.by_url.emplace(url, std::move(built));
+  return ins.first->second.get();
+}
+
+size_t bundled_code_sets_built() {
+  CodeSets& c = code_sets();
+  std::shared_lock<std::shared_mutex> g(c.mu);
+  return c.by_url.size();
 }
 
 namespace {
@@ -917,47 +980,14 @@ Result<json::Value> translate(const json::Value& map, const CodeRef& c, const st
 // ---------------------------------------------------------------------------------------------
 
 std::shared_ptr<const Expansion> ExpansionCache::get(const std::string& key) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  auto v = lru_.get(std::hash<std::string>()(key), [&](const std::string& k) { return k == key; });
+  return v ? *v : nullptr;
 }
 
 void ExpansionCache::put(const std::string& key, std::shared_ptr<const Expansion> e) {
-  if (!e || e->bytes > max_bytes_ || max_entries_ == 0) return;
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = map_.find(key);
-  if (it != map_.end()) {
-    bytes_ -= it->second->second->bytes;
-    lru_.erase(it->second);
-    map_.erase(it);
-  }
-  lru_.emplace_front(key, std::move(e));
-  map_[key] = lru_.begin();
-  bytes_ += lru_.front().second->bytes;
-  while (!lru_.empty() && (map_.size() > max_entries_ || bytes_ > max_bytes_)) {
-    bytes_ -= lru_.back().second->bytes;
-    map_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-}
-
-void ExpansionCache::clear() {
-  std::lock_guard<std::mutex> g(mu_);
-  lru_.clear();
-  map_.clear();
-  bytes_ = 0;
-}
-
-size_t ExpansionCache::size() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return map_.size();
-}
-
-size_t ExpansionCache::bytes() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return bytes_;
+  if (!e) return;
+  size_t cost = e->bytes;
+  lru_.put(std::hash<std::string>()(key), [&](const std::string& k) { return k == key; }, key, std::move(e), cost);
 }
 
 }  // namespace ef::fhir::term

@@ -2,13 +2,14 @@
 // validate-code, lookup, subsumes and translate, over definitions handed in by a Source.
 //
 // Owns: the bundled content (data/terminology.tsv from tools/gen_terminology.py: the R4 spec's
-// 632 CodeSystems and 889 ValueSets, embedded; indexed by URL on first use and each resource
+// 636 CodeSystems and 889 ValueSets, embedded; indexed by URL on first use and each resource
 // parsed only when first asked for, so an idle server pays nothing), parsing a CodeSystem
 // resource (bundled or stored) into a code table with its hierarchy (nested concepts and the
 // parent/child/subsumedBy properties), expanding a ValueSet's compose (include/exclude with
 // concept lists, filters is-a, descendent-of, is-not-a, =, in, regex, exists, valueSet imports
-// cycle-safe and depth-bounded), the budgets of all this (Limits), and the expansion cache
-// (bounded, keyed by the caller's key which includes the stored-content generation).
+// cycle-safe and depth-bounded), the budgets of all this (Limits), the expansion cache
+// (bounded, keyed by the caller's key which includes the stored-content generation), and the
+// code sets of bundled value sets the validator checks bindings against (bundled_code_set).
 // It knows nothing of the database: stored CodeSystem/ValueSet/ConceptMap resources come in
 // through a Source implemented by the interaction layer (service/terminology.h), which puts
 // them before the bundled ones.  Errors are Status values: Err::not_found for an unknown value
@@ -22,9 +23,11 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "util/json.h"
+#include "util/lru_cache.h"
 #include "util/status.h"
 
 namespace ef::fhir::term {
@@ -139,23 +142,41 @@ Result<json::Value> subsumes(const Source& src, const std::string& system, const
 // `reverse` maps target -> source.
 Result<json::Value> translate(const json::Value& map, const CodeRef& c, const std::string& target_system, bool reverse);
 
-// A bounded cache of full expansions (entries and bytes), least recently used out first.
+// A bounded cache of full expansions (entries and bytes: Expansion::bytes), least recently
+// used out first (util/lru_cache.h).
 class ExpansionCache {
  public:
-  ExpansionCache(size_t max_entries, size_t max_bytes) : max_entries_(max_entries), max_bytes_(max_bytes) {}
+  ExpansionCache(size_t max_entries, size_t max_bytes) : lru_(max_entries, max_bytes) {}
   std::shared_ptr<const Expansion> get(const std::string& key);
   void put(const std::string& key, std::shared_ptr<const Expansion> e);
-  void clear();
-  size_t size() const;
-  size_t bytes() const;
+  void clear() { lru_.clear(); }
+  size_t size() const { return lru_.stats().entries; }
+  size_t bytes() const { return lru_.stats().bytes; }
+  // New bounds (entries and bytes; 0 entries = no cache), evicting down to them at once.
+  void set_budget(size_t max_entries, size_t max_bytes) { lru_.set_budget(max_entries, max_bytes); }
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const Expansion>>;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;
-  std::unordered_map<std::string, std::list<Entry>::iterator> map_;
-  size_t max_entries_, max_bytes_, bytes_ = 0;
+  util::LruCache<std::string, std::shared_ptr<const Expansion>> lru_;
 };
+
+// The codes of a bundled value set for the validator's binding checks (fhir/validate.cpp):
+// system -> codes, built from this engine's expansion of the bundled definition (bundled
+// content only, default Limits) the first time a binding names it, then kept for the life of
+// the process — bundled content never changes, and the validator asks only for the canonicals
+// of the type model's required/extensible/preferred bindings (342), so the table is bounded.
+// A check is then two hash lookups.  enumerated = false when the engine cannot enumerate the
+// value set (a code system not held, a filter it refuses, a budget) or it is empty: such a
+// binding is not checked against the bundled content.
+struct CodeSet {
+  bool enumerated = false;
+  std::unordered_map<std::string, std::unordered_set<std::string>> codes;  // system -> codes
+  bool has_code(const std::string& code) const;                             // in any system
+  bool has(const std::string& system, const std::string& code) const;
+  bool has_system(const std::string& system) const { return codes.count(system) > 0; }
+};
+// Never null; the pointer stays valid for the life of the process.  Thread-safe.
+const CodeSet* bundled_code_set(const std::string& url);
+size_t bundled_code_sets_built();  // how many are built so far (tests)
 
 // An error with issue code "not-supported" (400): a system the server does not hold, an
 // unsupported filter.

@@ -27,25 +27,9 @@ const ElementDef* TypeDef::element(const std::string& n) const {
   return nullptr;
 }
 
-bool ValueSet::has_code(const std::string& code) const {
-  for (const auto& kv : codes)
-    if (kv.second.count(code)) return true;
-  return false;
-}
-
-bool ValueSet::has(const std::string& system, const std::string& code) const {
-  auto it = codes.find(system);
-  return it != codes.end() && it->second.count(code) > 0;
-}
-
 const TypeDef* TypeModel::type(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : it->second;
-}
-
-const ValueSet* TypeModel::value_set(const std::string& url) const {
-  auto it = vs_by_url_.find(url);
-  return it == vs_by_url_.end() ? nullptr : it->second;
 }
 
 size_t TypeModel::element_count() const {
@@ -127,7 +111,6 @@ std::string upper_first(const std::string& s) {
 Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
   auto m = std::make_unique<TypeModel>();
   TypeDef* cur = nullptr;
-  ValueSet* vs = nullptr;
   std::unordered_map<std::string, std::pair<Prim, std::string>> prims;
   std::vector<std::vector<uint32_t>> inv_refs;  // per E line, in order
   std::vector<std::pair<TypeDef*, std::vector<uint32_t>>> type_inv_refs;
@@ -189,7 +172,6 @@ Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
         type_inv_refs.push_back({cur, std::move(ti)});
         if (!m->by_name_.emplace(t->name, cur).second) return bad("duplicate type " + t->name);
         m->types_.push_back(std::move(t));
-        vs = nullptr;
         break;
       }
       case 'E': {
@@ -227,23 +209,6 @@ Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
         inv_refs.push_back(std::move(ei));
         break;
       }
-      case 'V': {
-        if (f.size() != 3) return bad("V needs 3 fields");
-        auto v = std::make_unique<ValueSet>();
-        v->url = std::string(f[1]);
-        v->enumerated = f[2] == "enumerated";
-        vs = v.get();
-        m->vs_by_url_[v->url] = vs;
-        m->value_sets_.push_back(std::move(v));
-        cur = nullptr;
-        break;
-      }
-      case 'C': {
-        if (f.size() < 3 || !vs) return bad("C needs a system and codes after a V");
-        auto& set = vs->codes[std::string(f[1])];
-        for (size_t i = 2; i < f.size(); ++i) set.emplace(f[i]);
-        break;
-      }
       default:
         return bad("unknown record");
     }
@@ -264,7 +229,7 @@ Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
       if (n >= m->invariants_.size()) return Status(Err::internal, "types.tsv: unknown invariant " + std::to_string(n));
       ti.first->invariants.push_back(&m->invariants_[n]);
     }
-  // Resolve type names, bindings, and the JSON member names.
+  // Resolve type names and the JSON member names.
   for (auto& t : m->types_) {
     for (size_t i = 0; i < t->elements.size(); ++i) {
       ElementDef& e = t->elements[i];
@@ -277,7 +242,6 @@ Result<std::unique_ptr<TypeModel>> TypeModel::load(std::string_view tsv) {
         if (!t->members.emplace(json_name, TypeDef::Member{uint16_t(i), uint16_t(j)}).second)
           return Status(Err::internal, "types.tsv: " + t->name + " has two members named " + json_name);
       }
-      if (!e.value_set.empty()) e.vs = m->value_set(e.value_set);
     }
   }
   return m;

@@ -5,7 +5,7 @@
 // Owns: parsing that table once, lazily, on first use (idle servers never pay for it: ~0.45 MB
 // of embedded text becomes ~2 MB of tables), name lookup of types, elements and JSON member
 // names (choice elements "value[x]" are found under every "valueQuantity", "valueString", ...),
-// the bundled required value sets, and the primitive rules (the spec's regexes, implemented
+// and the primitive rules (the spec's regexes, implemented
 // natively in check_primitive(); tests/unit/fhir/type_model_test.cpp checks them against the
 // regexes of the table).
 //
@@ -40,7 +40,6 @@ struct Invariant {
 };
 
 struct TypeDef;
-struct ValueSet;
 
 struct TypeRef {
   std::string name;                  // "Quantity", "Reference", "Patient.contact"
@@ -55,8 +54,7 @@ struct ElementDef {
   bool choice = false, summary = false, modifier = false;
   std::vector<TypeRef> types;
   Strength strength = Strength::none;
-  std::string value_set;           // canonical, without version
-  const ValueSet* vs = nullptr;    // bundled (required bindings only), else nullptr
+  std::string value_set;           // canonical, without version (the codes: fhir/terminology.h)
   std::vector<const Invariant*> invariants;
   bool repeats() const { return max > 1; }
 };
@@ -80,18 +78,9 @@ struct TypeDef {
   std::unordered_map<std::string, Member> members;
 };
 
-struct ValueSet {
-  std::string url;
-  bool enumerated = false;  // false: filters / open code systems; never checked
-  std::unordered_map<std::string, std::unordered_set<std::string>> codes;  // system -> codes
-  bool has_code(const std::string& code) const;                             // in any system
-  bool has(const std::string& system, const std::string& code) const;
-};
-
 class TypeModel {
  public:
   const TypeDef* type(const std::string& name) const;
-  const ValueSet* value_set(const std::string& url) const;
   size_t type_count() const { return types_.size(); }
   size_t element_count() const;
   const std::vector<Invariant>& invariants() const { return invariants_; }
@@ -103,8 +92,6 @@ class TypeModel {
   std::vector<std::unique_ptr<TypeDef>> types_;
   std::unordered_map<std::string, const TypeDef*> by_name_;
   std::vector<Invariant> invariants_;
-  std::vector<std::unique_ptr<ValueSet>> value_sets_;
-  std::unordered_map<std::string, const ValueSet*> vs_by_url_;
 };
 
 // The model of the embedded table, parsed on first call (thread-safe).  If the table cannot be

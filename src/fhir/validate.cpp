@@ -13,6 +13,7 @@
 #include "fhir/invariants.h"
 #include "fhir/resource.h"
 #include "fhir/resource_types.h"
+#include "fhir/terminology.h"
 #include "fhir/type_model.h"
 #include "util/log.h"
 
@@ -370,14 +371,16 @@ struct Walker {
           invariants(v, *td, &e);
           break;
         }
-      if (td->prim == model::Prim::code && stored_required(e)) {
+      if (td->prim != model::Prim::code) return;
+      const term::CodeSet* vs = bound(e);
+      if (!vs && stored_required(e)) {
         const std::string& s = v.get<std::string>();
         if (auto in = g_stored_lookup(e.value_set, "", s); in && !*in)
           here("'" + s + "' is not in the required value set " + e.value_set + " (stored)", "code-invalid");
       }
-      if (e.vs && e.vs->enumerated && td->prim == model::Prim::code && e.strength != model::Strength::example) {
+      if (vs) {
         const std::string& s = v.get<std::string>();
-        if (!e.vs->has_code(s)) {
+        if (!vs->has_code(s)) {
           if (e.strength == model::Strength::required)
             here("'" + s + "' is not in the required value set " + e.value_set, "code-invalid");
           else
@@ -413,14 +416,16 @@ struct Walker {
         if (kv.first.size() > 5 && kv.first.compare(0, 5, "value") == 0) ++k;
       if (k > 1) here("a parameter must have one and only one of value, resource or part (inv-1)", "invariant");
     }
-    if (stored_required(e) && (n == "Coding" || n == "CodeableConcept")) stored_binding(*o, n, e);
-    if (e.vs && e.vs->enumerated) {
+    if (n != "Coding" && n != "CodeableConcept") return;
+    if (const term::CodeSet* vs = bound(e)) {
       if (e.strength == model::Strength::required) {
-        if (n == "Coding") coding_binding(*o, e);
-        else if (n == "CodeableConcept") cc_binding(*o, e);
-      } else if (e.strength == model::Strength::extensible || e.strength == model::Strength::preferred) {
-        soft_binding(*o, n, e);
+        if (n == "Coding") coding_binding(*o, *vs, e);
+        else cc_binding(*o, *vs, e);
+      } else {
+        soft_binding(*o, n, *vs, e);
       }
+    } else if (stored_required(e)) {
+      stored_binding(*o, n, e);
     }
   }
 
@@ -449,10 +454,21 @@ struct Walker {
     }
   }
 
-  // A required binding the bundled content cannot check: a stored ValueSet may (issue 21).
+  // The bundled value set of a required, extensible or preferred binding as the terminology
+  // engine enumerates it (built on first use, then two hash lookups per check), or nullptr when
+  // the binding is of another strength or the bundled content cannot enumerate it.
+  static const term::CodeSet* bound(const ElementDef& e) {
+    if (e.value_set.empty() || (e.strength != model::Strength::required && e.strength != model::Strength::extensible &&
+                                e.strength != model::Strength::preferred))
+      return nullptr;
+    const term::CodeSet* vs = term::bundled_code_set(e.value_set);
+    return vs->enumerated ? vs : nullptr;
+  }
+
+  // A required binding the bundled content cannot check (bound(e) is nullptr): a stored
+  // ValueSet may (issue 21).
   static bool stored_required(const ElementDef& e) {
-    return g_stored_lookup && e.strength == model::Strength::required && !e.value_set.empty() &&
-           !(e.vs && e.vs->enumerated);
+    return g_stored_lookup && e.strength == model::Strength::required && !e.value_set.empty();
   }
 
   void stored_binding(const json::Object& o, const std::string& type, const ElementDef& e) {
@@ -487,7 +503,7 @@ struct Walker {
   // set's own code systems that is not in it, or a CodeableConcept with codings none of which
   // is in it.  Codings of other systems alone are allowed by these strengths when no code of
   // the value set applies, so only the CodeableConcept case names them.
-  void soft_binding(const json::Object& o, const std::string& type, const ElementDef& e) {
+  void soft_binding(const json::Object& o, const std::string& type, const term::CodeSet& vs, const ElementDef& e) {
     auto check = [&](const json::Object& c, bool* any, bool* in) {
       auto code = c.find("code");
       auto sys = c.find("system");
@@ -495,13 +511,13 @@ struct Walker {
       *any = true;
       const std::string& cs = code->second.get<std::string>();
       if (sys == c.end() || !json::is_string(sys->second)) {
-        *in = *in || e.vs->has_code(cs);
+        *in = *in || vs.has_code(cs);
         return;
       }
       const std::string& system = sys->second.get<std::string>();
-      if (e.vs->has(system, cs)) {
+      if (vs.has(system, cs)) {
         *in = true;
-      } else if (e.vs->codes.count(system)) {
+      } else if (vs.has_system(system)) {
         here("'" + cs + "' is not a code of " + system + " in the " + strength_name(e) + " value set " + e.value_set,
              "code-invalid", "warning");
         *in = true;  // reported for this coding already
@@ -521,30 +537,30 @@ struct Walker {
            "code-invalid", "warning");
   }
 
-  bool coding_in(const json::Object& c, const ElementDef& e, bool* has_code) {
+  static bool coding_in(const json::Object& c, const term::CodeSet& vs, bool* has_code) {
     auto code = c.find("code");
     if (code == c.end() || !json::is_string(code->second)) return false;
     *has_code = true;
     auto sys = c.find("system");
     const std::string& cs = code->second.get<std::string>();
-    if (sys != c.end() && json::is_string(sys->second)) return e.vs->has(sys->second.get<std::string>(), cs);
-    return e.vs->has_code(cs);
+    if (sys != c.end() && json::is_string(sys->second)) return vs.has(sys->second.get<std::string>(), cs);
+    return vs.has_code(cs);
   }
 
-  void coding_binding(const json::Object& c, const ElementDef& e) {
+  void coding_binding(const json::Object& c, const term::CodeSet& vs, const ElementDef& e) {
     bool has_code = false;
-    if (!coding_in(c, e, &has_code) && has_code)
+    if (!coding_in(c, vs, &has_code) && has_code)
       here("the code is not in the required value set " + e.value_set, "code-invalid");
   }
 
-  void cc_binding(const json::Object& cc, const ElementDef& e) {
+  void cc_binding(const json::Object& cc, const term::CodeSet& vs, const ElementDef& e) {
     auto it = cc.find("coding");
     if (it == cc.end()) return;
     const json::Array* a = json::as_array(it->second);
     if (!a) return;
     bool any = false, ok = false;
     for (const auto& c : *a)
-      if (const json::Object* co = json::as_object(c)) ok = coding_in(*co, e, &any) || ok;
+      if (const json::Object* co = json::as_object(c)) ok = coding_in(*co, vs, &any) || ok;
     if (any && !ok) here("none of the codings is in the required value set " + e.value_set, "code-invalid");
   }
 

@@ -21,17 +21,18 @@
 //     a contained resource of the container: ref-1);
 //   - Reference.reference: its format, and for Type/id references the type against the
 //     element's targetProfile;
-//   - required bindings on code, Coding and CodeableConcept against the bundled enumerated
-//     value sets (the four open value sets of R4 are not checked);
+//   - required (errors), extensible and preferred (warnings) bindings on code, Coding and
+//     CodeableConcept against the bundled value sets as the terminology engine enumerates them
+//     (fhir/terminology.h bundled_code_set: expanded once per value set, then hash lookups);
 //   - a few invariants checked natively: ext-1, inv-1 (Parameters), the Bundle rules bdl-1,
 //     2, 3, 4, 5, 7, 8, 9, 10, 11, 12; every Bundle entry and Parameters resource is validated;
 //   - every other invariant of the type model with the FHIRPath engine (fhir/invariants.h), at
 //     each instance of its type or element (code "invariant", the definition's severity).
-//   - required bindings whose value set is not a bundled enumerated one against a STORED
+//   - required bindings whose value set the bundled content cannot enumerate against a STORED
 //     ValueSet of that URL, through the hook set_stored_binding_lookup (the interaction layer
 //     installs it: service/terminology.h; issue 21);
-// Not checked: profiles (meta.profile), dom-6 (best practice), value sets neither bundled
-// (enumerated) nor stored.
+// Not checked: profiles (meta.profile), dom-6 (best practice), value sets neither enumerable
+// from the bundled content nor stored.
 #pragma once
 #include <functional>
 #include <optional>

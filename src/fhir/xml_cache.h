@@ -9,22 +9,22 @@
 // can only ever return what write_text would return for the same text, whoever asks, however
 // the resource was stored (a reused id, a restored database).  Budget: JSON + XML bytes plus a
 // fixed overhead per entry; a text larger than budget/8 is rendered and not kept.  Safe to use
-// from many threads (one mutex; the rendering and the copy out run outside it).
+// from many threads (the LRU structure is util/lru_cache.h, one mutex; the rendering and the
+// copy out run outside it).
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "util/lru_cache.h"
 
 namespace ef::fhir::xml {
 
 class RenderCache {
  public:
-  explicit RenderCache(size_t budget_bytes) : budget_(budget_bytes) {}
+  explicit RenderCache(size_t budget_bytes) : lru_(SIZE_MAX, budget_bytes) {}
   // write_text(json, pretty, out), from the cache when the same text was rendered before.
   bool render(std::string_view json, bool pretty, std::string* out);
 
@@ -37,20 +37,11 @@ class RenderCache {
   static constexpr size_t kEntryOverhead = 128;  // list node, map slot, string headers
 
  private:
-  struct Entry {
-    uint64_t hash;
+  struct Key {
     bool pretty;
     std::string json;
-    std::shared_ptr<const std::string> xml;
-    size_t cost() const { return json.size() + xml->size() + kEntryOverhead; }
   };
-  void evict_locked();
-  mutable std::mutex mu_;
-  size_t budget_;
-  size_t bytes_ = 0;
-  uint64_t hits_ = 0, misses_ = 0;
-  std::list<Entry> lru_;  // front = most recently used
-  std::unordered_multimap<uint64_t, std::list<Entry>::iterator> index_;
+  util::LruCache<Key, std::shared_ptr<const std::string>> lru_;
 };
 
 // The process's cache for resource reads (http/xml_body.h); its budget is

@@ -3,27 +3,17 @@
 #include "http/pool.h"
 
 #include "http/sockbudget.h"
+#include "util/trim.h"
 
-#include <malloc.h>
 
 #include <chrono>
 #include <thread>
 
 namespace ef::http {
 
-namespace {
-thread_local bool t_large = false;
-}
+void note_request_bytes(size_t bytes) { trim::note(bytes); }
 
-void note_request_bytes(size_t bytes) {
-  if (bytes > kTrimAfterBytes) t_large = true;
-}
-
-void trim_if_large(bool last) {
-  if (!t_large) return;
-  malloc_trim(0);
-  if (last) t_large = false;
-}
+void trim_if_large(bool last) { trim::trim_if_marked(last); }
 
 ElasticPool::ElasticPool(size_t min, size_t max, int idle_ms)
     : min_(std::max<size_t>(1, min)), max_(std::max(max, std::max<size_t>(1, min))), idle_ms_(idle_ms) {

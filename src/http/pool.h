@@ -13,14 +13,17 @@
 #include <functional>
 #include <mutex>
 
+#include "util/trim.h"
+
 namespace ef::http {
 
 // Memory after large requests: glibc keeps freed memory in its arenas (one per busy thread),
 // so a server that answered one 16 MB request would hold it for ever.  A request whose body
-// or response exceeded kTrimAfterBytes marks its thread; the thread hands free memory back to
-// the OS (malloc_trim) when the handler returns and again when the connection ends (the
-// response body is freed after it was written).  Small requests never pay for a trim.
-constexpr size_t kTrimAfterBytes = 1024 * 1024;
+// or response exceeded kTrimAfterBytes — or whose handling did large work that marked the
+// thread (util/trim.h: e.g. a value set expansion) — marks its thread; the thread hands free
+// memory back to the OS (malloc_trim) when the handler returns and again when the connection
+// ends (the response body is freed after it was written).  Small requests never pay for a trim.
+constexpr size_t kTrimAfterBytes = trim::kAfterBytes;
 void note_request_bytes(size_t bytes);
 void trim_if_large(bool last = false);  // last: the marked request is wholly freed
 

@@ -86,6 +86,7 @@ class Service {
   // $expand, $validate-code, $lookup, $subsumes, $translate and the code sets of the token
   // modifiers :in / :not-in / :above / :below (service/terminology.h).
   Terminology& terminology() { return *term_; }
+  store::Database& database() { return db_; }
 
  private:
   store::Database& db_;

@@ -1,12 +1,14 @@
 // service/terminology.cpp — see terminology.h.
 #include "service/terminology.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
 #include "fhir/search_query.h"
 #include "service/reads.h"
 #include "service/service.h"
+#include "store/changes.h"
 #include "util/time.h"
 
 namespace ef::service {
@@ -143,6 +145,54 @@ Terminology::Terminology(Service& svc, term::Limits lim) : svc_(svc), lim_(lim),
   g_instance.store(this);
 }
 
+void Terminology::notice_writes(store::Conn* conn) {
+  static const std::vector<std::string> kTypes{"CodeSystem", "ValueSet", "ConceptMap"};
+  // Fast path: nothing was committed anywhere since this thread last looked (PRAGMA
+  // data_version of the thread's own read connection, outside a transaction: read before the
+  // scan's snapshot is taken, so an unchanged value means the last scan saw everything).
+  // Inside a caller's read transaction (conn) the scan runs on its snapshot, every time.
+  struct Seen {
+    const Terminology* owner = nullptr;
+    int64_t data_version = -1;
+  };
+  thread_local Seen t_seen;
+  Result<int64_t> dv = Status(Err::internal, "not read");
+  int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (!conn) {
+    // At most one look per millisecond for the whole process: under load most requests skip
+    // even the PRAGMA (another process's commit is seen at most 1 ms late).
+    int64_t last = last_look_us_.load(std::memory_order_relaxed);
+    if (last > 0 && now_us - last < 1000) return;
+    dv = store::data_version(svc_.database().reader());
+    if (dv && t_seen.owner == this && t_seen.data_version == *dv) return;
+  }
+  auto scan = [&](store::Conn& c) -> Status {
+    int64_t seen = seen_seq_.load();
+    // The first look only learns where the table ends: the cache starts empty.
+    auto r = store::changes_since(c, std::max<int64_t>(seen, 0), kTypes, seen < 0 ? 0 : 100000);
+    if (!r) return r.status();
+    if (r->touched && seen >= 0) bump_generation();
+    // Advance to what this scan covered; another thread may have gone further already.
+    int64_t cur = seen_seq_.load();
+    while (r->newest_seq > cur && !seen_seq_.compare_exchange_weak(cur, r->newest_seq)) {
+    }
+    return Status();
+  };
+  Status st = conn ? scan(*conn) : svc_.database().read(scan);
+  if (!st) {
+    bump_generation();  // could not tell: do not trust the cache
+    return;
+  }
+  if (dv) t_seen = Seen{this, *dv};
+  if (!conn) last_look_us_.store(now_us, std::memory_order_relaxed);
+}
+
+void Terminology::configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes) {
+  lim_.max_expansion = max_expansion;
+  cache_.set_budget(cache_entries, cache_bytes);
+}
+
 Terminology::~Terminology() {
   Terminology* me = this;
   g_instance.compare_exchange_strong(me, nullptr);
@@ -249,6 +299,7 @@ Result<std::shared_ptr<const term::Expansion>> Terminology::expansion(const Acce
                                                                       store::Conn* conn) {
   // The generation is read before anything is looked up, so an entry computed from content
   // older than a committed write is never filed under the generation that write created.
+  notice_writes(conn);
   uint64_t gen = generation();
   std::string vis = visibility(a);
   bool cacheable = !vis.empty() && !r.resource && r.id.empty() && !r.url.empty();
@@ -446,6 +497,7 @@ std::optional<bool> Terminology::stored_binding_has(const std::string& url, cons
   // Only stored value sets: the bundled ones are checked by the validator itself.  "No stored
   // value set of this URL" is remembered for the current generation (a write of a ValueSet
   // bumps it), so a write does not search for the same absent value set again and again.
+  notice_writes(nullptr);
   uint64_t gen = generation();
   {
     std::lock_guard<std::mutex> g(absent_mu_);

@@ -12,9 +12,10 @@
 // activeOnly) and the generation counter that invalidates it: bump_generation() is called by
 // Service after every committed write of one of the three types (Service::execute,
 // Service::bundle), after an import and after a sync pull page or conflict resolution
-// (sync/puller.cpp) that wrote one.  Writes made by another process on the same database
-// (an `edgefhir import` while the server runs) are seen at once in stored lookups but cached
-// expansions of them only after the next write through this server or a restart.
+// (sync/puller.cpp) that wrote one, and when a cached expansion is about to be used and a
+// version of one of the three types was committed since the last look by anyone — another
+// process on the same database included, e.g. an `edgefhir import` while the server runs
+// (store/changes.h: a scan of only the versions committed since; notice_writes()).
 // Also resolves the code sets the token search modifiers :in, :not-in, :above and :below need
 // (code_set).
 #pragma once
@@ -84,6 +85,9 @@ class Terminology {
   std::optional<bool> stored_binding_has(const std::string& url, const std::string& system, const std::string& code);
 
   const fhir::term::Limits& limits() const { return lim_; }
+  // The configured budgets (limits.max_expansion_concepts, limits.terminology_cache_*); called
+  // once at start-up, before requests are served.
+  void configure(size_t max_expansion, size_t cache_entries, size_t cache_bytes);
   fhir::term::ExpansionCache& cache() { return cache_; }
 
   // stored_binding_has of the process's Terminology (nullopt when there is none): the
@@ -96,6 +100,10 @@ class Terminology {
   static bool is_terminology_type(const std::string& type);
 
  private:
+  // Bumps the generation when a CodeSystem/ValueSet/ConceptMap version was committed since the
+  // last look (by this process or another); conn: the caller's read transaction, or nullptr.
+  // Without conn, looks at most once per millisecond per process.
+  void notice_writes(store::Conn* conn);
   Result<std::shared_ptr<const json::Value>> value_set_def(const Access& a, const TermRequest& r, store::Conn* conn);
   Result<std::shared_ptr<const fhir::term::Expansion>> expansion(const Access& a, const TermRequest& r,
                                                                  std::shared_ptr<const json::Value>* def,
@@ -103,6 +111,8 @@ class Terminology {
   Service& svc_;
   fhir::term::Limits lim_;
   fhir::term::ExpansionCache cache_;
+  std::atomic<int64_t> seen_seq_{-1};  // resource_version seq looked at last (-1: never)
+  std::atomic<int64_t> last_look_us_{0};  // steady clock of the last completed look (notice_writes)
   std::mutex absent_mu_;
   uint64_t absent_gen_ = 0;
   std::unordered_set<std::string> absent_;  // URLs with no stored ValueSet (stored_binding_has)

@@ -24,6 +24,22 @@ void release(std::string_view text) {
 #endif
 }
 
+void release_within(std::string_view part, std::string_view whole) {
+#ifdef __linux__
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t lo = uintptr_t(part.data()) & ~(page - 1);
+  uintptr_t hi = (uintptr_t(part.data()) + part.size() + page - 1) & ~(page - 1);
+  uintptr_t wlo = (uintptr_t(whole.data()) + page - 1) & ~(page - 1);
+  uintptr_t whi = (uintptr_t(whole.data()) + whole.size()) & ~(page - 1);
+  if (lo < wlo) lo = wlo;
+  if (hi > whi) hi = whi;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+#else
+  (void)part;
+  (void)whole;
+#endif
+}
+
 void release_own_code() {
 #ifdef __linux__
   char exe[4096];

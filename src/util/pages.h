@@ -8,6 +8,10 @@ namespace ef::pages {
 
 // The whole pages inside `text` (e.g. an embedded table that was parsed once).
 void release(std::string_view text);
+// Every page that holds a byte of `part` (a row of the table `whole`), but none outside the
+// whole pages of `whole`: a row parsed from an embedded table, whose neighbours fault back in
+// if they are read again.
+void release_within(std::string_view part, std::string_view whole);
 
 // The executable's own code pages (its r-xp mapping): start-up runs code that serving never
 // runs again (config, migrations, definition tables, the CapabilityStatement); after it, only

@@ -67,3 +67,26 @@ TEST_CASE("check_sections: a bad value in any section names the file and the key
   CHECK(msg.find("issuers") != std::string::npos);
   CHECK(msg.find("t.json") != std::string::npos);
 }
+
+TEST_CASE("config: the terminology budgets (limits.*) keep their defaults and refuse bad values", "[app][config]") {
+  auto cfg = parse_config(R"({"auth": {"required": false}})", "t.json");
+  REQUIRE(cfg.ok());
+  CHECK(cfg->limits.max_expansion_concepts == 10000);
+  CHECK(cfg->limits.terminology_cache_entries == 256);
+  CHECK(cfg->limits.terminology_cache_bytes == 64u * 1024 * 1024);
+  cfg = parse_config(R"({"limits": {"max_expansion_concepts": 50, "terminology_cache_entries": 0,
+                         "terminology_cache_bytes": 1048576}})", "t.json");
+  REQUIRE(cfg.ok());
+  CHECK(cfg->limits.max_expansion_concepts == 50);
+  CHECK(cfg->limits.terminology_cache_entries == 0);
+  CHECK(cfg->limits.terminology_cache_bytes == 1048576);
+  for (const char* bad : {R"({"limits": {"max_expansion_concepts": 0}})", R"({"limits": {"max_expansion_concepts": 2000000}})",
+                          R"({"limits": {"max_expansion_concepts": "10000"}})", R"({"limits": {"max_expansion_concepts": 1.5}})",
+                          R"({"limits": {"terminology_cache_entries": -1}})", R"({"limits": {"terminology_cache_bytes": 1e11}})",
+                          R"({"limits": {"terminology_cache_bytes": true}})"}) {
+    INFO(bad);
+    auto r = parse_config(bad, "t.json");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message.find("limits.") != std::string::npos);
+  }
+}

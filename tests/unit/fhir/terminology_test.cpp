@@ -319,3 +319,30 @@ TEST_CASE("bundled rows: the least recently used parsed rows are let go past the
   CHECK(again->by_code.size() == first->by_code.size());
   REQUIRE(first->concepts.size() > 1000);
 }
+
+TEST_CASE("bundled code sets: the validator's binding sets come from the engine, built once per value set",
+          "[fhir][term][validate]") {
+  const CodeSet* g = bundled_code_set("http://hl7.org/fhir/ValueSet/administrative-gender");
+  REQUIRE(g);
+  CHECK(g->enumerated);
+  CHECK(g->has("http://hl7.org/fhir/administrative-gender", "female"));
+  CHECK(g->has_code("unknown"));
+  CHECK_FALSE(g->has_code("f"));
+  CHECK_FALSE(g->has("http://example.org/other", "female"));
+  CHECK(g->has_system("http://hl7.org/fhir/administrative-gender"));
+  size_t built = bundled_code_sets_built();
+  CHECK(bundled_code_set("http://hl7.org/fhir/ValueSet/administrative-gender") == g);  // kept, not rebuilt
+  CHECK(bundled_code_sets_built() == built);
+  // A whole code system outside the HL7 URLs (tools/gen_terminology.py keeps it for this).
+  const CodeSet* sig = bundled_code_set("http://hl7.org/fhir/ValueSet/signature-type");
+  CHECK(sig->enumerated);
+  CHECK(sig->has("urn:iso-astm:E1762-95:2013", "1.2.840.10065.1.12.1.1"));
+  // A filter over a bundled v3 code system: is-a _ActConsentDirective (the old table left it open).
+  const CodeSet* cd = bundled_code_set("http://terminology.hl7.org/ValueSet/v3-ActConsentDirective");
+  CHECK(cd->enumerated);
+  CHECK(cd->has("http://terminology.hl7.org/CodeSystem/v3-ActCode", "OPTIN"));
+  CHECK_FALSE(cd->has("http://terminology.hl7.org/CodeSystem/v3-ActCode", "AMB"));
+  // Not enumerable: a code system this server does not hold (mime types), an unknown URL.
+  CHECK_FALSE(bundled_code_set("http://hl7.org/fhir/ValueSet/mimetypes")->enumerated);
+  CHECK_FALSE(bundled_code_set("http://example.org/no-such-value-set")->enumerated);
+}
