@@ -519,9 +519,9 @@ void Database::lead_group() {
         }
         all_replayable = r->replayable;
       } else if (all_replayable && r->replayable) {
-        // No savepoint (its sub-journal copied every page the member touched, ~12% of the
-        // CPU of a small create): on failure the transaction is rolled back and the members
-        // before this one are applied again (top of db.h).
+        // No savepoint (its sub-journal copied every page the member touched, ~14% of the
+        // instructions of a small create): on failure the transaction is rolled back and the
+        // members before this one are applied again (top of db.h).
         r->st = run_budgeted(*r->fn, c, &r->error);
         if (!r->st) {
           if (in_transaction(c)) c.exec("ROLLBACK");

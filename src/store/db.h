@@ -21,8 +21,8 @@
 // them fails, the transaction is rolled back and the members before it are applied again in
 // a new one (each replayable callback does the same writes when run again), so the failure
 // still stays with its member.  A savepoint's sub-journal copies every page its member
-// touches: ~12% of the CPU of a small create (callgrind, README Benchmarks).  No write() returns before its transaction committed; a COMMIT failure fails
-// every member.  A group is bounded by max_group_requests and max_group_bytes (bytes bound to
+// touches: ~14% of the instructions of a small create (callgrind, README Benchmarks).
+// No write() returns before its transaction committed; a COMMIT failure fails every member.  A group is bounded by max_group_requests and max_group_bytes (bytes bound to
 // statements by its members); a lone write is committed at once, as without grouping.
 // Commit delay (DbOptions::commit_delay_us, 0 = off): when the previous group had more than one
 // member (writers are arriving concurrently), a leader whose queue ran dry waits up to that
