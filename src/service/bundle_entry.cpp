@@ -171,6 +171,13 @@ static EntryResult from_write(const WriteResult& w) {
   r.body = w.body;
   return r;
 }
+static EntryResult from_write(WriteResult&& w) {
+  std::string body = std::move(w.body);
+  w.body.clear();
+  EntryResult r = from_write(static_cast<const WriteResult&>(w));
+  r.body = std::move(body);
+  return r;
+}
 
 Result<EntryResult> BundleProcessor::write(store::Conn& c, EntryRequest& e, const BundleOptions& opt,
                                            const std::string& target, bool exists,
@@ -436,7 +443,7 @@ bool BundleProcessor::prepare_create(EntryRequest& e, const BundleOptions& opt, 
 Result<EntryResult> BundleProcessor::write_prepared_create(store::Conn& c, Repository::Prepared& p) {
   auto w = repo_.write_prepared_create(c, p);
   if (!w) return w.status();
-  return from_write(*w);
+  return from_write(std::move(*w));
 }
 
 Result<EntryResult> BundleProcessor::execute(store::Conn& c, EntryRequest& e, const BundleOptions& opt,

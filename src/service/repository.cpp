@@ -130,7 +130,7 @@ Result<WriteResult> Repository::write_prepared_create(store::Conn& c, Prepared& 
   }
   auto w = write_prepared(c, p, "POST");
   if (!w) return w;
-  w->body = std::move(p.body);
+  w->body = p.body;  // a copy: the writer may run this again (store/db.h WriteKind::replayable)
   return w;
 }
 

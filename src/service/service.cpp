@@ -99,11 +99,14 @@ Result<EntryResult> Service::execute(EntryRequest& e, const BundleOptions& opt) 
   bool term = !get && (Terminology::is_terminology_type(e.type) || Terminology::is_terminology_type(url_type(e.url)));
   if (bp.prepare_create(e, opt, &p)) {
     // A plain create: prepared on this thread, the writer (possibly another request's thread,
-    // store/db.h group commit) only stores it.
-    Status st = db_.write([&](store::Conn& c) -> Status {
-      out = bp.write_prepared_create(c, p);
-      return out.ok() ? Status() : out.status();
-    });
+    // store/db.h group commit) only stores it.  Replayable: run again it stores the same
+    // resource (restamped) and sets `out` afresh.
+    Status st = db_.write(
+        [&](store::Conn& c) -> Status {
+          out = bp.write_prepared_create(c, p);
+          return out.ok() ? Status() : out.status();
+        },
+        store::Database::WriteKind::replayable);
     if (term) Terminology::bump_generation();
     if (!out.ok()) return out;
     if (!st) return st;

@@ -252,6 +252,58 @@ CREATE TABLE sync_pull(
 DROP INDEX idx_token_v;
 CREATE INDEX idx_token_v ON idx_token(pid, code, system, rid);
 )SQL"},
+      {12, "search index: tables clustered by resource (WITHOUT ROWID), no rid index",
+       R"SQL(
+-- Each index row was a rowid-table row plus two index entries, (pid, value) and (rid): three
+-- B-tree inserts per row, ~12.7 rows per Synthea resource.  Now each table is clustered on
+-- (rid, pid, n), n numbering the rows of one resource (store/resources.cpp write_index), so
+-- the rid index goes: deletes by rid, `x.rid=a.rid` probes, composite joins on rid + grp and
+-- sorts read the table itself; the value indexes stay (a WITHOUT ROWID index carries the
+-- primary key, so they still cover rid).  Rows are copied in their old order.
+CREATE TABLE idx_string_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, norm TEXT NOT NULL, exact TEXT NOT NULL,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_string_12(rid, pid, n, norm, exact, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), norm, exact, grp FROM idx_string ORDER BY 1, 2, 3;
+DROP TABLE idx_string;
+ALTER TABLE idx_string_12 RENAME TO idx_string;
+CREATE INDEX idx_string_v ON idx_string(pid, norm);
+CREATE TABLE idx_token_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, system TEXT, code TEXT, text TEXT, type_system TEXT, type_code TEXT,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_token_12(rid, pid, n, system, code, text, type_system, type_code, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), system, code, text, type_system, type_code, grp FROM idx_token ORDER BY 1, 2, 3;
+DROP TABLE idx_token;
+ALTER TABLE idx_token_12 RENAME TO idx_token;
+CREATE INDEX idx_token_v ON idx_token(pid, code, system, rid);
+CREATE TABLE idx_date_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_date_12(rid, pid, n, lo, hi, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), lo, hi, grp FROM idx_date ORDER BY 1, 2, 3;
+DROP TABLE idx_date;
+ALTER TABLE idx_date_12 RENAME TO idx_date;
+CREATE INDEX idx_date_v ON idx_date(pid, lo, hi);
+CREATE TABLE idx_number_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, num REAL, lo REAL, hi REAL, system TEXT, code TEXT, unit TEXT,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_number_12(rid, pid, n, num, lo, hi, system, code, unit, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), num, lo, hi, system, code, unit, grp FROM idx_number ORDER BY 1, 2, 3;
+DROP TABLE idx_number;
+ALTER TABLE idx_number_12 RENAME TO idx_number;
+CREATE INDEX idx_number_v ON idx_number(pid, num);
+CREATE TABLE idx_reference_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, ref_type TEXT, ref_id TEXT, exact TEXT, system TEXT, code TEXT,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_reference_12(rid, pid, n, ref_type, ref_id, exact, system, code, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), ref_type, ref_id, exact, system, code, grp FROM idx_reference ORDER BY 1, 2, 3;
+DROP TABLE idx_reference;
+ALTER TABLE idx_reference_12 RENAME TO idx_reference;
+CREATE INDEX idx_reference_v ON idx_reference(pid, ref_id, ref_type);
+CREATE INDEX idx_reference_t ON idx_reference(ref_id, ref_type);
+CREATE TABLE idx_uri_12(rid INTEGER NOT NULL, pid INTEGER NOT NULL, n INTEGER NOT NULL, exact TEXT NOT NULL,
+  grp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(rid, pid, n)) WITHOUT ROWID;
+INSERT INTO idx_uri_12(rid, pid, n, exact, grp)
+  SELECT rid, pid, row_number() OVER (PARTITION BY rid ORDER BY rowid), exact, grp FROM idx_uri ORDER BY 1, 2, 3;
+DROP TABLE idx_uri;
+ALTER TABLE idx_uri_12 RENAME TO idx_uri;
+CREATE INDEX idx_uri_v ON idx_uri(pid, exact);
+)SQL"},
   };
   return k;
 }

@@ -178,6 +178,9 @@ Status Resources::write_index(Conn& c, int64_t rid, const std::string& type, con
   using fhir::ParamType;
   auto of_type = pids_.find(type);  // once per resource, not per row
   if (of_type == pids_.end()) return Status();
+  // n numbers the rows of this resource: with rid and pid the primary key of every idx_*
+  // table (migration 12); unique across the tables, so unique within each.
+  int64_t n = 0;
   for (const fhir::IndexRow& r : rows) {
     auto found = of_type->second.find(r.param);
     if (found == of_type->second.end()) continue;  // a parameter the registry does not know: nothing can search it
@@ -185,51 +188,52 @@ Status Resources::write_index(Conn& c, int64_t rid, const std::string& type, con
     Stmt* s = nullptr;
     switch (r.type) {
       case ParamType::string:
-        s = &c.prepare("INSERT INTO idx_string(rid, pid, norm, exact, grp) VALUES(?,?,?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.text).bind(4, r.exact).bind(5, int64_t(r.group));
+        s = &c.prepare("INSERT INTO idx_string(rid, pid, norm, exact, grp, n) VALUES(?,?,?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.text).bind(4, r.exact).bind(5, int64_t(r.group)).bind(6, n);
         break;
       case ParamType::token:
-        s = &c.prepare("INSERT INTO idx_token(rid, pid, system, code, text, type_system, type_code, grp) VALUES(?,?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_token(rid, pid, system, code, text, type_system, type_code, grp, n) VALUES(?,?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p);
         bind_opt(*s, 3, r.system);
         bind_opt(*s, 4, r.code);
         bind_opt(*s, 5, r.text);
         bind_opt(*s, 6, r.type_system);
         bind_opt(*s, 7, r.type_code);
-        s->bind(8, int64_t(r.group));
+        s->bind(8, int64_t(r.group)).bind(9, n);
         break;
       case ParamType::date:
-        s = &c.prepare("INSERT INTO idx_date(rid, pid, lo, hi, grp) VALUES(?,?,?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.lo_ms).bind(4, r.hi_ms).bind(5, int64_t(r.group));
+        s = &c.prepare("INSERT INTO idx_date(rid, pid, lo, hi, grp, n) VALUES(?,?,?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.lo_ms).bind(4, r.hi_ms).bind(5, int64_t(r.group)).bind(6, n);
         break;
       case ParamType::number:
       case ParamType::quantity:
-        s = &c.prepare("INSERT INTO idx_number(rid, pid, num, lo, hi, system, code, unit, grp) VALUES(?,?,?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_number(rid, pid, num, lo, hi, system, code, unit, grp, n) VALUES(?,?,?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p).bind(3, r.num).bind(4, r.num_lo).bind(5, r.num_hi);
         bind_opt(*s, 6, r.system);
         bind_opt(*s, 7, r.code);
         bind_opt(*s, 8, r.text);
-        s->bind(9, int64_t(r.group));
+        s->bind(9, int64_t(r.group)).bind(10, n);
         break;
       case ParamType::reference:
-        s = &c.prepare("INSERT INTO idx_reference(rid, pid, ref_type, ref_id, exact, system, code, grp) VALUES(?,?,?,?,?,?,?,?)");
+        s = &c.prepare("INSERT INTO idx_reference(rid, pid, ref_type, ref_id, exact, system, code, grp, n) VALUES(?,?,?,?,?,?,?,?,?)");
         s->bind(1, rid).bind(2, p);
         bind_opt(*s, 3, r.ref_type);
         bind_opt(*s, 4, r.ref_id);
         bind_opt(*s, 5, r.exact);
         bind_opt(*s, 6, r.system);
         bind_opt(*s, 7, r.code);
-        s->bind(8, int64_t(r.group));
+        s->bind(8, int64_t(r.group)).bind(9, n);
         break;
       case ParamType::uri:
-        s = &c.prepare("INSERT INTO idx_uri(rid, pid, exact, grp) VALUES(?,?,?,?)");
-        s->bind(1, rid).bind(2, p).bind(3, r.exact).bind(4, int64_t(r.group));
+        s = &c.prepare("INSERT INTO idx_uri(rid, pid, exact, grp, n) VALUES(?,?,?,?,?)");
+        s->bind(1, rid).bind(2, p).bind(3, r.exact).bind(4, int64_t(r.group)).bind(5, n);
         break;
       default:
         continue;
     }
     Status st = s->run();
     if (!st) return st;
+    ++n;
   }
   return Status();
 }

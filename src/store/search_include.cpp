@@ -1,6 +1,7 @@
 // store/search_include.cpp — the _include / _revinclude rounds of a search (run_includes, used
 // by run_search) and resolve_matches (the conditional-reference / conditional-interaction
 // resolver: a FHIR query string parsed and run as a search, ids only).
+#include <algorithm>
 #include <unordered_set>
 
 #include "fhir/search_params.h"
@@ -71,10 +72,17 @@ Status run_includes(Conn& c, const fhir::SearchQuery& q, const SearchRunOptions&
         for (const auto& kv : ids_by_type) {
           Builder B2{c, {}, {}, 0, &pids};
           B2.view = opt.view;
-          B2.sql = "SELECT DISTINCT s.rid, s.type, s.id, s.version, s.last_updated, s.seq FROM idx_reference x JOIN resource s "
-                   "ON s.rid=x.rid WHERE x.ref_type=? AND x.ref_id IN (SELECT value FROM json_each(?))";
+          // Driven by the page's ids (CROSS JOIN fixes the join order): each id one probe of
+          // the (pid, ref_id, ref_type) index.  Left to itself SQLite scans every row of the
+          // parameter in that index (covering since it carries rid, migration 12): 0.15 ->
+          // 1.1 ms for 20 Encounters' Observations on Synthea.  The ids go in sorted (bytewise,
+          // as SQLite's BINARY), so rows come out in that index's order, as before.
+          std::vector<std::string> ids = kv.second;
+          std::sort(ids.begin(), ids.end());
+          B2.sql = "SELECT DISTINCT s.rid, s.type, s.id, s.version, s.last_updated, s.seq FROM json_each(?) j "
+                   "CROSS JOIN idx_reference x CROSS JOIN resource s ON s.rid=x.rid WHERE x.ref_id=j.value AND x.ref_type=?";
+          B2.b(json_strings(ids));
           B2.b(kv.first);
-          B2.b(json_strings(kv.second));
           if (p) {
             B2.sql += " AND ";
             B2.pid_pred("x.pid", {inc.source_type}, inc.code);

@@ -193,9 +193,9 @@ class ReindexTest(unittest.TestCase):
         rid = self.sql(("SELECT rid FROM resource WHERE type='Patient' AND id=?", (victim,)))[0][0][0]
         self.s.stop()
         # a row for a deleted resource and one for no resource at all
-        self.sql(("INSERT INTO idx_string(rid, pid, norm, exact) SELECT ?, pid, ?, ? FROM search_param WHERE type='Patient' AND code='family'",
+        self.sql(("INSERT INTO idx_string(rid, pid, n, norm, exact) SELECT ?, pid, 0, ?, ? FROM search_param WHERE type='Patient' AND code='family'",
                   (rid, norm(fam), fam)),
-                 ("INSERT INTO idx_token(rid, pid, code) SELECT 987654321, pid, 'x' FROM search_param WHERE type='Patient' AND code='gender'", ()))
+                 ("INSERT INTO idx_token(rid, pid, n, code) SELECT 987654321, pid, 0, 'x' FROM search_param WHERE type='Patient' AND code='gender'", ()))
         out, _ = self.reindex()
         self.assertIn("removed 2 stale index rows", out)
         self.assertEqual(self.sql(("SELECT COUNT(*) FROM idx_string WHERE rid=?", (rid,)))[0][0][0], 0)

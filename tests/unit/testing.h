@@ -57,6 +57,45 @@ struct TempDb {
   TempDb& operator=(const TempDb&) = delete;
 };
 
+// SQL that turns the idx_* tables of the current schema back into what schema 11 had (rowid
+// tables, each with a (pid, value) index and a rid index; migration 12 in store/migrations.cpp),
+// keeping their rows in their order, and forgets migration 12: the next Database::open applies
+// it again, as on a database written by a release before it.
+inline std::string index_tables_as_schema11_sql() {
+  struct T {
+    const char* name;
+    const char* cols;   // declarations
+    const char* names;  // column names
+    const char* idx;    // index statements besides the rid index
+  };
+  static const T kTables[] = {
+      {"idx_string", "norm TEXT NOT NULL, exact TEXT NOT NULL", "norm, exact",
+       "CREATE INDEX idx_string_v ON idx_string(pid, norm);"},
+      {"idx_token", "system TEXT, code TEXT, text TEXT, type_system TEXT, type_code TEXT",
+       "system, code, text, type_system, type_code", "CREATE INDEX idx_token_v ON idx_token(pid, code, system, rid);"},
+      {"idx_date", "lo INTEGER NOT NULL, hi INTEGER NOT NULL", "lo, hi", "CREATE INDEX idx_date_v ON idx_date(pid, lo, hi);"},
+      {"idx_number", "num REAL, lo REAL, hi REAL, system TEXT, code TEXT, unit TEXT", "num, lo, hi, system, code, unit",
+       "CREATE INDEX idx_number_v ON idx_number(pid, num);"},
+      {"idx_reference", "ref_type TEXT, ref_id TEXT, exact TEXT, system TEXT, code TEXT",
+       "ref_type, ref_id, exact, system, code",
+       "CREATE INDEX idx_reference_v ON idx_reference(pid, ref_id, ref_type);"
+       "CREATE INDEX idx_reference_t ON idx_reference(ref_id, ref_type);"},
+      {"idx_uri", "exact TEXT NOT NULL", "exact", "CREATE INDEX idx_uri_v ON idx_uri(pid, exact);"},
+  };
+  std::string sql;
+  for (const T& t : kTables) {
+    std::string n = t.name;
+    sql += "CREATE TABLE " + n + "_11(rid INTEGER NOT NULL, pid INTEGER NOT NULL, " + t.cols +
+           ", grp INTEGER NOT NULL DEFAULT 0);";
+    sql += "INSERT INTO " + n + "_11(rid, pid, " + t.names + ", grp) SELECT rid, pid, " + t.names + ", grp FROM " + n +
+           " ORDER BY rid, n;";
+    sql += "DROP TABLE " + n + "; ALTER TABLE " + n + "_11 RENAME TO " + n + ";";
+    sql += t.idx;
+    sql += "CREATE INDEX " + n + "_r ON " + n + "(rid);";
+  }
+  return sql + "DELETE FROM schema_migrations WHERE version>=12;";
+}
+
 // Opens a fresh database (REQUIREs success).
 inline std::unique_ptr<store::Database> open_temp_db(const std::string& name, store::DbOptions o = {}) {
   auto db = store::Database::open(temp_db(name), o);

@@ -47,6 +47,7 @@ TEST_CASE("migration 9 drops the never-read _id and _lastUpdated index rows, kee
     // A database as version 8 left it: rows for _id / _lastUpdated next to real ones.
     REQUIRE((*db)->write([](store::Conn& c) {
       return c.exec(
+          testing::index_tables_as_schema11_sql() +
           "INSERT INTO search_param(pid, type, code) VALUES(1,'Patient','_id'),(2,'Patient','_lastUpdated'),"
           "(3,'Patient','identifier'),(4,'Patient','birthdate');"
           "INSERT INTO idx_token(rid, pid, code) VALUES(1,1,'a'),(1,3,'x');"

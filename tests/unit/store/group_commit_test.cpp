@@ -1,5 +1,6 @@
 // Group commit in Database::write (store/db.h): queued writes share one transaction, each in
-// its own savepoint; failures stay with their member; a COMMIT failure fails them all; bounds.
+// its own savepoint (replayable ones without, replayed on a failure); failures stay with
+// their member; a COMMIT failure fails them all; bounds.
 // Groups are formed deterministically: the first write's callback (the leader's) waits until
 // the others are queued (Database::queued_writes) before it writes.
 #include <catch2/catch.hpp>
@@ -61,21 +62,28 @@ bool wait_queued(store::Database& d, size_t n) {
 // Runs `lead` as the first write; each of `others` is started only after the one before it
 // is queued, so the queue order (= apply order) is lead, others[0], others[1], ...
 // The lead's callback first waits until all others are queued.
+// kinds[i]: the WriteKind of write i (0 = the lead); general when not given.
 std::vector<Status> run_group(store::Database& d, std::function<Status(store::Conn&)> lead,
-                              std::vector<std::function<Status(store::Conn&)>> others) {
+                              std::vector<std::function<Status(store::Conn&)>> others,
+                              std::vector<store::Database::WriteKind> kinds = {}) {
+  auto kind = [&](size_t i) { return i < kinds.size() ? kinds[i] : store::Database::WriteKind::general; };
   std::vector<Status> out(others.size() + 1);
   std::atomic<bool> lead_in{false};
   std::vector<std::thread> ths;
   ths.emplace_back([&] {
-    out[0] = d.write([&](store::Conn& c) {
-      lead_in = true;
-      if (!wait_queued(d, others.size())) return Status(Err::internal, "the others never queued");
-      return lead(c);
-    });
+    bool waited = false;  // a replayed lead does not wait again
+    out[0] = d.write(
+        [&](store::Conn& c) {
+          lead_in = true;
+          if (!waited && !wait_queued(d, others.size())) return Status(Err::internal, "the others never queued");
+          waited = true;
+          return lead(c);
+        },
+        kind(0));
   });
   while (!lead_in) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   for (size_t i = 0; i < others.size(); ++i) {
-    ths.emplace_back([&, i] { out[i + 1] = d.write(others[i]); });
+    ths.emplace_back([&, i] { out[i + 1] = d.write(others[i], kind(i + 1)); });
     // (not after the last one: the lead then starts at once and the queue drains)
     if (i + 1 < others.size()) REQUIRE(wait_queued(d, i + 1));
   }
@@ -117,6 +125,108 @@ TEST_CASE("group commit: queued writes share one transaction, a failing member r
   CHECK(after.groups - before.groups == 1);     // one COMMIT for the four
   CHECK(after.requests - before.requests == 3);  // the three that committed
   CHECK(groups_of(after, 2) - groups_of(before, 2) == 1);  // 2 < size <= 4
+}
+
+// WriteKind::replayable members run without a savepoint while every member before them is
+// replayable: one failing (or throwing) is undone by rolling back and applying the members
+// before it again; after a general member, replayable ones get their savepoint again.
+TEST_CASE("group commit: replayable members skip the savepoint; a failure replays those before it", "[store][group]") {
+  using K = store::Database::WriteKind;
+  auto db = open_db("replay");
+  auto& d = *db;
+  store::WriteStats before = d.write_stats();
+  std::atomic<int> runs_a{0}, runs_b{0}, runs_c{0}, runs_d{0}, runs_e{0}, runs_f{0}, runs_g{0};
+  int64_t seen_by_d = -1;
+  auto st = run_group(
+      d, [&](store::Conn& c) { ++runs_a; return insert(c, "a"); },
+      {[&](store::Conn& c) { ++runs_b; return insert(c, "b"); },
+       [&](store::Conn& c) {
+         ++runs_c;
+         Status s = insert(c, "c");
+         if (!s) return s;
+         return Status(Err::conflict, "member c refuses");
+       },
+       [&](store::Conn& c) {
+         ++runs_d;
+         auto& q = c.prepare("SELECT COUNT(*) FROM t");
+         if (q.step()) seen_by_d = q.int64(0);
+         q.reset();
+         return insert(c, "d");
+       },
+       [&](store::Conn& c) { ++runs_e; return insert(c, "e"); },  // general
+       [&](store::Conn& c) {
+         ++runs_f;
+         Status s = insert(c, "f");
+         if (!s) return s;
+         return Status(Err::conflict, "member f refuses");
+       },
+       [&](store::Conn& c) { ++runs_g; return insert(c, "g"); }},
+      {K::replayable, K::replayable, K::replayable, K::replayable, K::general, K::replayable, K::replayable});
+  CHECK(st[0].ok());
+  CHECK(st[1].ok());
+  CHECK(st[2].code == Err::conflict);
+  CHECK(st[2].message == "member c refuses");
+  CHECK(st[3].ok());
+  CHECK(st[4].ok());
+  CHECK(st[5].code == Err::conflict);
+  CHECK(st[6].ok());
+  CHECK(rows(d) == "a,b,d,e,g,");  // c's and f's rows are gone, the order is the apply order
+  CHECK(seen_by_d == 2);             // d saw a and b (replayed), not c
+  CHECK(runs_a == 2);                // applied again after c failed
+  CHECK(runs_b == 2);
+  CHECK(runs_c == 1);
+  CHECK(runs_d == 1);
+  CHECK(runs_e == 1);  // general: never replayed; f after it rolled back to its savepoint
+  CHECK(runs_f == 1);
+  CHECK(runs_g == 1);
+  store::WriteStats after = d.write_stats();
+  CHECK(after.groups - before.groups == 1);  // still one COMMIT
+  CHECK(after.requests - before.requests == 5);
+}
+
+TEST_CASE("group commit: a throwing replayable member gets its exception, the others are replayed and commit", "[store][group]") {
+  using K = store::Database::WriteKind;
+  auto db = open_db("replay-throw");
+  auto& d = *db;
+  std::vector<Status> st(3);
+  bool thrown = false;
+  std::atomic<bool> lead_in{false};
+  std::atomic<int> runs_a{0};
+  std::thread a([&] {
+    bool waited = false;
+    st[0] = d.write(
+        [&](store::Conn& c) {
+          lead_in = true;
+          ++runs_a;
+          if (!waited) wait_queued(d, 2);
+          waited = true;
+          return insert(c, "a");
+        },
+        K::replayable);
+  });
+  while (!lead_in) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread b([&] {
+    try {
+      d.write(
+          [](store::Conn& c) -> Status {
+            insert(c, "b");
+            throw std::runtime_error("boom");
+          },
+          K::replayable);
+    } catch (const std::runtime_error& e) {
+      thrown = std::string(e.what()) == "boom";
+    }
+  });
+  REQUIRE(wait_queued(d, 1));
+  std::thread c([&] { st[2] = d.write([](store::Conn& cc) { return insert(cc, "c"); }, K::replayable); });
+  a.join();
+  b.join();
+  c.join();
+  CHECK(thrown);
+  CHECK(st[0].ok());
+  CHECK(st[2].ok());
+  CHECK(runs_a == 2);
+  CHECK(rows(d) == "a,c,");
 }
 
 TEST_CASE("group commit: a throwing member gets its exception, the others commit", "[store][group]") {

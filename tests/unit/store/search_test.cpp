@@ -103,6 +103,15 @@ struct Db {
 
   explicit Db(const char* name) {
     path = testing::temp_db(std::string("search-") + name);
+    open();
+  }
+  // Closes the database and opens it again (applying any migration not recorded as done).
+  void reopen() {
+    res.reset();
+    db.reset();
+    open();
+  }
+  void open() {
     auto d = store::Database::open(path);
     REQUIRE(d.ok());
     db = std::move(*d);
@@ -703,10 +712,10 @@ TEST_CASE("a single selective criterion (matches collected from the index) pages
   write("o014", model["o014"]);  // deleted above, back again (same rid)
   // stale rows: one for a deleted resource, one for no resource (an older binary, a manual edit)
   REQUIRE(d.db->write([&](store::Conn& c) {
-                return c.exec("INSERT INTO idx_token(rid, pid, system, code) SELECT r.rid, sp.pid, '" + L +
+                return c.exec("INSERT INTO idx_token(rid, pid, n, system, code) SELECT r.rid, sp.pid, 1000000, '" + L +
                               "', 'a' FROM resource r, search_param sp WHERE r.type='Observation' AND r.id='o024' AND "
                               "sp.type='Observation' AND sp.code='code';"
-                              "INSERT INTO idx_token(rid, pid, system, code) SELECT 987654321, pid, '" + L +
+                              "INSERT INTO idx_token(rid, pid, n, system, code) SELECT 987654321, pid, 0, '" + L +
                               "', 'a' FROM search_param WHERE type='Observation' AND code='code'");
               }).ok());
 
@@ -801,4 +810,119 @@ TEST_CASE("a single selective criterion (matches collected from the index) pages
       }
     }
   }
+}
+
+// Migration 12 rebuilds the idx_* tables clustered by (rid, pid, n) without the rid index: a
+// database written before it (schema 11: rowid tables) must answer every kind of search the
+// same after the upgrade, and later writes (updates clear and rewrite rows, deletes) must work.
+TEST_CASE("migration 12: searches over a schema-11 index give the same results after the upgrade", "[search][store]") {
+  Db d("migrate12");
+  IndexRow s = tok("component-code-value-quantity$0", "http://loinc.org", "8480-6");
+  s.group = 1;
+  IndexRow di = tok("component-code-value-quantity$0", "http://loinc.org", "8462-4");
+  di.group = 2;
+  IndexRow prof = row("_profile", ParamType::uri);
+  prof.exact = "http://example.org/StructureDefinition/bp";
+  d.put("Organization", "org1", {str("name", "General Hospital", "general hospital")});
+  d.put("Patient", "p1", {str("family", "Ordóñez", "ordonez"), str("given", "Ana", "ana"), date("birthdate", "1975-05"),
+                          tok("gender", "http://hl7.org/fhir/administrative-gender", "female"),
+                          ref("organization", "Organization", "org1")});
+  d.put("Patient", "p2", {str("family", "Ord", "ord"), date("birthdate", "1980"),
+                          tok("gender", "http://hl7.org/fhir/administrative-gender", "male")});
+  d.put("Patient", "p3", {str("family", "Smith", "smith"), date("birthdate", "1960-01-02")});
+  d.put("Observation", "o1", {tok("code", "http://loinc.org", "85354-9", "blood pressure"), ref("subject", "Patient", "p1"),
+                              ref("patient", "Patient", "p1"), s, qty("component-code-value-quantity$1", 120, 0.5, "", "", 1), di,
+                              qty("component-code-value-quantity$1", 80, 0.5, "", "", 2), date("date", "2023-02-01"), prof});
+  d.put("Observation", "o2", {tok("code", "http://loinc.org", "8310-5"), ref("subject", "Patient", "p2"),
+                              ref("patient", "Patient", "p2"), qty("value-quantity", 37.2, 0.05, "http://unitsofmeasure.org", "Cel"),
+                              date("date", "2023-03-01")});
+  d.put("Observation", "o3", {tok("code", "http://loinc.org", "8310-5"), ref("subject", "Patient", "p1"),
+                              ref("patient", "Patient", "p1"), qty("value-quantity", 39.0, 0.05, "http://unitsofmeasure.org", "Cel"),
+                              date("date", "2023-01-01")});
+  d.put("Observation", "o2", {tok("code", "http://loinc.org", "8310-5"), ref("subject", "Patient", "p2"),  // version 2
+                              ref("patient", "Patient", "p2"), qty("value-quantity", 38.1, 0.05, "http://unitsofmeasure.org", "Cel"),
+                              date("date", "2023-03-01")});
+  d.put("Observation", "gone", {tok("code", "http://loinc.org", "8310-5"), ref("subject", "Patient", "p3")});
+  d.del("Observation", "gone");
+
+  const std::vector<std::pair<std::string, std::string>> searches = {
+      {"Patient", "family=ord"}, {"Patient", "family:exact=Ord"}, {"Patient", "family:contains=mit"},
+      {"Patient", "given:missing=true"}, {"Patient", "gender=female"}, {"Patient", "gender:not=male"},
+      {"Patient", "birthdate=ge1975&birthdate=lt1981"}, {"Patient", "_sort=birthdate"}, {"Patient", "_sort=-family"},
+      {"Patient", "organization.name=general"}, {"Patient", "_has:Observation:patient:code=8310-5"},
+      {"Observation", "code=http://loinc.org|8310-5"}, {"Observation", "code:text=blood"},
+      {"Observation", "value-quantity=gt38|http://unitsofmeasure.org|Cel"}, {"Observation", "value-quantity=lt38"},
+      {"Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100"},
+      {"Observation", "component-code-value-quantity=http://loinc.org|8480-6$lt90"},
+      {"Observation", "subject=Patient/p1"}, {"Observation", "subject:Patient.family=ord&_sort=-date"},
+      {"Observation", "_profile=http://example.org/StructureDefinition/bp"}, {"Observation", "_sort=date"},
+      {"Observation", "date=lt2023-02-15&_sort=-date"}, {"Observation", ""}};
+  auto run_all = [&] {
+    std::vector<V> out;
+    for (const auto& q : searches) out.push_back(d.ids(q.first, q.second));
+    return out;
+  };
+  auto counts = [&] {
+    std::vector<int64_t> n;
+    for (const char* t : {"idx_string", "idx_token", "idx_date", "idx_number", "idx_reference", "idx_uri"}) {
+      int64_t k = -1;
+      REQUIRE(d.db->read([&](store::Conn& c) {
+        auto& q = c.prepare(std::string("SELECT COUNT(*) FROM ") + t);
+        if (q.step()) k = q.int64(0);
+        q.reset();
+        return Status();
+      }).ok());
+      n.push_back(k);
+    }
+    return n;
+  };
+  auto schema = [&](const char* sql) {
+    std::vector<std::string> out;
+    REQUIRE(d.db->read([&](store::Conn& c) {
+      auto& q = c.prepare(sql);
+      while (q.step()) out.push_back(std::string(q.text(0)));
+      q.reset();
+      return Status();
+    }).ok());
+    return out;
+  };
+  const char* kRidIndexes = "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'idx\\_%\\_r' ESCAPE '\\'";
+  const char* kClustered = "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'idx\\_%' ESCAPE '\\' "
+                           "AND sql LIKE '%WITHOUT ROWID%'";
+
+  std::vector<V> fresh = run_all();
+  // the expected matches of a few, so that an index emptied on every side cannot pass
+  CHECK(fresh[0] == V{"p1", "p2"});
+  CHECK(fresh[7] == V{"p3", "p1", "p2"});
+  CHECK(fresh[10] == V{"p1", "p2"});
+  CHECK(fresh[13] == V{"o2", "o3"});
+  CHECK(fresh[15] == V{"o1"});
+  CHECK(fresh[16].empty());
+  CHECK(fresh[18] == V{"o2", "o1", "o3"});
+  CHECK(fresh[19] == V{"o1"});
+  std::vector<int64_t> rows = counts();
+  CHECK(schema(kClustered).size() == 6);
+  CHECK(schema(kRidIndexes).empty());
+
+  REQUIRE(d.db->write([](store::Conn& c) { return c.exec(testing::index_tables_as_schema11_sql()); }).ok());
+  CHECK(schema(kClustered).empty());
+  CHECK(schema(kRidIndexes).size() == 6);
+  CHECK(run_all() == fresh);  // schema 11 answers as schema 12 did
+  CHECK(counts() == rows);
+
+  d.reopen();  // applies migration 12 again
+  CHECK(d.db->schema_version() == 12);
+  CHECK(schema(kClustered).size() == 6);
+  CHECK(schema(kRidIndexes).empty());
+  CHECK(counts() == rows);
+  CHECK(run_all() == fresh);
+
+  // writes after the upgrade: an update replaces a resource's rows, a delete removes them
+  d.put("Patient", "p2", {str("family", "Jones", "jones"), date("birthdate", "1980")});
+  d.del("Observation", "o3");
+  CHECK(d.ids("Patient", "family=ord") == V{"p1"});
+  CHECK(d.ids("Patient", "family=jones") == V{"p2"});
+  CHECK(d.ids("Patient", "gender=male").empty());
+  CHECK(d.ids("Observation", "value-quantity=gt38") == V{"o2"});
+  CHECK(d.ids("Patient", "_has:Observation:patient:code=8310-5") == V{"p2"});
 }
