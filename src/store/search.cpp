@@ -152,6 +152,19 @@ Result<std::optional<int64_t>> sync_bound(Conn& c, const fhir::SearchQuery& q) {
   return std::optional<int64_t>(bound);
 }
 
+// The search's Patient compartment and the caller's view (when B.view is set), ANDed onto the
+// candidates aliased r: the general statement and the collected path's check share them.
+void and_scope(Builder& B, const fhir::SearchQuery& q) {
+  if (!q.compartment_patient.empty()) {
+    B.sql += " AND ";
+    B.compartment("r", q.types, q.compartment_patient);
+  }
+  if (B.view) {
+    B.sql += " AND ";
+    B.view_pred("r", q.types);
+  }
+}
+
 struct Matcher {
   Conn& c;
   const fhir::SearchQuery& q;
@@ -218,14 +231,7 @@ struct Matcher {
       B.criterion("r", cr);
       B.correlated = false;
     }
-    if (!q.compartment_patient.empty()) {
-      B.sql += " AND ";
-      B.compartment("r", q.types, q.compartment_patient);
-    }
-    if (B.view) {
-      B.sql += " AND ";
-      B.view_pred("r", q.types);
-    }
+    and_scope(B, q);
   }
 };
 
@@ -302,14 +308,7 @@ Result<std::vector<int64_t>> matches_among(Conn& c, const fhir::SearchQuery& q, 
   B.b(json_ints(std::vector<int64_t>(first, last)));
   B.type_pred("r", q.types);
   B.sql += " AND +r.deleted=0";
-  if (!q.compartment_patient.empty()) {
-    B.sql += " AND ";
-    B.compartment("r", q.types, q.compartment_patient);
-  }
-  if (B.view) {
-    B.sql += " AND ";
-    B.view_pred("r", q.types);
-  }
+  and_scope(B, q);
   live.reserve(size_t(last - first));
   Stmt& s = c.prepare(B.sql);
   bind_all(s, B.binds);
