@@ -92,7 +92,12 @@ class TerminologyMemory(unittest.TestCase):
     def test_expanding_every_bundled_value_set_twice_settles(self):
         budget = self.SETTLE_MB
         if os.environ.get("EDGEFHIR_SANITIZER") == "asan":
-            budget += 256  # freed blocks sit in AddressSanitizer's quarantine (as in test_hostile.py)
+            # Under `make test-asan` freed blocks wait in AddressSanitizer's 256 MB quarantine
+            # and every live block carries redzones and shadow memory: the same work grew RSS
+            # by 445 MB there (CI, 2026-12-03), so only a runaway is caught (768 MB).  The 28 MB
+            # budget and the second-pass bound are asserted by `make test`, on the production
+            # allocator, which CI runs too.
+            budget = 768
         urls = bundled_value_sets()
         self.assertGreater(len(urls), 800)
         cfg = {"limits": {"terminology_cache_bytes": 4 * MB}, "log_level": "warn"}
