@@ -62,6 +62,24 @@ def p50(conn, method, path, body=None, n=N):
     return statistics.median(timed(conn, method, path, body)[0] for _ in range(n))
 
 
+def settle_checkpoints(conn, quiet_s=1.0, max_s=15.0):
+    """Wait until the background checkpointer has copied the load's WAL back (its counter in
+    /metrics unchanged for quiet_s), so that the timed searches do not share the machine with
+    the checkpoint of the data just loaded."""
+    def count():
+        conn.request("GET", "/metrics")
+        for line in conn.getresponse().read().decode().splitlines():
+            if line.startswith("edgefhir_database_checkpoints_total"):
+                return line.split()[-1]
+        return None
+    end, last, since = time.monotonic() + max_s, count(), time.monotonic()
+    while time.monotonic() < end and time.monotonic() - since < quiet_s:
+        time.sleep(0.2)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 def main():
     print("== terminology: $validate-code, $expand, code:below ==")
     print("load average before: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
@@ -132,6 +150,7 @@ def main():
         c.close()  # idle during the load
         c = http.client.HTTPConnection("127.0.0.1", e.port, timeout=30)
         print("loaded %d bundles from %s in %.1f s" % (len(files), DATA, time.perf_counter() - t0))
+        settle_checkpoints(c)
         for group, codes in (("GROUP", top), ("SMALL", mid)):
             want = sum(loinc[k] for k in codes)
             q = "/Observation?code:below=" + Q("http://loinc.org|" + group)

@@ -290,6 +290,43 @@ Result<std::optional<std::vector<int64_t>>> index_candidates(Conn& c, const fhir
   return Out(std::move(rids));
 }
 
+// Many candidates of one type and nothing else to check (no view, no compartment): the type's
+// current rids in the candidates' range are walked in the (type, deleted, rid) index, which
+// covers them, and intersected in memory, instead of reaching each candidate's row by rowid
+// (Observation?code:below=<20 LOINC codes>, 6,427 candidates among 7,454 Observations: the
+// check 2-3 -> ~0.5 ms).  The walk stops (nullopt: the caller probes instead) once it has read
+// kWalkPerCandidate rows per candidate, so a sparse match set in a large type costs no more
+// than probing would.
+constexpr size_t kWalkMin = 256, kWalkPerCandidate = 4;
+
+Result<std::optional<std::vector<int64_t>>> matches_by_walk(Conn& c, const std::string& type,
+                                                            std::vector<int64_t>::const_iterator first,
+                                                            std::vector<int64_t>::const_iterator last) {
+  using Out = std::optional<std::vector<int64_t>>;
+  const size_t n = size_t(last - first), budget = n * kWalkPerCandidate;
+  Stmt& s = c.prepare("SELECT rid FROM resource WHERE type=? AND deleted=0 AND rid BETWEEN ? AND ?");
+  s.bind(1, type).bind(2, *first).bind(3, *(last - 1));
+  std::vector<int64_t> live;
+  live.reserve(n);
+  auto it = first;
+  size_t seen = 0;
+  bool over = false;
+  while (it != last && s.step()) {
+    if (++seen > budget) {
+      over = true;
+      break;
+    }
+    int64_t rid = s.int64(0);
+    while (it != last && *it < rid) ++it;
+    if (it != last && *it == rid) live.push_back(rid), ++it;
+  }
+  Status st = s.status();
+  s.reset();
+  if (!st) return st;
+  if (over) return Out();
+  return Out(std::move(live));
+}
+
 // The candidates [first, last) (ascending) that are matches: current, non-deleted resources
 // of q's types inside the compartment and `view`, ascending.  One statement: json_each first
 // (CROSS JOIN: the outer loop), each rid then reached by rowid, with the predicates
@@ -302,6 +339,11 @@ Result<std::vector<int64_t>> matches_among(Conn& c, const fhir::SearchQuery& q, 
                                            std::vector<SearchRow>* rows = nullptr, std::vector<int64_t>* seqs = nullptr) {
   std::vector<int64_t> live;
   if (first == last) return live;
+  if (!rows && !view && q.compartment_patient.empty() && q.types.size() == 1 && size_t(last - first) >= kWalkMin) {
+    auto walked = matches_by_walk(c, q.types[0], first, last);
+    if (!walked) return walked.status();
+    if (*walked) return std::move(**walked);
+  }
   Builder B{c, rows ? "SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.seq" : "SELECT r.rid", {}, 0, pids};
   B.sql += " FROM json_each(?) j CROSS JOIN resource r ON r.rid=j.value WHERE +";
   B.view = view;

@@ -926,3 +926,76 @@ TEST_CASE("migration 12: searches over a schema-11 index give the same results a
   CHECK(d.ids("Observation", "value-quantity=gt38") == V{"o2"});
   CHECK(d.ids("Patient", "_has:Observation:patient:code=8310-5") == V{"p2"});
 }
+
+TEST_CASE("collected path: many candidates are checked by walking the type's index, sparse ones by probing",
+          "[search]") {
+  // store/search.cpp matches_by_walk: >= 256 candidates of one type with no view or compartment
+  // are checked by walking the type's current rids; when the walk would read more than 4 rows
+  // per candidate it gives up and the candidates are probed one by one.  Both must drop
+  // deleted resources, stale index rows and other types' rows, and count and page as the
+  // general statements do (the same search with _lastUpdated=gt2000 takes those).
+  Db d("walk");
+  const std::string L = "http://loinc.org";
+  std::map<std::string, std::string> code_of;  // live Observations
+  auto put = [&](const std::string& id, const std::string& code) {
+    d.put("Observation", id, {tok("code", L, code)});
+    code_of[id] = code;
+  };
+  for (int i = 0; i < 700; ++i) {  // dense: "a" every other, "b" the rest
+    char id[8];
+    snprintf(id, sizeof id, "d%04d", i);
+    put(id, i % 2 ? "b" : "a");
+  }
+  d.put("Patient", "x", {tok("code", L, "a")});  // another type's row with the same value
+  for (int i = 0; i < 3000; ++i) {  // sparse: 300 "s" among 2,700 "t"
+    char id[8];
+    snprintf(id, sizeof id, "s%04d", i);
+    put(id, i % 10 ? "t" : "s");
+  }
+  for (int i = 0; i < 700; i += 50) {
+    char id[8];
+    snprintf(id, sizeof id, "d%04d", i);
+    d.del("Observation", id);
+    code_of.erase(id);
+  }
+  for (int i = 0; i < 3000; i += 170) {
+    char id[8];
+    snprintf(id, sizeof id, "s%04d", i);
+    d.del("Observation", id);
+    code_of.erase(id);
+  }
+  REQUIRE(d.db->write([&](store::Conn& c) {
+                return c.exec("INSERT INTO idx_token(rid, pid, n, system, code) SELECT r.rid, sp.pid, 1000000, '" + L +
+                              "', 'a' FROM resource r, search_param sp WHERE r.type='Observation' AND r.id='d0050' AND "
+                              "sp.type='Observation' AND sp.code='code';"
+                              "INSERT INTO idx_token(rid, pid, n, system, code) SELECT 987654321, pid, 0, '" + L +
+                              "', 's' FROM search_param WHERE type='Observation' AND code='code'");
+              }).ok());
+  for (const std::string code : {"a", "s"}) {
+    V want;
+    for (const auto& [id, c] : code_of)
+      if (c == code) want.push_back(id);
+    REQUIRE(want.size() > 256);
+    for (const char* extra : {"", "&_lastUpdated=gt2000"}) {
+      INFO(code << extra);
+      fhir::SearchQuery q = d.query("Observation", "code=" + L + "|" + code + extra + "&_count=100");
+      V seen;
+      for (int guard = 0; guard < 20; ++guard) {
+        store::SearchPage p = d.page(q, nullptr);
+        CHECK(p.total == int64_t(want.size()));
+        for (auto& r : p.matches) seen.push_back(r.id);
+        if (p.next_cursor.empty()) break;
+        q.cursor = p.next_cursor;
+      }
+      CHECK(seen == want);
+      q.cursor.clear();
+      Result<int64_t> n = Status();
+      d.db->read([&](store::Conn& c) {
+        n = store::count_search(c, q, nullptr);
+        return n.status();
+      });
+      REQUIRE(n.ok());
+      CHECK(*n == int64_t(want.size()));
+    }
+  }
+}
