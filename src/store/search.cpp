@@ -246,7 +246,8 @@ struct Matcher {
 // 8.9 ms.  Here the rids are read once from the covering index, sorted and de-duplicated in
 // memory, then checked against the resource table in one statement (rid order, by rowid:
 // deleted=0, the type, the compartment and the caller's view, the same predicates the general
-// statement writes), so the total is the number of survivors and a page is a slice of them.
+// statement writes; many candidates with no view or compartment walk the type's index
+// instead: matches_by_walk), so the total is the number of survivors and a page is a slice of them.
 // Without a total (_total=none) only the candidates next to the cursor are checked, in chunks,
 // until the page is full.  Nothing is assumed of the index: a row left behind for a deleted
 // resource (an older binary, a manual edit) is dropped by the check, as the general path drops
