@@ -9,37 +9,28 @@
 
 #include "fhir/embedded_data.h"
 #include "util/pages.h"
+#include "util/text.h"
 
 namespace ef::fhir {
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    size_t i = s.find(sep, start);
-    if (i == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, i - start));
-    start = i + 1;
-  }
-}
+using ef::text::split;
 
 // Calls f(line_no, fields) for each non-empty, non-comment line.
 template <class F>
 Status each_line(std::string_view text, const char* what, F f) {
   size_t line_no = 0;
-  for (std::string_view line : split(text, '\n')) {
+  Status out;
+  ef::text::each_line(text, [&](std::string_view line) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line[0] == '#') continue;
+    if (line.empty() || line[0] == '#') return true;
     Status st = f(split(line, '\t'));
-    if (!st) return Status(Err::internal, std::string(what) + " line " + std::to_string(line_no) + ": " + st.message);
-  }
-  return Status();
+    if (!st) out = Status(Err::internal, std::string(what) + " line " + std::to_string(line_no) + ": " + st.message);
+    return bool(st);
+  });
+  return out;
 }
 
 const std::vector<const SearchParam*> kNoParams;

@@ -10,6 +10,7 @@
 
 #include "fhir/embedded_data.h"
 #include "util/pages.h"
+#include "util/text.h"
 #include "util/trim.h"
 
 namespace ef::fhir::term {
@@ -312,20 +313,17 @@ class Bundled : public Source {
   }
   void index() const {
     std::string_view all = embedded_terminology();
-    size_t i = 0;
-    while (i < all.size()) {
-      size_t e = all.find('\n', i);
-      if (e == std::string_view::npos) e = all.size();
-      std::string_view line = all.substr(i, e - i);
-      i = e + 1;
+    // kind \t url \t version \t JSON (the JSON, last, may hold any character but a newline)
+    ef::text::each_line(all, [&](std::string_view line) {
       size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1), t3 = line.find('\t', t2 + 1);
-      if (t3 == std::string_view::npos) continue;
+      if (t3 == std::string_view::npos) return true;
       std::string_view kind = line.substr(0, t1);
       std::string url(line.substr(t1 + 1, t2 - t1 - 1));
-      std::string_view ver = line.substr(t2 + 1, t3 - t2 - 1), text = line.substr(t3 + 1);
-      if (kind == "CodeSystem") cs_.emplace(url, Row<CodeSystem>{ver, text, nullptr});
-      else if (kind == "ValueSet") vs_.emplace(url, Row<json::Value>{ver, text, nullptr});
-    }
+      std::string_view ver = line.substr(t2 + 1, t3 - t2 - 1), json_text = line.substr(t3 + 1);
+      if (kind == "CodeSystem") cs_.emplace(url, Row<CodeSystem>{ver, json_text, nullptr});
+      else if (kind == "ValueSet") vs_.emplace(url, Row<json::Value>{ver, json_text, nullptr});
+      return true;
+    });
     pages::release(all);  // indexed: only the rows parsed later fault back in (util/pages.h)
   }
   mutable std::once_flag once_;

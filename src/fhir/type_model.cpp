@@ -10,6 +10,7 @@
 
 #include "fhir/embedded_data.h"
 #include "util/pages.h"
+#include "util/text.h"
 
 namespace ef::fhir::model {
 
@@ -49,19 +50,7 @@ std::vector<const TypeDef*> TypeModel::all_types() const {
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (;;) {
-    size_t p = s.find(sep, start);
-    if (p == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, p - start));
-    start = p + 1;
-  }
-}
+using ef::text::split;
 
 Prim prim_of(std::string_view n) {
   static const std::pair<const char*, Prim> k[] = {
