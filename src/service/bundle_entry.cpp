@@ -161,21 +161,15 @@ Status BundleProcessor::assign(store::Conn& c, EntryRequest& e, const BundleOpti
   return Status();
 }
 
-static EntryResult from_write(const WriteResult& w) {
+// By value: a caller passing std::move(result) hands its body over without a copy.
+static EntryResult from_write(WriteResult w) {
   EntryResult r;
   r.outcome = w.created ? Outcome::created : w.unchanged ? Outcome::unchanged : Outcome::updated;
-  r.type = w.type;
-  r.id = w.id;
+  r.type = std::move(w.type);
+  r.id = std::move(w.id);
   r.version = w.version;
   r.last_updated = w.last_updated;
-  r.body = w.body;
-  return r;
-}
-static EntryResult from_write(WriteResult&& w) {
-  std::string body = std::move(w.body);
-  w.body.clear();
-  EntryResult r = from_write(static_cast<const WriteResult&>(w));
-  r.body = std::move(body);
+  r.body = std::move(w.body);
   return r;
 }
 
